@@ -1,0 +1,165 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"syscall"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// FormatVersion is the version of the on-disk layout this build reads and
+// writes. Bump it whenever a key space changes incompatibly.
+const FormatVersion = 1
+
+// Key spaces: the first byte of every key. Each space belongs to one package.
+const (
+	SpaceStore   byte = 0x01 // store: format version
+	SpaceCatalog byte = 0x02 // catalog: streams (schemas and contracts follow)
+	SpaceLog     byte = 0x03 // log: records, time index, per-stream state
+	SpaceKeys    byte = 0x04 // keys: key links and keysets
+)
+
+var formatKey = []byte{SpaceStore, 'f', 'o', 'r', 'm', 'a', 't'}
+
+var (
+	// ErrLocked is returned when another process (or another Store in this
+	// process) has the data dir open.
+	ErrLocked = errors.New("store: data dir is in use")
+	// ErrIncompatible is returned when the data dir holds a format this build
+	// cannot read.
+	ErrIncompatible = errors.New("store: incompatible data dir")
+)
+
+// Options configure Open. The zero value is not valid: set Dir, or FS for an
+// in-memory store.
+type Options struct {
+	// Dir is the directory of the database. It is created if missing.
+	// Default: "" (only allowed together with an in-memory FS).
+	Dir string
+	// FS is the file system. Default: vfs.Default (the real disk). Use
+	// vfs.NewMem() for an in-memory store.
+	FS vfs.FS
+	// Logger receives Pebble's own messages at debug level (errors at error
+	// level). Default: a logger that discards everything.
+	Logger *slog.Logger
+}
+
+// Store is an open database. Its DB is shared by the packages that own the
+// key spaces above.
+type Store struct {
+	DB   *pebble.DB
+	dir  string
+	lock *pebble.Lock // our reference; Pebble holds its own while open
+}
+
+// Open opens (creating if needed) the database described by opts.
+func Open(opts Options) (*Store, error) {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+		if opts.Dir == "" {
+			return nil, errors.New("store: Options.Dir is required for an on-disk store")
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := opts.FS.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: create data dir %s: %w", opts.Dir, err)
+	}
+	lock, err := pebble.LockDirectory(opts.Dir, opts.FS)
+	if err != nil {
+		if isLockConflict(err) {
+			return nil, fmt.Errorf("%w: %s is locked by another running strmlocal server; stop it, or pass a different --data-dir (or --ephemeral)", ErrLocked, opts.Dir)
+		}
+		return nil, fmt.Errorf("store: lock data dir %s: %w", opts.Dir, err)
+	}
+	popts := &pebble.Options{
+		FS:                 opts.FS,
+		Lock:               lock,
+		Logger:             pebbleLogger{opts.Logger},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	db, err := pebble.Open(opts.Dir, popts)
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("%w: %s cannot be opened (%v); use a different --data-dir, or move this one away", ErrIncompatible, opts.Dir, err)
+	}
+	s := &Store{DB: db, dir: opts.Dir, lock: lock}
+	if err := s.checkFormat(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkFormat stamps a new database with FormatVersion, and refuses one that
+// carries another version or that holds keys but no version at all (not a
+// strmlocal database).
+func (s *Store) checkFormat() error {
+	v, closer, err := s.DB.Get(formatKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		empty, err := s.isEmpty()
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("%w: %s holds a database that strmlocal did not write; use a different --data-dir", ErrIncompatible, s.dir)
+		}
+		return s.DB.Set(formatKey, []byte(strconv.Itoa(FormatVersion)), pebble.Sync)
+	case err != nil:
+		return fmt.Errorf("store: read format version: %w", err)
+	}
+	defer closer.Close()
+	got, err := strconv.Atoi(string(v))
+	if err != nil || got != FormatVersion {
+		return fmt.Errorf("%w: %s has format version %q but this strmlocal reads version %d; use a different --data-dir, or the strmlocal release that wrote it",
+			ErrIncompatible, s.dir, v, FormatVersion)
+	}
+	return nil
+}
+
+func (s *Store) isEmpty() (bool, error) {
+	it, err := s.DB.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, it.Close()
+}
+
+// Close closes the database and releases the directory lock.
+func (s *Store) Close() error {
+	return errors.Join(s.DB.Close(), s.lock.Close())
+}
+
+func isLockConflict(err error) bool {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno == syscall.EAGAIN || errno == syscall.EACCES
+	}
+	// Pebble refuses a second lock from the same process with this text.
+	return err.Error() == "lock held by current process"
+}
+
+// pebbleLogger forwards Pebble's messages to slog. Pebble never logs user
+// keys or values in these messages.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
+}

@@ -1,0 +1,317 @@
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// StreamID identifies one sequence of records. IDs are assigned by the
+// catalogue and never reused, so a dropped stream's records can never
+// reappear under a new stream.
+type StreamID uint64
+
+// Record is one entry of the log.
+type Record struct {
+	// Offset is the position in the stream, set by Append.
+	Offset uint64
+	// Time is the acceptance time. Append keeps it if it is set and not
+	// earlier than the previous record's; it uses Options.Now when zero.
+	Time time.Time
+	// Meta and Value are opaque to the log.
+	Meta, Value []byte
+}
+
+var (
+	// ErrClosed is returned by operations on a closed Log.
+	ErrClosed = errors.New("log: closed")
+	// ErrDropped is returned for a stream that was dropped.
+	ErrDropped = errors.New("log: stream dropped")
+	// ErrEmpty is returned by Append when given no records.
+	ErrEmpty = errors.New("log: no records to append")
+)
+
+// Options configure a Log. Every field has a usable zero value.
+type Options struct {
+	// Now stamps records appended without a Time. Default: time.Now.
+	Now func() time.Time
+	// MaxGroupRecords bounds how many records one group commit takes from
+	// waiting appenders; an append larger than this still commits whole.
+	// Default: 16384.
+	MaxGroupRecords int
+	// ReadBatch is the most records one Subscription.Next returns.
+	// Default: 512.
+	ReadBatch int
+	// Logger gets diagnostics (never record contents). Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxGroupRecords <= 0 {
+		o.MaxGroupRecords = 16384
+	}
+	if o.ReadBatch <= 0 {
+		o.ReadBatch = 512
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Log is the set of all streams' records in one Pebble database.
+type Log struct {
+	db   *pebble.DB
+	opts Options
+
+	// commitMu serialises every write: group commits, trims and drops.
+	commitMu sync.Mutex
+
+	mu      sync.Mutex
+	streams map[StreamID]*stream // loaded streams; REQUIRES: mu held
+	closed  bool                 // REQUIRES: mu held
+
+	// sendMu guards sends on reqs against Close closing it.
+	sendMu  sync.RWMutex
+	reqs    chan *appendReq
+	closing chan struct{} // closed by Close: wakes subscribers
+	stopped chan struct{} // closed when the committer has exited
+
+	reqPool sync.Pool
+
+	commits, appends, records atomic.Uint64
+}
+
+// Stats count the log's work since Open.
+type Stats struct {
+	Commits uint64 // group commits (synced batches) that succeeded
+	Appends uint64 // Append calls they carried
+	Records uint64 // records they carried
+}
+
+// Stats returns the counters.
+func (l *Log) Stats() Stats {
+	return Stats{Commits: l.commits.Load(), Appends: l.appends.Load(), Records: l.records.Load()}
+}
+
+// stream is the in-memory view of one stream.
+type stream struct {
+	// st is the durable state. INVARIANT: written only with both commitMu
+	// and Log.mu held, so either lock suffices to read it.
+	st      state
+	notify  chan struct{} // closed and replaced on every change; REQUIRES: mu held
+	dropped bool          // REQUIRES: mu held (written under commitMu too)
+}
+
+type appendReq struct {
+	id    StreamID
+	recs  []Record
+	first uint64
+	err   error
+	done  chan struct{}
+}
+
+// Open starts a Log over db. The caller keeps ownership of db and must Close
+// the Log before closing db.
+func Open(db *pebble.DB, opts Options) (*Log, error) {
+	opts.ensureDefaults()
+	l := &Log{
+		db:      db,
+		opts:    opts,
+		streams: make(map[StreamID]*stream),
+		reqs:    make(chan *appendReq, 1024),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	l.reqPool.New = func() any { return &appendReq{done: make(chan struct{}, 1)} }
+	go l.run()
+	return l, nil
+}
+
+// Close stops the committer after it has answered every append already
+// submitted, and wakes all subscribers with ErrClosed.
+func (l *Log) Close() error {
+	l.sendMu.Lock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		l.sendMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.reqs)
+	l.sendMu.Unlock()
+	<-l.stopped
+	close(l.closing)
+	return nil
+}
+
+// Append appends recs to the stream and returns the offset of the first one,
+// after all of them are durable. It sets Offset and Time of every record in
+// recs. Either all records are appended or none is.
+//
+// Once submitted, an append is not abandoned when ctx ends: it may already
+// be durable, so Append waits for the verdict.
+func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, error) {
+	if len(recs) == 0 {
+		return 0, ErrEmpty
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	req := l.reqPool.Get().(*appendReq)
+	req.id, req.recs, req.first, req.err = id, recs, 0, nil
+	l.sendMu.RLock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		l.sendMu.RUnlock()
+		l.reqPool.Put(req)
+		return 0, ErrClosed
+	}
+	l.reqs <- req
+	l.sendMu.RUnlock()
+	<-req.done
+	first, err := req.first, req.err
+	req.recs = nil
+	l.reqPool.Put(req)
+	return first, err
+}
+
+// run is the committer: it takes every waiting append into one group and
+// commits the group as one synced batch.
+func (l *Log) run() {
+	defer close(l.stopped)
+	var group []*appendReq
+	w := newGroupWriter(l)
+	for req := range l.reqs {
+		group = append(group[:0], req)
+		n := len(req.recs)
+	drain:
+		for n < l.opts.MaxGroupRecords {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		w.commit(group)
+		for i, r := range group {
+			r.done <- struct{}{}
+			group[i] = nil
+		}
+	}
+}
+
+// load returns the stream, reading its state from the database on first use.
+// REQUIRES: mu held.
+func (l *Log) load(id StreamID) (*stream, error) {
+	if s := l.streams[id]; s != nil {
+		return s, nil
+	}
+	var st state
+	v, closer, err := l.db.Get(stateKey(id))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("log: read state of stream %d: %w", id, err)
+	default:
+		st, err = decodeState(v)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("stream %d: %w", id, err)
+		}
+	}
+	s := &stream{st: st, notify: make(chan struct{})}
+	l.streams[id] = s
+	return s, nil
+}
+
+// view returns a snapshot of the stream's durable state and the channel
+// that will be closed on its next change.
+func (l *Log) view(id StreamID) (state, <-chan struct{}, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return state{}, nil, ErrClosed
+	}
+	s, err := l.load(id)
+	if err != nil {
+		return state{}, nil, err
+	}
+	if s.dropped {
+		return state{}, nil, ErrDropped
+	}
+	return s.st, s.notify, nil
+}
+
+// publish makes new durable states visible and wakes their readers.
+// REQUIRES: commitMu held.
+func (l *Log) publish(s *stream, st state, dropped bool) {
+	l.mu.Lock()
+	s.st, s.dropped = st, dropped
+	close(s.notify)
+	s.notify = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// Bounds returns the offsets held by the stream: [first, next). A stream
+// never appended to has first == next == 0.
+func (l *Log) Bounds(id StreamID) (first, next uint64, err error) {
+	st, _, err := l.view(id)
+	return st.first, st.next, err
+}
+
+// Drop deletes every record of the stream, durably. Appends to it fail from
+// then on with ErrDropped, and its subscribers are woken with ErrDropped.
+func (l *Log) Drop(id StreamID) error {
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	l.mu.Lock()
+	s, err := l.load(id)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	for _, kind := range []byte{kindRecord, kindTime} {
+		p := streamPrefix(kind, id)
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Delete(stateKey(id), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("log: drop stream %d: %w", id, err)
+	}
+	l.publish(s, state{}, true)
+	return nil
+}
+
+func timeFromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func millisOf(nanos int64) int64 {
+	m := nanos / 1e6
+	if nanos < 0 && nanos%1e6 != 0 {
+		m--
+	}
+	return m
+}
