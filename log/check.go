@@ -19,7 +19,7 @@ import (
 // record; no record or index entry exists without a stream state; and loaded
 // in-memory states equal the persisted ones.
 func (l *Log) Check() error {
-	l.commitMu.Lock()
+	l.quiesce()
 	defer l.commitMu.Unlock()
 	snap := l.db.NewSnapshot()
 	defer snap.Close()

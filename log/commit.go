@@ -7,74 +7,117 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// groupWriter builds and commits group batches. It is owned by the
-// committer goroutine; its buffers are reused across groups.
-type groupWriter struct {
-	l    *Log
-	work map[StreamID]*pending
-	key  []byte
-	val  []byte
+// The write path is a two-stage pipeline:
+//
+//	committer (run):  drain waiting appends → assign offsets → build batch →
+//	                  db.ApplyNoSyncWait (WAL write, memtable) → syncq
+//	syncer (syncLoop): batch.SyncWait (fsync) → publish states → answer appenders
+//
+// so the next group is built and written while the previous one syncs, and
+// Pebble folds their fsyncs together. Correctness rests on two facts:
+// ApplyNoSyncWait is only called from the committer goroutine, so the WAL
+// holds groups in offset order and a synced group implies every earlier
+// group is synced (no gap can survive a crash); and the syncer publishes in
+// the same order, so readers see a durable prefix only.
+//
+// ApplyNoSyncWait is marked experimental by Pebble; go.mod pins the version
+// and the crash test exercises exactly this path.
+
+// pipelineDepth bounds the groups written but not yet synced.
+const pipelineDepth = 2
+
+type flight struct {
+	b     *pebble.Batch
+	group []*appendReq
+	work  []pending
+	n     int // records in the group's live requests
+	live  int // requests without an error
 }
 
-// pending is a stream's state as the group under construction leaves it.
+// pending is a stream's state as a group leaves it.
 type pending struct {
+	id StreamID
 	s  *stream
 	st state
 }
 
-func newGroupWriter(l *Log) *groupWriter {
-	return &groupWriter{l: l, work: make(map[StreamID]*pending)}
+// groupWriter builds group batches. Owned by the committer goroutine; its
+// buffers are reused across groups.
+type groupWriter struct {
+	l     *Log
+	index map[StreamID]int // position in work
+	key   []byte
+	val   []byte
 }
 
-// commit writes every request of group in one synced batch and sets each
-// request's first offset or error.
-func (w *groupWriter) commit(group []*appendReq) {
+func newGroupWriter(l *Log) *groupWriter {
+	return &groupWriter{l: l, index: make(map[StreamID]int)}
+}
+
+// write assigns offsets to the group, writes it to the WAL and memtable and
+// returns it in flight, or answers it at once when nothing can be written.
+func (w *groupWriter) write(group []*appendReq) *flight {
 	l := w.l
 	l.commitMu.Lock()
 	defer l.commitMu.Unlock()
-	clear(w.work)
-	b := l.db.NewBatch()
-	defer b.Close()
+	clear(w.index)
+	f := &flight{group: group, b: l.db.NewBatch()}
+	if err := l.failure(); err != nil {
+		return w.abandon(f, err)
+	}
 	now := l.opts.Now().UnixNano()
-	live, n := 0, 0
 	for _, req := range group {
-		p, err := w.pendingFor(req.id)
+		p, err := w.pendingFor(f, req.id)
 		if err != nil {
 			req.err = err
 			continue
 		}
 		req.first = p.st.next
 		for i := range req.recs {
-			w.add(b, req.id, &p.st, &req.recs[i], now)
+			w.add(f.b, req.id, &p.st, &req.recs[i], now)
 		}
-		live++
-		n += len(req.recs)
+		f.live++
+		f.n += len(req.recs)
 	}
-	if live == 0 {
-		return
+	if f.live == 0 {
+		return w.abandon(f, nil)
 	}
-	for id, p := range w.work {
-		w.key = append(w.key[:0], stateKey(id)...)
-		if err := b.Set(w.key, p.st.encode(), nil); err != nil {
-			w.fail(group, err)
-			return
+	for i := range f.work {
+		p := &f.work[i]
+		if err := f.b.Set(stateKey(p.id), p.st.encode(), nil); err != nil {
+			return w.abandon(f, err)
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		w.fail(group, err)
-		return
+	if err := l.db.ApplyNoSyncWait(f.b, pebble.Sync); err != nil {
+		return w.abandon(f, err)
 	}
-	for _, p := range w.work {
-		l.publish(p.s, p.st, false)
+	for i := range f.work {
+		f.work[i].s.pend = f.work[i].st
 	}
-	l.commits.Add(1)
-	l.appends.Add(uint64(live))
-	l.records.Add(uint64(n))
+	l.inflight.Add(1)
+	return f
 }
 
-func (w *groupWriter) pendingFor(id StreamID) (*pending, error) {
-	if p := w.work[id]; p != nil {
-		return p, nil
+// abandon answers a group that was not written: requests without an error
+// get err (nil only when every request already has one). The committer's
+// states were not advanced, so the offsets are used again.
+func (w *groupWriter) abandon(f *flight, err error) *flight {
+	if err != nil {
+		w.l.opts.Logger.Error("log: group write failed", "err", err)
+		for _, req := range f.group {
+			if req.err == nil {
+				req.err = fmt.Errorf("log: write: %w", err)
+			}
+		}
+	}
+	f.b.Close()
+	answer(f.group)
+	return nil
+}
+
+func (w *groupWriter) pendingFor(f *flight, id StreamID) (*pending, error) {
+	if i, ok := w.index[id]; ok {
+		return &f.work[i], nil
 	}
 	l := w.l
 	l.mu.Lock()
@@ -87,9 +130,9 @@ func (w *groupWriter) pendingFor(id StreamID) (*pending, error) {
 	if dropped {
 		return nil, ErrDropped
 	}
-	p := &pending{s: s, st: s.st}
-	w.work[id] = p
-	return p, nil
+	w.index[id] = len(f.work)
+	f.work = append(f.work, pending{id: id, s: s, st: s.pend})
+	return &f.work[len(f.work)-1], nil
 }
 
 // add puts one record into the batch and advances st.
@@ -107,7 +150,7 @@ func (w *groupWriter) add(b *pebble.Batch, id StreamID, st *state, r *Record, no
 	if st.first == st.next || millisOf(st.lastNanos) != ms {
 		w.key = append(w.key[:0], timeKey(id, ms)...)
 		w.val = binary.AppendUvarint(w.val[:0], r.Offset)
-		_ = b.Set(w.key, w.val, nil) // errors only on a committed batch
+		_ = b.Set(w.key, w.val, nil) // Set fails only on a committed batch
 	}
 	w.key = append(w.key[:0], recordKey(id, r.Offset)...)
 	w.val = appendRecordValue(w.val[:0], r)
@@ -117,13 +160,38 @@ func (w *groupWriter) add(b *pebble.Batch, id StreamID, st *state, r *Record, no
 	st.lastNanos = nanos
 }
 
-// fail gives every request of the group that has no error yet err. Nothing
-// was published, so the offsets the group would have used are used again.
-func (w *groupWriter) fail(group []*appendReq, err error) {
-	w.l.opts.Logger.Error("log: group commit failed", "err", err)
-	for _, req := range group {
-		if req.err == nil {
-			req.err = fmt.Errorf("log: commit: %w", err)
+// syncLoop is the second stage: it waits for each group's fsync, in order,
+// then publishes and answers it.
+func (l *Log) syncLoop() {
+	defer close(l.stopped)
+	for f := range l.syncq {
+		if err := f.b.SyncWait(); err != nil {
+			// The WAL may now hold records that were never acknowledged
+			// and the committer has moved past them: nothing written after
+			// this can be trusted, so the log stops accepting writes.
+			l.fail(fmt.Errorf("log: sync: %w", err))
+			for _, req := range f.group {
+				if req.err == nil {
+					req.err = l.failure()
+				}
+			}
+		} else {
+			for i := range f.work {
+				l.publish(f.work[i].s, f.work[i].st, false)
+			}
+			l.commits.Add(1)
+			l.appends.Add(uint64(f.live))
+			l.records.Add(uint64(f.n))
 		}
+		f.b.Close()
+		answer(f.group)
+		l.inflight.Done()
+		<-l.slots
+	}
+}
+
+func answer(group []*appendReq) {
+	for _, r := range group {
+		r.done <- struct{}{}
 	}
 }

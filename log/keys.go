@@ -24,7 +24,7 @@ func streamPrefix(kind byte, s StreamID) []byte {
 func appendU64(k []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(k, v) }
 
 func recordKey(s StreamID, off uint64) []byte { return appendU64(streamPrefix(kindRecord, s), off) }
-func stateKey(s StreamID) []byte               { return streamPrefix(kindState, s) }
+func stateKey(s StreamID) []byte              { return streamPrefix(kindState, s) }
 
 // timeKey orders milliseconds before and after the epoch correctly by
 // flipping the sign bit.

@@ -80,10 +80,14 @@ type Log struct {
 	closed  bool                 // REQUIRES: mu held
 
 	// sendMu guards sends on reqs against Close closing it.
-	sendMu  sync.RWMutex
-	reqs    chan *appendReq
-	closing chan struct{} // closed by Close: wakes subscribers
-	stopped chan struct{} // closed when the committer has exited
+	sendMu   sync.RWMutex
+	reqs     chan *appendReq
+	syncq    chan *flight   // groups written, waiting for their fsync
+	slots    chan struct{}  // one token per group in flight (pipelineDepth)
+	inflight sync.WaitGroup // groups in syncq; Add only with commitMu held
+	broken   error          // set when a sync failed; REQUIRES: mu held
+	closing  chan struct{}  // closed by Close: wakes subscribers
+	stopped  chan struct{}  // closed when the syncer has exited
 
 	reqPool sync.Pool
 
@@ -106,7 +110,10 @@ func (l *Log) Stats() Stats {
 type stream struct {
 	// st is the durable state. INVARIANT: written only with both commitMu
 	// and Log.mu held, so either lock suffices to read it.
-	st      state
+	st state
+	// pend is st advanced by the groups in flight. REQUIRES: commitMu held.
+	// INVARIANT: pend == st when no group is in flight.
+	pend    state
 	notify  chan struct{} // closed and replaced on every change; REQUIRES: mu held
 	dropped bool          // REQUIRES: mu held (written under commitMu too)
 }
@@ -128,11 +135,14 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		opts:    opts,
 		streams: make(map[StreamID]*stream),
 		reqs:    make(chan *appendReq, 1024),
+		syncq:   make(chan *flight, pipelineDepth),
+		slots:   make(chan struct{}, pipelineDepth),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	l.reqPool.New = func() any { return &appendReq{done: make(chan struct{}, 1)} }
 	go l.run()
+	go l.syncLoop()
 	return l, nil
 }
 
@@ -189,13 +199,19 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 }
 
 // run is the committer: it takes every waiting append into one group and
-// commits the group as one synced batch.
+// writes the group as one batch (see commit.go).
 func (l *Log) run() {
-	defer close(l.stopped)
-	var group []*appendReq
+	defer close(l.syncq)
 	w := newGroupWriter(l)
-	for req := range l.reqs {
-		group = append(group[:0], req)
+	for {
+		// Wait for room in the pipeline first: appends arriving meanwhile
+		// join the next group instead of queueing as many small ones.
+		l.slots <- struct{}{}
+		req, ok := <-l.reqs
+		if !ok {
+			return
+		}
+		group := []*appendReq{req}
 		n := len(req.recs)
 	drain:
 		for n < l.opts.MaxGroupRecords {
@@ -210,12 +226,36 @@ func (l *Log) run() {
 				break drain
 			}
 		}
-		w.commit(group)
-		for i, r := range group {
-			r.done <- struct{}{}
-			group[i] = nil
+		if f := w.write(group); f != nil {
+			l.syncq <- f
+		} else {
+			<-l.slots
 		}
 	}
+}
+
+// fail stops the log from accepting writes.
+func (l *Log) fail(err error) {
+	l.opts.Logger.Error("log: stopped accepting writes", "err", err)
+	l.mu.Lock()
+	if l.broken == nil {
+		l.broken = err
+	}
+	l.mu.Unlock()
+}
+
+// failure returns the error that stopped the log, if any.
+func (l *Log) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.broken
+}
+
+// quiesce takes commitMu and waits until no group is in flight, so the
+// caller sees pend == st for every stream. The caller unlocks commitMu.
+func (l *Log) quiesce() {
+	l.commitMu.Lock()
+	l.inflight.Wait()
 }
 
 // load returns the stream, reading its state from the database on first use.
@@ -237,7 +277,7 @@ func (l *Log) load(id StreamID) (*stream, error) {
 			return nil, fmt.Errorf("stream %d: %w", id, err)
 		}
 	}
-	s := &stream{st: st, notify: make(chan struct{})}
+	s := &stream{st: st, pend: st, notify: make(chan struct{})}
 	l.streams[id] = s
 	return s, nil
 }
@@ -260,8 +300,8 @@ func (l *Log) view(id StreamID) (state, <-chan struct{}, error) {
 	return s.st, s.notify, nil
 }
 
-// publish makes new durable states visible and wakes their readers.
-// REQUIRES: commitMu held.
+// publish makes a new durable state visible and wakes its readers. Called by
+// the syncer, or with the log quiesced.
 func (l *Log) publish(s *stream, st state, dropped bool) {
 	l.mu.Lock()
 	s.st, s.dropped = st, dropped
@@ -280,7 +320,7 @@ func (l *Log) Bounds(id StreamID) (first, next uint64, err error) {
 // Drop deletes every record of the stream, durably. Appends to it fail from
 // then on with ErrDropped, and its subscribers are woken with ErrDropped.
 func (l *Log) Drop(id StreamID) error {
-	l.commitMu.Lock()
+	l.quiesce()
 	defer l.commitMu.Unlock()
 	l.mu.Lock()
 	s, err := l.load(id)
@@ -302,6 +342,7 @@ func (l *Log) Drop(id StreamID) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("log: drop stream %d: %w", id, err)
 	}
+	s.pend = state{}
 	l.publish(s, state{}, true)
 	return nil
 }

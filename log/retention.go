@@ -24,7 +24,7 @@ func (l *Log) Trim(id StreamID, r Retention, now time.Time) (uint64, error) {
 	if r == (Retention{}) {
 		return 0, nil
 	}
-	l.commitMu.Lock()
+	l.quiesce()
 	defer l.commitMu.Unlock()
 	l.mu.Lock()
 	s, err := l.load(id)
@@ -36,7 +36,7 @@ func (l *Log) Trim(id StreamID, r Retention, now time.Time) (uint64, error) {
 	case dropped:
 		return 0, ErrDropped
 	}
-	st := s.st // stable: we hold commitMu
+	st := s.st // stable, and equal to pend: the log is quiesced
 	cutoff := int64(math.MinInt64)
 	if r.MaxAge > 0 {
 		cutoff = now.Add(-r.MaxAge).UnixNano()
@@ -72,6 +72,7 @@ func (l *Log) Trim(id StreamID, r Retention, now time.Time) (uint64, error) {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("log: trim stream %d: %w", id, err)
 	}
+	s.pend = nst
 	l.publish(s, nst, false)
 	return newFirst - st.first, nil
 }
