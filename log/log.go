@@ -319,7 +319,8 @@ func (l *Log) Bounds(id StreamID) (first, next uint64, err error) {
 
 // Drop deletes every record of the stream, durably. Appends to it fail from
 // then on with ErrDropped, and its subscribers are woken with ErrDropped.
-func (l *Log) Drop(id StreamID) error {
+// also, if not nil, adds the caller's own writes to the same atomic batch.
+func (l *Log) Drop(id StreamID, also func(*pebble.Batch) error) error {
 	l.quiesce()
 	defer l.commitMu.Unlock()
 	l.mu.Lock()
@@ -338,6 +339,11 @@ func (l *Log) Drop(id StreamID) error {
 	}
 	if err := b.Delete(stateKey(id), nil); err != nil {
 		return err
+	}
+	if also != nil {
+		if err := also(b); err != nil {
+			return err
+		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("log: drop stream %d: %w", id, err)

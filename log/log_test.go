@@ -300,7 +300,7 @@ func TestDrop(t *testing.T) {
 		sub := l.Subscribe(1, 2)
 		errc := make(chan error, 1)
 		go func() { _, err := sub.Next(context.Background()); errc <- err }()
-		if err := l.Drop(1); err != nil {
+		if err := l.Drop(1, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-errc; !errors.Is(err, ErrDropped) {

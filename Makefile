@@ -1,0 +1,39 @@
+# The one entry point for building, running and testing strmlocal.
+# On a fresh machine with Go, `make run` and `make test` do all set-up.
+
+GO      ?= go
+BIN     := bin/strmlocal
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+# buf is pinned here and run through `go run`; its plugins come from go.mod.
+BUF     := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
+ARGS    ?=
+
+.PHONY: help build run test bench lint generate check-generate
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/strmlocal
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/strmlocal
+
+run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral' etc.)
+	./$(BIN) serve $(ARGS)
+
+test: ## Run every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+bench: ## Run the benchmarks (real disk, fsync on)
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+generate: ## Regenerate the API code from proto/
+	$(BUF) lint
+	$(BUF) generate
+
+check-generate: generate ## Fail if the committed generated code is stale
+	@git diff --exit-code -- api || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api)" || { echo "untracked generated files: run make generate and commit"; git status --porcelain -- api; exit 1; }

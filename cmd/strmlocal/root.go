@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "devel"
+
+// env is everything a command learns from outside its flags.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	// Set by the persistent flags.
+	server     string
+	output     string
+	adminToken string
+}
+
+// run executes one strmlocal command line and returns the exit code.
+// Errors are printed to stderr as one line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "strmlocal: "+describe(err, e.server))
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "strmlocal",
+		Short:         "A local sandbox for privacy-aware event streams",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defServer := e.getenv("STRMLOCAL_SERVER")
+	if defServer == "" {
+		defServer = "http://127.0.0.1:50051"
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.server, "server", defServer, "URL of the strmlocal server (env STRMLOCAL_SERVER)")
+	pf.StringVarP(&e.output, "output", "o", "table", "output format of read commands: table or json")
+	pf.StringVar(&e.adminToken, "admin-token", e.getenv("STRMLOCAL_ADMIN_TOKEN"), "admin token of the server, if it has one (env STRMLOCAL_ADMIN_TOKEN)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if e.output != "table" && e.output != "json" {
+			return fmt.Errorf("invalid --output %q: use table or json", e.output)
+		}
+		return nil
+	}
+	root.AddCommand(
+		newServeCmd(e),
+		newCreateCmd(e),
+		newListCmd(e),
+		newGetCmd(e),
+		newDeleteCmd(e),
+		newVersionCmd(e),
+	)
+	return root
+}
+
+func (e *env) clientOptions() []connect.ClientOption {
+	if e.adminToken == "" {
+		return nil
+	}
+	token := e.adminToken
+	return []connect.ClientOption{connect.WithInterceptors(connect.UnaryInterceptorFunc(
+		func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+token)
+				return next(ctx, req)
+			}
+		}))}
+}
+
+func (e *env) streams() strmlocalv1connect.StreamServiceClient {
+	return strmlocalv1connect.NewStreamServiceClient(http.DefaultClient, e.server, e.clientOptions()...)
+}
+
+// describe turns an error into the one line the user sees: what went wrong
+// and what to do about it.
+func describe(err error, server string) string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err.Error()
+	}
+	msg := ce.Message()
+	switch ce.Code() {
+	case connect.CodeUnavailable:
+		return fmt.Sprintf("cannot reach a strmlocal server at %s (%s); start one with `strmlocal serve`, or point --server / STRMLOCAL_SERVER at it", server, strings.TrimSpace(msg))
+	case connect.CodeNotFound:
+		return msg + "; see what exists with `strmlocal list`"
+	case connect.CodeAlreadyExists:
+		return msg + "; pick another name, or delete it first"
+	}
+	return msg
+}

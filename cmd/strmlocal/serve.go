@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strmlocal/strmlocal/rpc"
+)
+
+type serveOptions struct {
+	addr      string
+	dataDir   string
+	ephemeral bool
+	verbose   bool
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the strmlocal server",
+		Long: `Run the strmlocal server: the Connect/gRPC API, the STRM-compatible HTTP
+surface and the health endpoints, all on one address, over HTTP/1.1 and
+cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("data-dir") && o.ephemeral {
+				return errors.New("--data-dir and --ephemeral exclude each other: keep one")
+			}
+			return serve(cmd, e, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", rpc.DefaultAddr, "address to listen on")
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory of the database")
+	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep everything in memory; it is gone when the server stops")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
+	return cmd
+}
+
+func serve(cmd *cobra.Command, e *env, o serveOptions) error {
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	opts := rpc.Options{DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version}
+	if o.ephemeral {
+		opts.DataDir = ""
+	}
+	srv, err := rpc.New(opts)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("cannot listen on %s: %w; is another server running there? pick another --addr", o.addr, err)
+	}
+	if err := srv.Start(lis); err != nil {
+		_ = lis.Close()
+		_ = srv.Close()
+		return err
+	}
+	where := "in memory (--ephemeral)"
+	if opts.DataDir != "" {
+		where = "in " + opts.DataDir
+	}
+	fmt.Fprintf(e.stdout, "strmlocal %s serving on %s, data %s\n", version, srv.URL(), where)
+	select {
+	case <-cmd.Context().Done():
+	case <-waitChan(srv):
+	}
+	fmt.Fprintln(e.stdout, "strmlocal stopping")
+	return srv.Close()
+}
+
+func waitChan(srv *rpc.Server) <-chan error {
+	c := make(chan error, 1)
+	go func() { c <- srv.Wait() }()
+	return c
+}
+
+// defaultDataDir follows the XDG base directory rules.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "strmlocal")
+	}
+	return filepath.Join(getenv("HOME"), ".local", "share", "strmlocal")
+}
+
+// configDir is where client state (saved entities) lives.
+func configDir(getenv func(string) string) string {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "strmlocal")
+	}
+	return filepath.Join(getenv("HOME"), ".config", "strmlocal")
+}

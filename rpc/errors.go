@@ -1,0 +1,48 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// codes maps the sentinel errors of the packages below to Connect codes.
+// It is the only place where that choice is made.
+var codes = []struct {
+	err  error
+	code connect.Code
+}{
+	{catalog.ErrInvalid, connect.CodeInvalidArgument},
+	{catalog.ErrNotFound, connect.CodeNotFound},
+	{catalog.ErrExists, connect.CodeAlreadyExists},
+	{log.ErrDropped, connect.CodeNotFound},
+	{log.ErrClosed, connect.CodeUnavailable},
+	{errUnauthenticated, connect.CodeUnauthenticated},
+	{context.Canceled, connect.CodeCanceled},
+	{context.DeadlineExceeded, connect.CodeDeadlineExceeded},
+}
+
+var errUnauthenticated = errors.New("unauthenticated")
+
+// toConnect turns an error from below into a Connect error with the right
+// code. The message is the error's own: those messages are written for the
+// caller and never carry secrets or other producers' data. Unknown errors
+// are internal.
+func toConnect(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return connect.NewError(c.code, err)
+		}
+	}
+	return connect.NewError(connect.CodeInternal, err)
+}

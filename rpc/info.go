@@ -1,0 +1,22 @@
+package rpc
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/internal/store"
+)
+
+type serverService struct{ s *Server }
+
+func (h *serverService) GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error) {
+	return connect.NewResponse(&v1.GetServerInfoResponse{
+		Version:       h.s.opts.Version,
+		DataDir:       h.s.opts.DataDir,
+		FormatVersion: store.FormatVersion,
+		StartTime:     timestamppb.New(h.s.start),
+	}), nil
+}

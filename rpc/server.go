@@ -1,0 +1,207 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpcreflect"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// DefaultAddr is where the server listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:50051"
+
+// Options configure a Server. Every field has a usable zero value.
+type Options struct {
+	// DataDir is the directory of the database. Default: "" — an in-memory
+	// store that disappears with the server.
+	DataDir string
+	// Now is the clock for acceptance times and creation times.
+	// Default: time.Now.
+	Now func() time.Time
+	// Logger receives operational messages; never event contents, keys or
+	// secrets. Default: discard.
+	Logger *slog.Logger
+	// AdminToken, when set, is required as a bearer token on management
+	// RPCs. It is mandatory when listening on a non-loopback address.
+	// Default: "" (no token; loopback only).
+	AdminToken string
+	// Version is reported by ServerService. Default: "devel".
+	Version string
+}
+
+// ErrNeedAdminToken is returned by Start for a non-loopback listener when
+// Options.AdminToken is empty.
+var ErrNeedAdminToken = errors.New("rpc: a non-loopback address needs an admin token")
+
+// Server is a strmlocal server: construct it with New, Start it on a
+// listener, Close it.
+type Server struct {
+	opts  Options
+	start time.Time
+	store *store.Store
+	log   *log.Log
+	cat   *catalog.Streams
+
+	http *http.Server
+	ctx  context.Context // cancelled by Close: ends streaming RPCs
+	stop context.CancelFunc
+
+	mu   sync.Mutex
+	addr net.Addr // REQUIRES: mu held
+	done chan error
+}
+
+// New opens the store and everything on it. It does not listen.
+func New(opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "devel"
+	}
+	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
+	if opts.DataDir == "" {
+		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
+	}
+	st, err := store.Open(sopts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, start: opts.Now(), store: st}
+	s.log, err = log.Open(st.DB, log.Options{Now: opts.Now, Logger: opts.Logger})
+	if err == nil {
+		s.cat, err = catalog.OpenStreams(st.DB, opts.Now)
+	}
+	if err != nil {
+		s.closeStorage()
+		return nil, err
+	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		Protocols:         protocols(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// protocols serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge and
+// upgrade-less h2c) on the same port.
+func protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	admin := connect.WithInterceptors(adminGuard{s.opts.AdminToken})
+	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}))
+	reflector := grpcreflect.NewStaticReflector(
+		strmlocalv1connect.StreamServiceName,
+		strmlocalv1connect.ServerServiceName,
+	)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.HandleFunc("GET /ready", healthHandler)
+	mux.HandleFunc("GET /is-alive", healthHandler)
+	return mux
+}
+
+// Start serves on lis in the background. It refuses a non-loopback listener
+// when the server has no admin token.
+func (s *Server) Start(lis net.Listener) error {
+	if s.opts.AdminToken == "" && !isLoopback(lis.Addr()) {
+		return fmt.Errorf("%w: %s is reachable from other machines; set an admin token (--admin-token or STRMLOCAL_ADMIN_TOKEN) or listen on 127.0.0.1", ErrNeedAdminToken, lis.Addr())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		return errors.New("rpc: server already started")
+	}
+	s.addr, s.done = lis.Addr(), make(chan error, 1)
+	go func() {
+		err := s.http.Serve(lis)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	s.opts.Logger.Info("strmlocal serving", "addr", lis.Addr().String(), "data_dir", s.opts.DataDir)
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	return tcp.IP.IsLoopback()
+}
+
+// Addr is the address the server listens on (nil before Start). With port 0
+// it is the port actually chosen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// URL is the base URL of the server, e.g. "http://127.0.0.1:50051".
+func (s *Server) URL() string {
+	if a := s.Addr(); a != nil {
+		return "http://" + a.String()
+	}
+	return ""
+}
+
+// Wait blocks until the server stops serving and returns why.
+func (s *Server) Wait() error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return errors.New("rpc: server not started")
+	}
+	err := <-done
+	done <- err // let other waiters see it too
+	return err
+}
+
+// Close stops serving — open streams are ended, requests in flight are
+// given a few seconds — then closes the log and the store.
+func (s *Server) Close() error {
+	s.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.closeStorage())
+}
+
+func (s *Server) closeStorage() error {
+	var errs []error
+	if s.log != nil {
+		errs = append(errs, s.log.Close())
+	}
+	return errors.Join(append(errs, s.store.Close())...)
+}
