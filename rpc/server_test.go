@@ -291,4 +291,3 @@ func TestServerInfo(t *testing.T) {
 		t.Fatalf("info = %v", res.Msg)
 	}
 }
-

@@ -3,7 +3,6 @@ package catalog
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -64,15 +63,14 @@ type Streams struct {
 	db  *pebble.DB
 	now func() time.Time
 
-	mu       sync.RWMutex
-	byName   map[string]*Stream // REQUIRES: mu held
-	byClient map[string]*Stream // REQUIRES: mu held
-	nextID   log.StreamID       // REQUIRES: mu held (write)
+	mu     sync.RWMutex
+	byName map[string]*Stream // REQUIRES: mu held
+	nextID log.StreamID       // REQUIRES: mu held (write)
 }
 
 // OpenStreams loads the streams stored in db. now stamps creation times.
 func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
-	s := &Streams{db: db, now: now, byName: map[string]*Stream{}, byClient: map[string]*Stream{}, nextID: 1}
+	s := &Streams{db: db, now: now, byName: map[string]*Stream{}, nextID: 1}
 	prefix := []byte{store.SpaceCatalog, kindStream}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: []byte{store.SpaceCatalog, kindStream + 1}})
 	if err != nil {
@@ -84,7 +82,7 @@ func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
 			it.Close()
 			return nil, fmt.Errorf("catalog: stream %q is corrupt: %w", it.Key()[2:], err)
 		}
-		s.byName[st.Name], s.byClient[st.ClientID] = st, st
+		s.byName[st.Name] = st
 	}
 	if err := it.Close(); err != nil {
 		return nil, err
@@ -140,7 +138,7 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 		return nil, "", fmt.Errorf("catalog: store stream %q: %w", st.Name, err)
 	}
 	s.nextID++
-	s.byName[st.Name], s.byClient[st.ClientID] = st, st
+	s.byName[st.Name] = st
 	return st, secret, nil
 }
 
@@ -167,19 +165,6 @@ func (s *Streams) List() []*Stream {
 	return out
 }
 
-// Authenticate returns the stream whose credentials these are. It answers
-// the same way for an unknown client id and a wrong secret.
-func (s *Streams) Authenticate(clientID, secret string) (*Stream, bool) {
-	s.mu.RLock()
-	st, ok := s.byClient[clientID]
-	s.mu.RUnlock()
-	sum := sha256.Sum256([]byte(secret))
-	if !ok {
-		return nil, false
-	}
-	return st, subtle.ConstantTimeCompare(sum[:], st.SecretHash) == 1
-}
-
 // Delete removes the named stream. drop removes the stream's data; it must
 // apply also to the batch it commits, so that the catalogue entry and the
 // data go in one atomic write (log.Log.Drop does).
@@ -195,6 +180,5 @@ func (s *Streams) Delete(name string, drop func(id log.StreamID, also func(*pebb
 		return fmt.Errorf("catalog: delete stream %q: %w", name, err)
 	}
 	delete(s.byName, name)
-	delete(s.byClient, st.ClientID)
 	return nil
 }
