@@ -21,7 +21,7 @@ run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral'
 	./$(BIN) serve $(ARGS)
 
 test: ## Run every test with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 ./... ./testdata
 
 bench: ## Run the benchmarks (real disk, fsync on)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./...

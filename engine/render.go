@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Encode appends the event in its schema's own serialization: Avro binary for
+// Avro schemas, JSON for JSON Schema. Events only change through the typed
+// setters, so the result always decodes again with the same schema.
+func (e *Event) Encode(dst []byte) []byte {
+	if e.schema.typ == JSONSchema {
+		return e.AppendJSON(dst)
+	}
+	return e.appendAvro(dst, e.schema.avro.root, e.vals[0])
+}
+
+// AppendJSON appends the event as plain JSON, the egress shape: for Avro,
+// fields in schema order (strmMeta first when the schema puts it first), union
+// values unwrapped, null fields as null, bytes and fixed as strings of code
+// points 0-255, NaN and infinities as the strings "NaN", "Infinity",
+// "-Infinity"; for JSON Schema, the document in the producer's key order.
+// The output decodes again as lenient JSON with the same schema.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	if e.schema.typ == JSONSchema {
+		return e.appendAnyJSON(dst, e.vals[0])
+	}
+	return e.appendAvroJSON(dst, e.schema.avro.root, e.vals[0])
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(nil), nil
+}
+
+func (e *Event) appendAvroJSON(dst []byte, n *anode, v value) []byte {
+	if n.t == aUnion {
+		n = n.branches[v.branch]
+	}
+	switch n.t {
+	case aNull:
+		return append(dst, "null"...)
+	case aBoolean:
+		return strconv.AppendBool(dst, v.num != 0)
+	case aInt, aLong:
+		return strconv.AppendInt(dst, int64(v.num), 10)
+	case aFloat:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(v.num))), 32)
+	case aDouble:
+		return appendFloat(dst, math.Float64frombits(v.num), 64)
+	case aString, aEnum:
+		return appendJSONString(dst, v.str)
+	case aBytes, aFixed:
+		return appendJSONLatin1(dst, v.str)
+	case aRecord:
+		dst = append(dst, '{')
+		for i := range n.fields {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, n.fields[i].quoted...)
+			dst = e.appendAvroJSON(dst, n.fields[i].node, e.vals[int(v.first())+i])
+		}
+		return append(dst, '}')
+	case aArray:
+		dst = append(dst, '[')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+i])
+		}
+		return append(dst, ']')
+	case aMap:
+		dst = append(dst, '{')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e.vals[int(v.first())+2*i].str)
+			dst = append(dst, ':')
+			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+2*i+1])
+		}
+		return append(dst, '}')
+	}
+	return append(dst, "null"...)
+}
+
+func (e *Event) appendAnyJSON(dst []byte, v value) []byte {
+	switch v.kind {
+	case vString:
+		return appendJSONString(dst, v.str)
+	case vNumber:
+		return append(dst, v.str...)
+	case vBool:
+		return strconv.AppendBool(dst, v.num != 0)
+	case vArray:
+		dst = append(dst, '[')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendAnyJSON(dst, e.vals[int(v.first())+i])
+		}
+		return append(dst, ']')
+	case vObject:
+		dst = append(dst, '{')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e.vals[int(v.first())+2*i].str)
+			dst = append(dst, ':')
+			dst = e.appendAnyJSON(dst, e.vals[int(v.first())+2*i+1])
+		}
+		return append(dst, '}')
+	}
+	return append(dst, "null"...)
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(dst, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(dst, `"-Infinity"`...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+// needsEscape marks the ASCII bytes a JSON string must escape.
+var needsEscape = func() (t [utf8.RuneSelf]bool) {
+	for i := range 0x20 {
+		t[i] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s, valid UTF-8, as a JSON string. U+2028 and U+2029
+// are escaped too, so the output is safe to embed in JavaScript.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !needsEscape[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscape(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			start = i + size
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONLatin1 appends raw bytes as a JSON string of code points 0-255.
+func appendJSONLatin1(dst []byte, b string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			dst = utf8.AppendRune(dst, rune(c))
+		case needsEscape[c]:
+			dst = appendEscape(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
+
+// appendEscape appends the JSON escape of an ASCII byte marked in needsEscape.
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
