@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"syscall"
@@ -78,10 +79,9 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: lock data dir %s: %w", opts.Dir, err)
 	}
 	popts := &pebble.Options{
-		FS:                 opts.FS,
-		Lock:               lock,
-		Logger:             pebbleLogger{opts.Logger},
-		FormatMajorVersion: pebble.FormatNewest,
+		FS:     opts.FS,
+		Lock:   lock,
+		Logger: pebbleLogger{opts.Logger},
 		// A large memtable keeps synced group commits from stalling on
 		// flushes (the log benchmark gains about 1.7x over the 4 MiB
 		// default). Pebble starts memtables small and grows them, so a
@@ -97,6 +97,13 @@ func Open(opts Options) (*Store, error) {
 	if err := s.checkFormat(); err != nil {
 		_ = s.Close()
 		return nil, err
+	}
+	// Upgrade the Pebble format only now: Pebble's Open would ratchet it
+	// before checkFormat could refuse the database, and a refused database
+	// must stay readable by the program (or strmlocal release) that wrote it.
+	if err := db.RatchetFormatMajorVersion(pebble.FormatNewest); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: upgrade data dir %s: %w", opts.Dir, err)
 	}
 	return s, nil
 }
@@ -143,6 +150,13 @@ func (s *Store) Close() error {
 }
 
 func isLockConflict(err error) bool {
+	// Creating the LOCK file failed (EACCES: a dir this user may not
+	// write): no conflict, whatever the errno. The lock call itself
+	// returns a bare errno.
+	var perr *fs.PathError
+	if errors.As(err, &perr) {
+		return false
+	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno == syscall.EAGAIN || errno == syscall.EACCES
