@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -26,7 +25,7 @@ func (s savedEntities) path(kind, name string) string {
 
 // save writes m atomically (temporary file, then rename) and returns its path.
 func (s savedEntities) save(kind, name string, m proto.Message) (string, error) {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := marshalJSON(m)
 	if err != nil {
 		return "", err
 	}
@@ -39,7 +38,7 @@ func (s savedEntities) save(kind, name string, m proto.Message) (string, error) 
 		return "", err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return "", err
 	}
