@@ -25,6 +25,9 @@ const DefaultAddr = "127.0.0.1:50051"
 
 // Options configure a Server. Every field has a usable zero value.
 type Options struct {
+	// Addr is the address ListenAndStart listens on. Port 0 picks a free
+	// port (see Server.Addr). Default: DefaultAddr.
+	Addr string
 	// DataDir is the directory of the database. Default: "" — an in-memory
 	// store that disappears with the server.
 	DataDir string
@@ -74,6 +77,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "devel"
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
 	}
 	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
 	if opts.DataDir == "" {
@@ -126,6 +132,19 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /ready", healthHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)
 	return mux
+}
+
+// ListenAndStart listens on Options.Addr and serves there in the background.
+func (s *Server) ListenAndStart() error {
+	lis, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w; is another server running there? pick another --addr", s.opts.Addr, err)
+	}
+	if err := s.Start(lis); err != nil {
+		_ = lis.Close()
+		return err
+	}
+	return nil
 }
 
 // Start serves on lis in the background. It refuses a non-loopback listener

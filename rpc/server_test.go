@@ -220,6 +220,33 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
+func TestListenAndStartOnAddr(t *testing.T) {
+	srv, err := rpc.New(rpc.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.ListenAndStart(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(srv.URL() + "/ready")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("/ready: %v %v", res, err)
+	}
+	res.Body.Close()
+	// The same address again cannot be had.
+	other, err := rpc.New(rpc.Options{Addr: srv.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	err = other.ListenAndStart()
+	want := "cannot listen on " + srv.Addr().String() + ": listen tcp " + srv.Addr().String() + ": bind: address already in use; is another server running there? pick another --addr"
+	if err == nil || err.Error() != want {
+		t.Fatalf("second ListenAndStart: %v", err)
+	}
+}
+
 func TestNonLoopbackNeedsAdminToken(t *testing.T) {
 	srv, err := rpc.New(rpc.Options{})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -49,7 +48,7 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	opts := rpc.Options{DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version}
+	opts := rpc.Options{Addr: o.addr, DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version}
 	if o.ephemeral {
 		opts.DataDir = ""
 	}
@@ -57,13 +56,7 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("cannot listen on %s: %w; is another server running there? pick another --addr", o.addr, err)
-	}
-	if err := srv.Start(lis); err != nil {
-		_ = lis.Close()
+	if err := srv.ListenAndStart(); err != nil {
 		_ = srv.Close()
 		return err
 	}
