@@ -88,6 +88,9 @@ func compileAvro(s *Schema) error {
 	if err := json.Unmarshal([]byte(s.definition), &probe); err != nil {
 		return schemaError("", "definition is not valid JSON: %v", err)
 	}
+	if obj, ok := probe.(map[string]any); ok && obj["type"] == nil {
+		return schemaError("", `the top level must be a record, {"type": "record", "name": ..., "fields": [...]}, but has no "type"`)
+	}
 	// A private cache keeps named types of one schema from leaking into another.
 	parsed, err := avro.ParseBytesWithCache([]byte(s.definition), "", &avro.SchemaCache{})
 	if err != nil {

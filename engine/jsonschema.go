@@ -42,6 +42,12 @@ func compileJSONSchema(s *Schema) error {
 	}
 	compiled, err := c.Compile(url)
 	if err != nil {
+		var sve *jsonschema.SchemaValidationError
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
+			loc, msgs := deepestFailures(ve)
+			return schemaError(loc, "invalid JSON Schema: at '%s': %s", loc, strings.Join(msgs, "; "))
+		}
 		return schemaError("", "invalid JSON Schema: %s", strings.TrimPrefix(err.Error(), "jsonschema: "))
 	}
 	if err := checkJSONMeta(compiled); err != nil {
@@ -429,6 +435,35 @@ func toAny(vals []value, v value) any {
 		return out
 	}
 	return nil
+}
+
+// deepestFailures returns the deepest location at which a definition breaks
+// the JSON Schema meta-schema, as a JSON pointer, and every failure reported
+// there, sorted: the metaschema's allOf/anyOf wrappers above it say nothing
+// the user can act on.
+func deepestFailures(ve *jsonschema.ValidationError) (string, []string) {
+	var loc string
+	var msgs []string
+	var visit func(u *jsonschema.OutputUnit)
+	visit = func(u *jsonschema.OutputUnit) {
+		if u.Error != nil {
+			switch l := u.InstanceLocation; {
+			case msgs == nil || len(l) > len(loc) || len(l) == len(loc) && l < loc:
+				loc, msgs = l, []string{u.Error.String()}
+			case l == loc:
+				msgs = append(msgs, u.Error.String())
+			}
+		}
+		for i := range u.Errors {
+			visit(&u.Errors[i])
+		}
+	}
+	visit(ve.DetailedOutput())
+	slices.Sort(msgs)
+	if loc == "" {
+		loc = "/"
+	}
+	return loc, slices.Compact(msgs)
 }
 
 // validationError turns the validator's error tree into one message: the

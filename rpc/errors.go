@@ -3,8 +3,10 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"connectrpc.com/connect"
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -18,6 +20,12 @@ var codes = []struct {
 	{catalog.ErrInvalid, connect.CodeInvalidArgument},
 	{catalog.ErrNotFound, connect.CodeNotFound},
 	{catalog.ErrExists, connect.CodeAlreadyExists},
+	{catalog.ErrState, connect.CodeFailedPrecondition},
+	{engine.ErrInvalidRef, connect.CodeInvalidArgument},
+	{engine.ErrInvalidSchema, connect.CodeInvalidArgument},
+	{engine.ErrInvalidContract, connect.CodeInvalidArgument},
+	{engine.ErrInvalidEvent, connect.CodeInvalidArgument},
+	{engine.ErrRejected, connect.CodeInvalidArgument},
 	{log.ErrDropped, connect.CodeNotFound},
 	{log.ErrClosed, connect.CodeUnavailable},
 	{errUnauthenticated, connect.CodeUnauthenticated},
@@ -45,4 +53,9 @@ func toConnect(err error) error {
 		}
 	}
 	return connect.NewError(connect.CodeInternal, err)
+}
+
+// invalidArgument is a request the RPC layer itself refuses.
+func invalidArgument(format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(format, args...))
 }

@@ -15,9 +15,11 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
+	"github.com/strmlocal/strmlocal/testdata"
 )
 
 // DefaultAddr is where the server listens unless told otherwise.
@@ -43,6 +45,16 @@ type Options struct {
 	AdminToken string
 	// Version is reported by ServerService. Default: "devel".
 	Version string
+	// NoDemo skips registering the built-in catalogue (SPEC §8). Default:
+	// false: schemas and contracts of the catalogue that are not registered
+	// yet are registered, ACTIVE, at every start.
+	NoDemo bool
+	// MaxEventBytes caps the size of one event body.
+	// Default: engine.DefaultMaxEventBytes (1 MiB).
+	MaxEventBytes int
+	// MaxRequestBytes caps the size of one RPC message (a batch of events,
+	// a schema definition). Default: 64 MiB.
+	MaxRequestBytes int
 }
 
 // ErrNeedAdminToken is returned by Start for a non-loopback listener when
@@ -57,6 +69,7 @@ type Server struct {
 	store *store.Store
 	log   *log.Log
 	cat   *catalog.Streams
+	reg   *catalog.Registry
 
 	http *http.Server
 	ctx  context.Context // cancelled by Close: ends streaming RPCs
@@ -81,6 +94,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
 	}
+	if opts.MaxEventBytes <= 0 {
+		opts.MaxEventBytes = engine.DefaultMaxEventBytes
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = 64 << 20
+	}
 	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
 	if opts.DataDir == "" {
 		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
@@ -93,6 +112,12 @@ func New(opts Options) (*Server, error) {
 	s.log, err = log.Open(st.DB, log.Options{Now: opts.Now, Logger: opts.Logger})
 	if err == nil {
 		s.cat, err = catalog.OpenStreams(st.DB, opts.Now)
+	}
+	if err == nil {
+		s.reg, err = catalog.OpenRegistry(st.DB, opts.Now)
+	}
+	if err == nil && !opts.NoDemo {
+		s.registerCatalogue()
 	}
 	if err != nil {
 		s.closeStorage()
@@ -120,11 +145,20 @@ func protocols() *http.Protocols {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	admin := connect.WithInterceptors(adminGuard{s.opts.AdminToken})
+	admin := connect.WithHandlerOptions(
+		connect.WithInterceptors(adminGuard{s.opts.AdminToken}),
+		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
+	)
 	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewSchemaServiceHandler(&schemaService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewEventContractServiceHandler(&contractService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}))
 	reflector := grpcreflect.NewStaticReflector(
 		strmlocalv1connect.StreamServiceName,
+		strmlocalv1connect.SchemaServiceName,
+		strmlocalv1connect.EventContractServiceName,
+		strmlocalv1connect.EventServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
@@ -217,6 +251,24 @@ func (s *Server) Close() error {
 	return errors.Join(err, s.closeStorage())
 }
 
+// registerCatalogue registers the parts of the built-in catalogue that are
+// not registered yet. What cannot be registered (a ref the user took for
+// something else) is logged and skipped: it must not stop the server.
+func (s *Server) registerCatalogue() {
+	schemas, contracts, err := engine.LoadCatalogue(testdata.CatalogueFS())
+	if err != nil {
+		// The catalogue is embedded and tested; this is a build defect.
+		panic(err)
+	}
+	added, err := s.reg.RegisterCatalogue(schemas, contracts)
+	if len(added) > 0 {
+		s.opts.Logger.Debug("registered the built-in catalogue", "refs", added)
+	}
+	if err != nil {
+		s.opts.Logger.Warn("built-in catalogue only partly registered", "error", err)
+	}
+}
+
 func (s *Server) closeStorage() error {
 	var errs []error
 	if s.log != nil {
@@ -224,3 +276,7 @@ func (s *Server) closeStorage() error {
 	}
 	return errors.Join(append(errs, s.store.Close())...)
 }
+
+// Registry is the server's schema and contract registry, for embedding
+// programs and tests.
+func (s *Server) Registry() *catalog.Registry { return s.reg }

@@ -302,7 +302,10 @@ func TestReflectionListsServices(t *testing.T) {
 		got = append(got, string(n))
 	}
 	slices.Sort(got)
-	want := []string{"strmlocal.v1.ServerService", "strmlocal.v1.StreamService"}
+	want := []string{
+		"strmlocal.v1.EventContractService", "strmlocal.v1.EventService", "strmlocal.v1.SchemaService",
+		"strmlocal.v1.ServerService", "strmlocal.v1.StreamService",
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("services = %v, want %v", got, want)
 	}

@@ -22,8 +22,11 @@ type Sandbox struct {
 	// HTTPClient speaks cleartext HTTP/2 (prior knowledge) to the server.
 	HTTPClient *http.Client
 
-	Streams    strmlocalv1connect.StreamServiceClient
-	ServerInfo strmlocalv1connect.ServerServiceClient
+	Streams        strmlocalv1connect.StreamServiceClient
+	Schemas        strmlocalv1connect.SchemaServiceClient
+	EventContracts strmlocalv1connect.EventContractServiceClient
+	Events         strmlocalv1connect.EventServiceClient
+	ServerInfo     strmlocalv1connect.ServerServiceClient
 }
 
 // Option adjusts the sandbox.
@@ -39,6 +42,13 @@ func WithDataDir(dir string) Option { return func(o *rpc.Options) { o.DataDir = 
 // WithAdminToken makes the server require an admin token; the sandbox's
 // clients send it.
 func WithAdminToken(token string) Option { return func(o *rpc.Options) { o.AdminToken = token } }
+
+// WithoutCatalogue starts the server without the built-in catalogue
+// (serve --no-demo).
+func WithoutCatalogue() Option { return func(o *rpc.Options) { o.NoDemo = true } }
+
+// WithMaxEventBytes caps the size of one event body.
+func WithMaxEventBytes(n int) Option { return func(o *rpc.Options) { o.MaxEventBytes = n } }
 
 // WithLogger sends the server's log to l.
 func WithLogger(l *slog.Logger) Option { return func(o *rpc.Options) { o.Logger = l } }
@@ -75,11 +85,14 @@ func New(t testing.TB, opts ...Option) *Sandbox {
 		copts = append(copts, connect.WithInterceptors(bearer(o.AdminToken)))
 	}
 	return &Sandbox{
-		Server:     srv,
-		URL:        srv.URL(),
-		HTTPClient: hc,
-		Streams:    strmlocalv1connect.NewStreamServiceClient(hc, srv.URL(), copts...),
-		ServerInfo: strmlocalv1connect.NewServerServiceClient(hc, srv.URL(), copts...),
+		Server:         srv,
+		URL:            srv.URL(),
+		HTTPClient:     hc,
+		Streams:        strmlocalv1connect.NewStreamServiceClient(hc, srv.URL(), copts...),
+		Schemas:        strmlocalv1connect.NewSchemaServiceClient(hc, srv.URL(), copts...),
+		EventContracts: strmlocalv1connect.NewEventContractServiceClient(hc, srv.URL(), copts...),
+		Events:         strmlocalv1connect.NewEventServiceClient(hc, srv.URL(), copts...),
+		ServerInfo:     strmlocalv1connect.NewServerServiceClient(hc, srv.URL(), copts...),
 	}
 }
 

@@ -25,6 +25,7 @@ type cli struct {
 	t      *testing.T
 	server string
 	config string
+	stdin  string // what the next run reads from stdin
 }
 
 func newCLI(t *testing.T) *cli {
@@ -47,7 +48,7 @@ func (c *cli) getenv(k string) string {
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb, c.getenv)
+	code := run(context.Background(), args, strings.NewReader(c.stdin), &out, &errb, c.getenv)
 	return code, scrub(out.String()), scrub(strings.ReplaceAll(errb.String(), c.config, "$CONFIG"))
 }
 
@@ -208,7 +209,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	var errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}, pw, &errb, func(string) string { return "" })
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}, strings.NewReader(""), pw, &errb, func(string) string { return "" })
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -219,6 +220,9 @@ func TestServeStartsAndStops(t *testing.T) {
 	if m == nil || m[2] != dir {
 		t.Fatalf("first line %q", lines.Text())
 	}
+	if !lines.Scan() || lines.Text() != "4 schemas and 4 event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`" {
+		t.Fatalf("second line %q", lines.Text())
+	}
 	res, err := http.Get(m[1] + "/ready")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("/ready: %v %v", res, err)
@@ -227,7 +231,7 @@ func TestServeStartsAndStops(t *testing.T) {
 
 	// A second server on the same data dir is refused with what to do.
 	var out2, err2 bytes.Buffer
-	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}, &out2, &err2, func(string) string { return "" })
+	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}, strings.NewReader(""), &out2, &err2, func(string) string { return "" })
 	want := "strmlocal: store: data dir is in use: " + dir + " is locked by another running strmlocal server; stop it, or pass a different --data-dir (or --ephemeral)\n"
 	if code != 1 || err2.String() != want {
 		t.Fatalf("second serve: exit %d, stderr %q", code, err2.String())

@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 )
 
@@ -19,6 +20,7 @@ var version = "devel"
 
 // env is everything a command learns from outside its flags.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 
@@ -30,10 +32,11 @@ type env struct {
 
 // run executes one strmlocal command line and returns the exit code.
 // Errors are printed to stderr as one line.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCmd(e)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -70,6 +73,9 @@ func newRootCmd(e *env) *cobra.Command {
 		newListCmd(e),
 		newGetCmd(e),
 		newDeleteCmd(e),
+		newStateCmd(e, "activate", "Activate", v1.State_STATE_ACTIVE),
+		newStateCmd(e, "archive", "Archive", v1.State_STATE_ARCHIVED),
+		newValidateCmd(e),
 		newVersionCmd(e),
 	)
 	return root
@@ -89,8 +95,12 @@ func (e *env) clientOptions() []connect.ClientOption {
 		}))}
 }
 
+// httpClient is the client every command uses: HTTP/1.1 or HTTP/2 as the
+// server's URL and the protocol call for.
+func (e *env) httpClient() *http.Client { return http.DefaultClient }
+
 func (e *env) streams() strmlocalv1connect.StreamServiceClient {
-	return strmlocalv1connect.NewStreamServiceClient(http.DefaultClient, e.server, e.clientOptions()...)
+	return strmlocalv1connect.NewStreamServiceClient(e.httpClient(), e.server, e.clientOptions()...)
 }
 
 // describe turns an error into the one line the user sees: what went wrong
@@ -98,9 +108,9 @@ func (e *env) streams() strmlocalv1connect.StreamServiceClient {
 func describe(err error, server string) string {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
-		return err.Error()
+		return oneLine(err.Error())
 	}
-	msg := ce.Message()
+	msg := oneLine(ce.Message())
 	switch ce.Code() {
 	case connect.CodeUnavailable:
 		return fmt.Sprintf("cannot reach a strmlocal server at %s (%s); start one with `strmlocal serve`, or point --server / STRMLOCAL_SERVER at it", server, strings.TrimSpace(msg))
@@ -111,3 +121,6 @@ func describe(err error, server string) string {
 	}
 	return msg
 }
+
+// oneLine joins the lines of a message that reports several problems.
+func oneLine(msg string) string { return strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ") }

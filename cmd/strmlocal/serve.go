@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/rpc"
 )
 
@@ -16,6 +18,8 @@ type serveOptions struct {
 	dataDir   string
 	ephemeral bool
 	verbose   bool
+	noDemo    bool
+	maxEvent  int
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -39,6 +43,8 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory of the database")
 	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep everything in memory; it is gone when the server stops")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
+	f.BoolVar(&o.noDemo, "no-demo", false, "do not register the built-in catalogue (demo, clickstream and sensor schemas and contracts)")
+	f.IntVar(&o.maxEvent, "max-event-size", engine.DefaultMaxEventBytes, "largest event body accepted, in bytes")
 	return cmd
 }
 
@@ -48,7 +54,10 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	opts := rpc.Options{Addr: o.addr, DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version}
+	opts := rpc.Options{
+		Addr: o.addr, DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version,
+		NoDemo: o.noDemo, MaxEventBytes: o.maxEvent,
+	}
 	if o.ephemeral {
 		opts.DataDir = ""
 	}
@@ -65,6 +74,9 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 		where = "in " + opts.DataDir
 	}
 	fmt.Fprintf(e.stdout, "strmlocal %s serving on %s, data %s\n", version, srv.URL(), where)
+	reg := srv.Registry()
+	fmt.Fprintf(e.stdout, "%d schemas and %d event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`\n",
+		len(reg.Schemas(catalog.SchemaFilter{})), len(reg.Contracts(catalog.ContractFilter{})))
 	select {
 	case <-cmd.Context().Done():
 	case <-waitChan(srv):

@@ -15,7 +15,7 @@ import (
 
 func newCreateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "create", Short: "Create an entity"}
-	cmd.AddCommand(newCreateStreamCmd(e))
+	cmd.AddCommand(newCreateStreamCmd(e), newCreateSchemaCmd(e), newCreateContractCmd(e))
 	return cmd
 }
 
@@ -32,7 +32,7 @@ func newListCmd(e *env) *cobra.Command {
 			}
 			return e.printStreams(res.Msg, res.Msg.Streams...)
 		},
-	})
+	}, newListSchemasCmd(e), newListContractsCmd(e))
 	return cmd
 }
 
@@ -49,7 +49,7 @@ func newGetCmd(e *env) *cobra.Command {
 			}
 			return e.printStreams(res.Msg, res.Msg.Stream)
 		},
-	})
+	}, newGetSchemaCmd(e), newGetContractCmd(e))
 	return cmd
 }
 

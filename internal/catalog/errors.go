@@ -11,6 +11,9 @@ var (
 	ErrNotFound = errors.New("catalog: not found")
 	ErrExists   = errors.New("catalog: already exists")
 	ErrInvalid  = errors.New("catalog: invalid argument")
+	// ErrState: the entity exists but its state forbids the operation (a
+	// schema or contract that is not ACTIVE).
+	ErrState = errors.New("catalog: wrong state")
 )
 
 type kindError struct {

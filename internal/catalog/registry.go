@@ -1,0 +1,467 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/store"
+)
+
+// State is the life cycle of a schema or an event contract. Only ACTIVE
+// ones accept new events.
+type State uint8
+
+// States. New registrations are Active unless registered as drafts.
+const (
+	Draft State = iota + 1
+	Active
+	Archived
+)
+
+func (s State) String() string {
+	switch s {
+	case Draft:
+		return "DRAFT"
+	case Active:
+		return "ACTIVE"
+	case Archived:
+		return "ARCHIVED"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Schema is a registered schema: the compiled form and its registry state.
+type Schema struct {
+	*engine.Schema
+	State      State
+	CreateTime time.Time
+}
+
+// Contract is a registered event contract.
+type Contract struct {
+	*engine.CompiledContract
+	State      State
+	CreateTime time.Time
+}
+
+// Stored forms. Definitions are recompiled on open: compiled plans are not
+// persisted, so a newer engine never reads an older plan.
+type storedSchema struct {
+	Type       string    `json:"type"`
+	Definition string    `json:"definition"`
+	State      State     `json:"state"`
+	CreateTime time.Time `json:"createTime"`
+}
+
+type storedContract struct {
+	SchemaRef        string              `json:"schemaRef"`
+	KeyField         string              `json:"keyField"`
+	PIIFields        map[string]int      `json:"piiFields,omitempty"`
+	Validations      []engine.Validation `json:"validations,omitempty"`
+	DataSubjectField string              `json:"dataSubjectField,omitempty"`
+	State            State               `json:"state"`
+	CreateTime       time.Time           `json:"createTime"`
+}
+
+const (
+	kindSchema   byte = 'S'
+	kindContract byte = 'C'
+)
+
+func registryKey(kind byte, ref engine.Ref) []byte {
+	return append([]byte{store.SpaceCatalog, kind}, ref.String()...)
+}
+
+// Registry holds the schemas and event contracts. Reads are served from
+// memory; every change is written (synced) before it becomes visible.
+type Registry struct {
+	db  *pebble.DB
+	now func() time.Time
+
+	mu        sync.RWMutex
+	schemas   map[string]*Schema   // by ref; REQUIRES: mu held
+	contracts map[string]*Contract // by ref; REQUIRES: mu held
+}
+
+// OpenRegistry loads and compiles the schemas and contracts stored in db.
+func OpenRegistry(db *pebble.DB, now func() time.Time) (*Registry, error) {
+	r := &Registry{db: db, now: now, schemas: map[string]*Schema{}, contracts: map[string]*Contract{}}
+	err := scan(db, kindSchema, func(ref engine.Ref, v []byte) error {
+		var st storedSchema
+		if err := json.Unmarshal(v, &st); err != nil {
+			return err
+		}
+		typ, err := engine.ParseSchemaType(st.Type)
+		if err != nil {
+			return err
+		}
+		s, err := engine.CompileSchema(ref, typ, []byte(st.Definition))
+		if err != nil {
+			return err
+		}
+		r.schemas[ref.String()] = &Schema{Schema: s, State: st.State, CreateTime: st.CreateTime}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = scan(db, kindContract, func(ref engine.Ref, v []byte) error {
+		var st storedContract
+		if err := json.Unmarshal(v, &st); err != nil {
+			return err
+		}
+		s, ok := r.schemas[st.SchemaRef]
+		if !ok {
+			return fmt.Errorf("its schema %s is missing", st.SchemaRef)
+		}
+		cc, err := engine.CompileContract(engine.Contract{
+			Ref: ref, SchemaRef: s.Ref(), KeyField: st.KeyField, PIIFields: st.PIIFields,
+			Validations: st.Validations, DataSubjectField: st.DataSubjectField,
+		}, s.Schema)
+		if err != nil {
+			return err
+		}
+		r.contracts[ref.String()] = &Contract{CompiledContract: cc, State: st.State, CreateTime: st.CreateTime}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// scan calls fn for every stored entry of one kind.
+func scan(db *pebble.DB, kind byte, fn func(engine.Ref, []byte) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{store.SpaceCatalog, kind},
+		UpperBound: []byte{store.SpaceCatalog, kind + 1},
+	})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		name := string(it.Key()[2:])
+		ref, err := engine.ParseRef(name)
+		if err == nil {
+			err = fn(ref, it.Value())
+		}
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("catalog: stored %s %q is corrupt: %w", kindName(kind), name, err)
+		}
+	}
+	return it.Close()
+}
+
+func kindName(kind byte) string {
+	if kind == kindSchema {
+		return "schema"
+	}
+	return "event contract"
+}
+
+func (r *Registry) put(kind byte, ref engine.Ref, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := r.db.Set(registryKey(kind, ref), b, pebble.Sync); err != nil {
+		return fmt.Errorf("catalog: store %s %s: %w", kindName(kind), ref, err)
+	}
+	return nil
+}
+
+func initialState(draft bool) State {
+	if draft {
+		return Draft
+	}
+	return Active
+}
+
+// CreateSchema compiles and registers a schema. Registering the same ref
+// again with a definition of the same fingerprint is a no-op that returns
+// the registered schema with created false; any other definition is refused
+// with ErrExists.
+func (r *Registry) CreateSchema(ref engine.Ref, typ engine.SchemaType, definition []byte, draft bool) (s *Schema, created bool, err error) {
+	compiled, err := engine.CompileSchema(ref, typ, definition)
+	if err != nil {
+		return nil, false, err
+	}
+	key := ref.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.schemas[key]; ok {
+		if old.Type() == typ && old.Fingerprint() == compiled.Fingerprint() {
+			return old, false, nil
+		}
+		return nil, false, errorf(ErrExists, "schema %s is already registered with another definition; registered versions are immutable, so register the change as a new version", key)
+	}
+	s = &Schema{Schema: compiled, State: initialState(draft), CreateTime: r.now().UTC()}
+	if err := r.putSchema(s); err != nil {
+		return nil, false, err
+	}
+	r.schemas[key] = s
+	return s, true, nil
+}
+
+func (r *Registry) putSchema(s *Schema) error {
+	return r.put(kindSchema, s.Ref(), storedSchema{Type: s.Type().String(), Definition: s.Definition(), State: s.State, CreateTime: s.CreateTime})
+}
+
+// Schema returns the schema registered under ref.
+func (r *Registry) Schema(ref string) (*Schema, error) {
+	r.mu.RLock()
+	s, ok := r.schemas[ref]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, errorf(ErrNotFound, "schema %s not found", ref)
+	}
+	return s, nil
+}
+
+// SchemaFilter selects schemas; zero fields match everything.
+type SchemaFilter struct {
+	Handle, Name string
+	State        State
+	Type         engine.SchemaType
+}
+
+// Schemas returns the schemas that match f, ordered by ref.
+func (r *Registry) Schemas(f SchemaFilter) []*Schema {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Schema
+	for _, key := range slices.Sorted(maps.Keys(r.schemas)) {
+		s := r.schemas[key]
+		ref := s.Ref()
+		if (f.Handle == "" || f.Handle == ref.Handle) && (f.Name == "" || f.Name == ref.Name) &&
+			(f.State == 0 || f.State == s.State) && (f.Type == 0 || f.Type == s.Type()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SetSchemaState activates (DRAFT or ARCHIVED → ACTIVE) or archives
+// (→ ARCHIVED) a schema. Setting the state it has is a no-op.
+func (r *Registry) SetSchemaState(ref string, to State) (*Schema, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.schemas[ref]
+	if !ok {
+		return nil, errorf(ErrNotFound, "schema %s not found", ref)
+	}
+	if err := checkTransition("schema", ref, to); err != nil || s.State == to {
+		return s, err
+	}
+	next := *s
+	next.State = to
+	if err := r.putSchema(&next); err != nil {
+		return nil, err
+	}
+	r.schemas[ref] = &next
+	return &next, nil
+}
+
+func checkTransition(what, ref string, to State) error {
+	if to != Active && to != Archived {
+		return errorf(ErrInvalid, "%s %s: cannot move to state %s; activate or archive it", what, ref, to)
+	}
+	return nil
+}
+
+// CreateContract checks and registers an event contract. Its schema must be
+// registered (in any state). Registering the same ref again with an equal
+// contract is a no-op that returns created false; anything else is refused
+// with ErrExists.
+func (r *Registry) CreateContract(c engine.Contract, draft bool) (cc *Contract, created bool, err error) {
+	if err := c.Ref.Validate(); err != nil {
+		return nil, false, err
+	}
+	if err := c.SchemaRef.Validate(); err != nil {
+		return nil, false, fmt.Errorf("schemaRef: %w", err)
+	}
+	s, err := r.Schema(c.SchemaRef.String())
+	if err != nil {
+		return nil, false, errorf(ErrNotFound, "schemaRef: schema %s not found; register it first with `strmlocal create schema`", c.SchemaRef)
+	}
+	compiled, err := engine.CompileContract(c, s.Schema)
+	if err != nil {
+		return nil, false, err
+	}
+	key := c.Ref.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.contracts[key]; ok {
+		if sameContract(old.Contract(), compiled.Contract()) {
+			return old, false, nil
+		}
+		return nil, false, errorf(ErrExists, "event contract %s is already registered with another definition; registered versions are immutable, so register the change as a new version", key)
+	}
+	cc = &Contract{CompiledContract: compiled, State: initialState(draft), CreateTime: r.now().UTC()}
+	if err := r.putContract(cc); err != nil {
+		return nil, false, err
+	}
+	r.contracts[key] = cc
+	return cc, true, nil
+}
+
+// sameContract compares two contracts as definitions: an absent and an
+// empty list or map are the same.
+func sameContract(a, b engine.Contract) bool {
+	norm := func(c engine.Contract) engine.Contract {
+		if len(c.PIIFields) == 0 {
+			c.PIIFields = nil
+		}
+		if len(c.Validations) == 0 {
+			c.Validations = nil
+		}
+		return c
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
+}
+
+func (r *Registry) putContract(cc *Contract) error {
+	c := cc.Contract()
+	return r.put(kindContract, c.Ref, storedContract{
+		SchemaRef: c.SchemaRef.String(), KeyField: c.KeyField, PIIFields: c.PIIFields,
+		Validations: c.Validations, DataSubjectField: c.DataSubjectField,
+		State: cc.State, CreateTime: cc.CreateTime,
+	})
+}
+
+// Contract returns the event contract registered under ref.
+func (r *Registry) Contract(ref string) (*Contract, error) {
+	r.mu.RLock()
+	c, ok := r.contracts[ref]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, errorf(ErrNotFound, "event contract %s not found", ref)
+	}
+	return c, nil
+}
+
+// ContractFilter selects event contracts; zero fields match everything.
+type ContractFilter struct {
+	Handle, Name string
+	State        State
+	SchemaRef    string
+}
+
+// Contracts returns the event contracts that match f, ordered by ref.
+func (r *Registry) Contracts(f ContractFilter) []*Contract {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Contract
+	for _, key := range slices.Sorted(maps.Keys(r.contracts)) {
+		c := r.contracts[key]
+		ref := c.Ref()
+		if (f.Handle == "" || f.Handle == ref.Handle) && (f.Name == "" || f.Name == ref.Name) &&
+			(f.State == 0 || f.State == c.State) && (f.SchemaRef == "" || f.SchemaRef == c.Schema().Ref().String()) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// SetContractState activates or archives an event contract, like
+// SetSchemaState.
+func (r *Registry) SetContractState(ref string, to State) (*Contract, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.contracts[ref]
+	if !ok {
+		return nil, errorf(ErrNotFound, "event contract %s not found", ref)
+	}
+	if err := checkTransition("event contract", ref, to); err != nil || c.State == to {
+		return c, err
+	}
+	next := *c
+	next.State = to
+	if err := r.putContract(&next); err != nil {
+		return nil, err
+	}
+	r.contracts[ref] = &next
+	return &next, nil
+}
+
+// ActiveSchema returns the compiled schema for ref if it is ACTIVE: the
+// first step of ingest.
+func (r *Registry) ActiveSchema(ref string) (*engine.Schema, error) {
+	s, err := r.Schema(ref)
+	if err != nil {
+		return nil, err
+	}
+	if s.State != Active {
+		return nil, errorf(ErrState, "schema %s is %s and accepts no events; activate it with `strmlocal activate schema %s`", ref, s.State, ref)
+	}
+	return s.Schema, nil
+}
+
+// ActiveContract returns the compiled event contract for ref if it is
+// ACTIVE. Its errors are worded for the producer of an event that names ref
+// in strmMeta.eventContractRef.
+func (r *Registry) ActiveContract(ref string) (*engine.CompiledContract, error) {
+	r.mu.RLock()
+	c, ok := r.contracts[ref]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, errorf(ErrNotFound, "event contract %s not found", ref)
+	}
+	if c.State != Active {
+		return nil, errorf(ErrState, "event contract %s is %s and accepts no events", ref, c.State)
+	}
+	return c.CompiledContract, nil
+}
+
+// RegisterCatalogue registers schemas and contracts (the built-in catalogue)
+// as ACTIVE, skipping refs that are already registered: their state is the
+// user's. It returns the refs it registered, and joins an error for each
+// entry it could not register (one the user registered differently, say)
+// without stopping at it.
+func (r *Registry) RegisterCatalogue(schemas []*engine.Schema, contracts []*engine.CompiledContract) (added []string, err error) {
+	var errs []error
+	for _, s := range schemas {
+		ref := s.Ref().String()
+		if _, err := r.Schema(ref); err == nil {
+			continue
+		}
+		if _, _, err := r.CreateSchema(s.Ref(), s.Type(), []byte(s.Definition()), false); err != nil {
+			errs = append(errs, fmt.Errorf("catalogue schema %s: %w", ref, err))
+			continue
+		}
+		added = append(added, ref)
+	}
+	for _, c := range contracts {
+		ref := c.Ref().String()
+		if _, err := r.Contract(ref); err == nil {
+			continue
+		}
+		if _, _, err := r.CreateContract(c.Contract(), false); err != nil {
+			errs = append(errs, fmt.Errorf("catalogue event contract %s: %w", ref, err))
+			continue
+		}
+		added = append(added, ref)
+	}
+	return added, errors.Join(errs...)
+}
+
+// ParseState accepts DRAFT, ACTIVE and ARCHIVED in any case.
+func ParseState(s string) (State, error) {
+	for _, st := range []State{Draft, Active, Archived} {
+		if strings.EqualFold(s, st.String()) {
+			return st, nil
+		}
+	}
+	return 0, errorf(ErrInvalid, "unknown state %q (want DRAFT, ACTIVE or ARCHIVED)", s)
+}
