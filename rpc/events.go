@@ -7,10 +7,14 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/engine"
 )
 
-type eventService struct{ s *Server }
+type eventService struct {
+	strmlocalv1connect.UnimplementedEventServiceHandler
+	s *Server
+}
 
 // serialization picks the body format: the one asked for, or the schema's
 // own.

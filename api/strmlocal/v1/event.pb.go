@@ -243,6 +243,469 @@ func (x *Verdict) GetRule() string {
 	return ""
 }
 
+type SendEventRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	SchemaRef     string                 `protobuf:"bytes,2,opt,name=schema_ref,json=schemaRef,proto3" json:"schema_ref,omitempty"`
+	Serialization Serialization          `protobuf:"varint,3,opt,name=serialization,proto3,enum=strmlocal.v1.Serialization" json:"serialization,omitempty"`
+	Event         []byte                 `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventRequest) Reset() {
+	*x = SendEventRequest{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventRequest) ProtoMessage() {}
+
+func (x *SendEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventRequest.ProtoReflect.Descriptor instead.
+func (*SendEventRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SendEventRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *SendEventRequest) GetSchemaRef() string {
+	if x != nil {
+		return x.SchemaRef
+	}
+	return ""
+}
+
+func (x *SendEventRequest) GetSerialization() Serialization {
+	if x != nil {
+		return x.Serialization
+	}
+	return Serialization_SERIALIZATION_UNSPECIFIED
+}
+
+func (x *SendEventRequest) GetEvent() []byte {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+type SendEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event's offset in the stream.
+	Offset        uint64 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventResponse) Reset() {
+	*x = SendEventResponse{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventResponse) ProtoMessage() {}
+
+func (x *SendEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventResponse.ProtoReflect.Descriptor instead.
+func (*SendEventResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SendEventResponse) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type SendEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	SchemaRef     string                 `protobuf:"bytes,2,opt,name=schema_ref,json=schemaRef,proto3" json:"schema_ref,omitempty"`
+	Serialization Serialization          `protobuf:"varint,3,opt,name=serialization,proto3,enum=strmlocal.v1.Serialization" json:"serialization,omitempty"`
+	Events        [][]byte               `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventsRequest) Reset() {
+	*x = SendEventsRequest{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventsRequest) ProtoMessage() {}
+
+func (x *SendEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventsRequest.ProtoReflect.Descriptor instead.
+func (*SendEventsRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SendEventsRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *SendEventsRequest) GetSchemaRef() string {
+	if x != nil {
+		return x.SchemaRef
+	}
+	return ""
+}
+
+func (x *SendEventsRequest) GetSerialization() Serialization {
+	if x != nil {
+		return x.Serialization
+	}
+	return Serialization_SERIALIZATION_UNSPECIFIED
+}
+
+func (x *SendEventsRequest) GetEvents() [][]byte {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type SendEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*EventResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventsResponse) Reset() {
+	*x = SendEventsResponse{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventsResponse) ProtoMessage() {}
+
+func (x *SendEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventsResponse.ProtoReflect.Descriptor instead.
+func (*SendEventsResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SendEventsResponse) GetResults() []*EventResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// EventResult is the outcome of one event of a batch.
+type EventResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accepted bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Set when accepted.
+	Offset uint64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Set when rejected.
+	Rejection     *Verdict `protobuf:"bytes,3,opt,name=rejection,proto3" json:"rejection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventResult) Reset() {
+	*x = EventResult{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventResult) ProtoMessage() {}
+
+func (x *EventResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventResult.ProtoReflect.Descriptor instead.
+func (*EventResult) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *EventResult) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *EventResult) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *EventResult) GetRejection() *Verdict {
+	if x != nil {
+		return x.Rejection
+	}
+	return nil
+}
+
+// One batch of a SendEventStream: the first message names the stream,
+// schema and serialization; later ones may leave them empty to keep them.
+type SendEventStreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	SchemaRef     string                 `protobuf:"bytes,2,opt,name=schema_ref,json=schemaRef,proto3" json:"schema_ref,omitempty"`
+	Serialization Serialization          `protobuf:"varint,3,opt,name=serialization,proto3,enum=strmlocal.v1.Serialization" json:"serialization,omitempty"`
+	Events        [][]byte               `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventStreamRequest) Reset() {
+	*x = SendEventStreamRequest{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventStreamRequest) ProtoMessage() {}
+
+func (x *SendEventStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventStreamRequest.ProtoReflect.Descriptor instead.
+func (*SendEventStreamRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SendEventStreamRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *SendEventStreamRequest) GetSchemaRef() string {
+	if x != nil {
+		return x.SchemaRef
+	}
+	return ""
+}
+
+func (x *SendEventStreamRequest) GetSerialization() Serialization {
+	if x != nil {
+		return x.Serialization
+	}
+	return Serialization_SERIALIZATION_UNSPECIFIED
+}
+
+func (x *SendEventStreamRequest) GetEvents() [][]byte {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type SendEventStreamResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accepted uint64                 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Every rejected event, by its index over the whole stream (0-based).
+	Rejections    []*IndexedVerdict `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEventStreamResponse) Reset() {
+	*x = SendEventStreamResponse{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEventStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEventStreamResponse) ProtoMessage() {}
+
+func (x *SendEventStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEventStreamResponse.ProtoReflect.Descriptor instead.
+func (*SendEventStreamResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SendEventStreamResponse) GetAccepted() uint64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *SendEventStreamResponse) GetRejections() []*IndexedVerdict {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+type IndexedVerdict struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Verdict       *Verdict               `protobuf:"bytes,2,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexedVerdict) Reset() {
+	*x = IndexedVerdict{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexedVerdict) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexedVerdict) ProtoMessage() {}
+
+func (x *IndexedVerdict) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexedVerdict.ProtoReflect.Descriptor instead.
+func (*IndexedVerdict) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IndexedVerdict) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *IndexedVerdict) GetVerdict() *Verdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return nil
+}
+
 var File_strmlocal_v1_event_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_event_proto_rawDesc = "" +
@@ -258,12 +721,50 @@ const file_strmlocal_v1_event_proto_rawDesc = "" +
 	"\aVerdict\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
-	"\x04rule\x18\x03 \x01(\tR\x04rule*e\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\"\xa2\x01\n" +
+	"\x10SendEventRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1d\n" +
+	"\n" +
+	"schema_ref\x18\x02 \x01(\tR\tschemaRef\x12A\n" +
+	"\rserialization\x18\x03 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x14\n" +
+	"\x05event\x18\x04 \x01(\fR\x05event\"+\n" +
+	"\x11SendEventResponse\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x04R\x06offset\"\xa5\x01\n" +
+	"\x11SendEventsRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1d\n" +
+	"\n" +
+	"schema_ref\x18\x02 \x01(\tR\tschemaRef\x12A\n" +
+	"\rserialization\x18\x03 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\fR\x06events\"I\n" +
+	"\x12SendEventsResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.strmlocal.v1.EventResultR\aresults\"v\n" +
+	"\vEventResult\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x123\n" +
+	"\trejection\x18\x03 \x01(\v2\x15.strmlocal.v1.VerdictR\trejection\"\xaa\x01\n" +
+	"\x16SendEventStreamRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1d\n" +
+	"\n" +
+	"schema_ref\x18\x02 \x01(\tR\tschemaRef\x12A\n" +
+	"\rserialization\x18\x03 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\fR\x06events\"s\n" +
+	"\x17SendEventStreamResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12<\n" +
+	"\n" +
+	"rejections\x18\x02 \x03(\v2\x1c.strmlocal.v1.IndexedVerdictR\n" +
+	"rejections\"W\n" +
+	"\x0eIndexedVerdict\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12/\n" +
+	"\averdict\x18\x02 \x01(\v2\x15.strmlocal.v1.VerdictR\averdict*e\n" +
 	"\rSerialization\x12\x1d\n" +
 	"\x19SERIALIZATION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19SERIALIZATION_AVRO_BINARY\x10\x01\x12\x16\n" +
-	"\x12SERIALIZATION_JSON\x10\x022k\n" +
-	"\fEventService\x12[\n" +
+	"\x12SERIALIZATION_JSON\x10\x022\xec\x02\n" +
+	"\fEventService\x12L\n" +
+	"\tSendEvent\x12\x1e.strmlocal.v1.SendEventRequest\x1a\x1f.strmlocal.v1.SendEventResponse\x12O\n" +
+	"\n" +
+	"SendEvents\x12\x1f.strmlocal.v1.SendEventsRequest\x1a .strmlocal.v1.SendEventsResponse\x12`\n" +
+	"\x0fSendEventStream\x12$.strmlocal.v1.SendEventStreamRequest\x1a%.strmlocal.v1.SendEventStreamResponse(\x01\x12[\n" +
 	"\x0eValidateEvents\x12#.strmlocal.v1.ValidateEventsRequest\x1a$.strmlocal.v1.ValidateEventsResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"
 
 var (
@@ -279,23 +780,44 @@ func file_strmlocal_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_strmlocal_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strmlocal_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_strmlocal_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strmlocal_v1_event_proto_goTypes = []any{
-	(Serialization)(0),             // 0: strmlocal.v1.Serialization
-	(*ValidateEventsRequest)(nil),  // 1: strmlocal.v1.ValidateEventsRequest
-	(*ValidateEventsResponse)(nil), // 2: strmlocal.v1.ValidateEventsResponse
-	(*Verdict)(nil),                // 3: strmlocal.v1.Verdict
+	(Serialization)(0),              // 0: strmlocal.v1.Serialization
+	(*ValidateEventsRequest)(nil),   // 1: strmlocal.v1.ValidateEventsRequest
+	(*ValidateEventsResponse)(nil),  // 2: strmlocal.v1.ValidateEventsResponse
+	(*Verdict)(nil),                 // 3: strmlocal.v1.Verdict
+	(*SendEventRequest)(nil),        // 4: strmlocal.v1.SendEventRequest
+	(*SendEventResponse)(nil),       // 5: strmlocal.v1.SendEventResponse
+	(*SendEventsRequest)(nil),       // 6: strmlocal.v1.SendEventsRequest
+	(*SendEventsResponse)(nil),      // 7: strmlocal.v1.SendEventsResponse
+	(*EventResult)(nil),             // 8: strmlocal.v1.EventResult
+	(*SendEventStreamRequest)(nil),  // 9: strmlocal.v1.SendEventStreamRequest
+	(*SendEventStreamResponse)(nil), // 10: strmlocal.v1.SendEventStreamResponse
+	(*IndexedVerdict)(nil),          // 11: strmlocal.v1.IndexedVerdict
 }
 var file_strmlocal_v1_event_proto_depIdxs = []int32{
-	0, // 0: strmlocal.v1.ValidateEventsRequest.serialization:type_name -> strmlocal.v1.Serialization
-	3, // 1: strmlocal.v1.ValidateEventsResponse.verdicts:type_name -> strmlocal.v1.Verdict
-	1, // 2: strmlocal.v1.EventService.ValidateEvents:input_type -> strmlocal.v1.ValidateEventsRequest
-	2, // 3: strmlocal.v1.EventService.ValidateEvents:output_type -> strmlocal.v1.ValidateEventsResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: strmlocal.v1.ValidateEventsRequest.serialization:type_name -> strmlocal.v1.Serialization
+	3,  // 1: strmlocal.v1.ValidateEventsResponse.verdicts:type_name -> strmlocal.v1.Verdict
+	0,  // 2: strmlocal.v1.SendEventRequest.serialization:type_name -> strmlocal.v1.Serialization
+	0,  // 3: strmlocal.v1.SendEventsRequest.serialization:type_name -> strmlocal.v1.Serialization
+	8,  // 4: strmlocal.v1.SendEventsResponse.results:type_name -> strmlocal.v1.EventResult
+	3,  // 5: strmlocal.v1.EventResult.rejection:type_name -> strmlocal.v1.Verdict
+	0,  // 6: strmlocal.v1.SendEventStreamRequest.serialization:type_name -> strmlocal.v1.Serialization
+	11, // 7: strmlocal.v1.SendEventStreamResponse.rejections:type_name -> strmlocal.v1.IndexedVerdict
+	3,  // 8: strmlocal.v1.IndexedVerdict.verdict:type_name -> strmlocal.v1.Verdict
+	4,  // 9: strmlocal.v1.EventService.SendEvent:input_type -> strmlocal.v1.SendEventRequest
+	6,  // 10: strmlocal.v1.EventService.SendEvents:input_type -> strmlocal.v1.SendEventsRequest
+	9,  // 11: strmlocal.v1.EventService.SendEventStream:input_type -> strmlocal.v1.SendEventStreamRequest
+	1,  // 12: strmlocal.v1.EventService.ValidateEvents:input_type -> strmlocal.v1.ValidateEventsRequest
+	5,  // 13: strmlocal.v1.EventService.SendEvent:output_type -> strmlocal.v1.SendEventResponse
+	7,  // 14: strmlocal.v1.EventService.SendEvents:output_type -> strmlocal.v1.SendEventsResponse
+	10, // 15: strmlocal.v1.EventService.SendEventStream:output_type -> strmlocal.v1.SendEventStreamResponse
+	2,  // 16: strmlocal.v1.EventService.ValidateEvents:output_type -> strmlocal.v1.ValidateEventsResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_event_proto_init() }
@@ -309,7 +831,7 @@ func file_strmlocal_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_event_proto_rawDesc), len(file_strmlocal_v1_event_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,114 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ConsentType says how a derived stream reads consent levels.
+type ConsentType int32
+
+const (
+	ConsentType_CONSENT_TYPE_UNSPECIFIED ConsentType = 0
+	// One level L: keeps events whose highest consent level is >= L and
+	// decrypts PII fields of levels <= L.
+	ConsentType_CONSENT_TYPE_CUMULATIVE ConsentType = 1
+	// A set S: keeps events whose consent levels include all of S and
+	// decrypts exactly the PII fields whose level is in S.
+	ConsentType_CONSENT_TYPE_GRANULAR ConsentType = 2
+)
+
+// Enum value maps for ConsentType.
+var (
+	ConsentType_name = map[int32]string{
+		0: "CONSENT_TYPE_UNSPECIFIED",
+		1: "CONSENT_TYPE_CUMULATIVE",
+		2: "CONSENT_TYPE_GRANULAR",
+	}
+	ConsentType_value = map[string]int32{
+		"CONSENT_TYPE_UNSPECIFIED": 0,
+		"CONSENT_TYPE_CUMULATIVE":  1,
+		"CONSENT_TYPE_GRANULAR":    2,
+	}
+)
+
+func (x ConsentType) Enum() *ConsentType {
+	p := new(ConsentType)
+	*p = x
+	return p
+}
+
+func (x ConsentType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConsentType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strmlocal_v1_stream_proto_enumTypes[0].Descriptor()
+}
+
+func (ConsentType) Type() protoreflect.EnumType {
+	return &file_strmlocal_v1_stream_proto_enumTypes[0]
+}
+
+func (x ConsentType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConsentType.Descriptor instead.
+func (ConsentType) EnumDescriptor() ([]byte, []int) {
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{0}
+}
+
+// MaskedFields lists the fields of one contract's events that a derived
+// stream shows as a hash (MurmurHash3 x64-128 with the stream's seed).
+type MaskedFields struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContractRef   string                 `protobuf:"bytes,1,opt,name=contract_ref,json=contractRef,proto3" json:"contract_ref,omitempty"`
+	Fields        []string               `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaskedFields) Reset() {
+	*x = MaskedFields{}
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaskedFields) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaskedFields) ProtoMessage() {}
+
+func (x *MaskedFields) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaskedFields.ProtoReflect.Descriptor instead.
+func (*MaskedFields) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MaskedFields) GetContractRef() string {
+	if x != nil {
+		return x.ContractRef
+	}
+	return ""
+}
+
+func (x *MaskedFields) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 // Stream is a named channel of events.
 type Stream struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -30,15 +138,22 @@ type Stream struct {
 	Description string   `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	Tags        []string `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
 	// The credentials that may write to and read from this stream.
-	Credentials   *Credentials           `protobuf:"bytes,4,opt,name=credentials,proto3" json:"credentials,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Credentials *Credentials           `protobuf:"bytes,4,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Derived streams only: the source stream and the consent rules.
+	DerivedFrom  string          `protobuf:"bytes,6,opt,name=derived_from,json=derivedFrom,proto3" json:"derived_from,omitempty"`
+	ConsentType  ConsentType     `protobuf:"varint,7,opt,name=consent_type,json=consentType,proto3,enum=strmlocal.v1.ConsentType" json:"consent_type,omitempty"`
+	Levels       []int32         `protobuf:"varint,8,rep,packed,name=levels,proto3" json:"levels,omitempty"`
+	MaskedFields []*MaskedFields `protobuf:"bytes,9,rep,name=masked_fields,json=maskedFields,proto3" json:"masked_fields,omitempty"`
+	// The mask seed is never returned: "***" when the stream has one.
+	MaskSeed      string `protobuf:"bytes,10,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Stream) Reset() {
 	*x = Stream{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[0]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +165,7 @@ func (x *Stream) String() string {
 func (*Stream) ProtoMessage() {}
 
 func (x *Stream) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[0]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +178,7 @@ func (x *Stream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stream.ProtoReflect.Descriptor instead.
 func (*Stream) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{0}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Stream) GetName() string {
@@ -101,6 +216,41 @@ func (x *Stream) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Stream) GetDerivedFrom() string {
+	if x != nil {
+		return x.DerivedFrom
+	}
+	return ""
+}
+
+func (x *Stream) GetConsentType() ConsentType {
+	if x != nil {
+		return x.ConsentType
+	}
+	return ConsentType_CONSENT_TYPE_UNSPECIFIED
+}
+
+func (x *Stream) GetLevels() []int32 {
+	if x != nil {
+		return x.Levels
+	}
+	return nil
+}
+
+func (x *Stream) GetMaskedFields() []*MaskedFields {
+	if x != nil {
+		return x.MaskedFields
+	}
+	return nil
+}
+
+func (x *Stream) GetMaskSeed() string {
+	if x != nil {
+		return x.MaskSeed
+	}
+	return ""
+}
+
 // Credentials of a stream: an OAuth2 client id and secret.
 type Credentials struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -113,7 +263,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[1]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -125,7 +275,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[1]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -138,7 +288,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{1}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Credentials) GetClientId() string {
@@ -156,17 +306,26 @@ func (x *Credentials) GetClientSecret() string {
 }
 
 type CreateStreamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	Tags          []string               `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional for a derived stream: default <source>-<levels joined by '-'>.
+	Name        string   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string   `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Tags        []string `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Set for a derived stream: the source stream it reads.
+	DerivedFrom string `protobuf:"bytes,4,opt,name=derived_from,json=derivedFrom,proto3" json:"derived_from,omitempty"`
+	// Default CUMULATIVE.
+	ConsentType  ConsentType     `protobuf:"varint,5,opt,name=consent_type,json=consentType,proto3,enum=strmlocal.v1.ConsentType" json:"consent_type,omitempty"`
+	Levels       []int32         `protobuf:"varint,6,rep,packed,name=levels,proto3" json:"levels,omitempty"`
+	MaskedFields []*MaskedFields `protobuf:"bytes,7,rep,name=masked_fields,json=maskedFields,proto3" json:"masked_fields,omitempty"`
+	// Default: a random seed.
+	MaskSeed      string `protobuf:"bytes,8,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateStreamRequest) Reset() {
 	*x = CreateStreamRequest{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[2]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +337,7 @@ func (x *CreateStreamRequest) String() string {
 func (*CreateStreamRequest) ProtoMessage() {}
 
 func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[2]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +350,7 @@ func (x *CreateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{2}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateStreamRequest) GetName() string {
@@ -215,6 +374,41 @@ func (x *CreateStreamRequest) GetTags() []string {
 	return nil
 }
 
+func (x *CreateStreamRequest) GetDerivedFrom() string {
+	if x != nil {
+		return x.DerivedFrom
+	}
+	return ""
+}
+
+func (x *CreateStreamRequest) GetConsentType() ConsentType {
+	if x != nil {
+		return x.ConsentType
+	}
+	return ConsentType_CONSENT_TYPE_UNSPECIFIED
+}
+
+func (x *CreateStreamRequest) GetLevels() []int32 {
+	if x != nil {
+		return x.Levels
+	}
+	return nil
+}
+
+func (x *CreateStreamRequest) GetMaskedFields() []*MaskedFields {
+	if x != nil {
+		return x.MaskedFields
+	}
+	return nil
+}
+
+func (x *CreateStreamRequest) GetMaskSeed() string {
+	if x != nil {
+		return x.MaskSeed
+	}
+	return ""
+}
+
 type CreateStreamResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stream        *Stream                `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
@@ -224,7 +418,7 @@ type CreateStreamResponse struct {
 
 func (x *CreateStreamResponse) Reset() {
 	*x = CreateStreamResponse{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[3]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +430,7 @@ func (x *CreateStreamResponse) String() string {
 func (*CreateStreamResponse) ProtoMessage() {}
 
 func (x *CreateStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[3]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +443,7 @@ func (x *CreateStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{3}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateStreamResponse) GetStream() *Stream {
@@ -268,7 +462,7 @@ type GetStreamRequest struct {
 
 func (x *GetStreamRequest) Reset() {
 	*x = GetStreamRequest{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[4]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +474,7 @@ func (x *GetStreamRequest) String() string {
 func (*GetStreamRequest) ProtoMessage() {}
 
 func (x *GetStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[4]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +487,7 @@ func (x *GetStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStreamRequest.ProtoReflect.Descriptor instead.
 func (*GetStreamRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{4}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetStreamRequest) GetName() string {
@@ -312,7 +506,7 @@ type GetStreamResponse struct {
 
 func (x *GetStreamResponse) Reset() {
 	*x = GetStreamResponse{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[5]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +518,7 @@ func (x *GetStreamResponse) String() string {
 func (*GetStreamResponse) ProtoMessage() {}
 
 func (x *GetStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[5]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +531,7 @@ func (x *GetStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStreamResponse.ProtoReflect.Descriptor instead.
 func (*GetStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{5}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStreamResponse) GetStream() *Stream {
@@ -355,7 +549,7 @@ type ListStreamsRequest struct {
 
 func (x *ListStreamsRequest) Reset() {
 	*x = ListStreamsRequest{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[6]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +561,7 @@ func (x *ListStreamsRequest) String() string {
 func (*ListStreamsRequest) ProtoMessage() {}
 
 func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[6]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +574,7 @@ func (x *ListStreamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsRequest.ProtoReflect.Descriptor instead.
 func (*ListStreamsRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{6}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{7}
 }
 
 type ListStreamsResponse struct {
@@ -392,7 +586,7 @@ type ListStreamsResponse struct {
 
 func (x *ListStreamsResponse) Reset() {
 	*x = ListStreamsResponse{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[7]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +598,7 @@ func (x *ListStreamsResponse) String() string {
 func (*ListStreamsResponse) ProtoMessage() {}
 
 func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[7]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +611,7 @@ func (x *ListStreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStreamsResponse.ProtoReflect.Descriptor instead.
 func (*ListStreamsResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{7}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListStreamsResponse) GetStreams() []*Stream {
@@ -428,15 +622,17 @@ func (x *ListStreamsResponse) GetStreams() []*Stream {
 }
 
 type DeleteStreamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Also delete the derived streams of a source stream.
+	Recursive     bool `protobuf:"varint,2,opt,name=recursive,proto3" json:"recursive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteStreamRequest) Reset() {
 	*x = DeleteStreamRequest{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[8]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +644,7 @@ func (x *DeleteStreamRequest) String() string {
 func (*DeleteStreamRequest) ProtoMessage() {}
 
 func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[8]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +657,7 @@ func (x *DeleteStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStreamRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{8}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteStreamRequest) GetName() string {
@@ -471,15 +667,24 @@ func (x *DeleteStreamRequest) GetName() string {
 	return ""
 }
 
+func (x *DeleteStreamRequest) GetRecursive() bool {
+	if x != nil {
+		return x.Recursive
+	}
+	return false
+}
+
 type DeleteStreamResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The names of the streams deleted, the named one last.
+	Deleted       []string `protobuf:"bytes,1,rep,name=deleted,proto3" json:"deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteStreamResponse) Reset() {
 	*x = DeleteStreamResponse{}
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[9]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +696,7 @@ func (x *DeleteStreamResponse) String() string {
 func (*DeleteStreamResponse) ProtoMessage() {}
 
 func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_stream_proto_msgTypes[9]
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,28 +709,49 @@ func (x *DeleteStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{9}
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeleteStreamResponse) GetDeleted() []string {
+	if x != nil {
+		return x.Deleted
+	}
+	return nil
 }
 
 var File_strmlocal_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x01\n" +
+	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
+	"\fMaskedFields\x12!\n" +
+	"\fcontract_ref\x18\x01 \x01(\tR\vcontractRef\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xa3\x03\n" +
 	"\x06Stream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
 	"\x04tags\x18\x03 \x03(\tR\x04tags\x12;\n" +
 	"\vcredentials\x18\x04 \x01(\v2\x19.strmlocal.v1.CredentialsR\vcredentials\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"O\n" +
+	"createTime\x12!\n" +
+	"\fderived_from\x18\x06 \x01(\tR\vderivedFrom\x12<\n" +
+	"\fconsent_type\x18\a \x01(\x0e2\x19.strmlocal.v1.ConsentTypeR\vconsentType\x12\x16\n" +
+	"\x06levels\x18\b \x03(\x05R\x06levels\x12?\n" +
+	"\rmasked_fields\x18\t \x03(\v2\x1a.strmlocal.v1.MaskedFieldsR\fmaskedFields\x12\x1b\n" +
+	"\tmask_seed\x18\n" +
+	" \x01(\tR\bmaskSeed\"O\n" +
 	"\vCredentials\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"_\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xb6\x02\n" +
 	"\x13CreateStreamRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04tags\x18\x03 \x03(\tR\x04tags\"D\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\x12!\n" +
+	"\fderived_from\x18\x04 \x01(\tR\vderivedFrom\x12<\n" +
+	"\fconsent_type\x18\x05 \x01(\x0e2\x19.strmlocal.v1.ConsentTypeR\vconsentType\x12\x16\n" +
+	"\x06levels\x18\x06 \x03(\x05R\x06levels\x12?\n" +
+	"\rmasked_fields\x18\a \x03(\v2\x1a.strmlocal.v1.MaskedFieldsR\fmaskedFields\x12\x1b\n" +
+	"\tmask_seed\x18\b \x01(\tR\bmaskSeed\"D\n" +
 	"\x14CreateStreamResponse\x12,\n" +
 	"\x06stream\x18\x01 \x01(\v2\x14.strmlocal.v1.StreamR\x06stream\"&\n" +
 	"\x10GetStreamRequest\x12\x12\n" +
@@ -534,10 +760,16 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\x06stream\x18\x01 \x01(\v2\x14.strmlocal.v1.StreamR\x06stream\"\x14\n" +
 	"\x12ListStreamsRequest\"E\n" +
 	"\x13ListStreamsResponse\x12.\n" +
-	"\astreams\x18\x01 \x03(\v2\x14.strmlocal.v1.StreamR\astreams\")\n" +
+	"\astreams\x18\x01 \x03(\v2\x14.strmlocal.v1.StreamR\astreams\"G\n" +
 	"\x13DeleteStreamRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
-	"\x14DeleteStreamResponse2\xdf\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\trecursive\x18\x02 \x01(\bR\trecursive\"0\n" +
+	"\x14DeleteStreamResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x03(\tR\adeleted*c\n" +
+	"\vConsentType\x12\x1c\n" +
+	"\x18CONSENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONSENT_TYPE_CUMULATIVE\x10\x01\x12\x19\n" +
+	"\x15CONSENT_TYPE_GRANULAR\x10\x022\xdf\x02\n" +
 	"\rStreamService\x12U\n" +
 	"\fCreateStream\x12!.strmlocal.v1.CreateStreamRequest\x1a\".strmlocal.v1.CreateStreamResponse\x12L\n" +
 	"\tGetStream\x12\x1e.strmlocal.v1.GetStreamRequest\x1a\x1f.strmlocal.v1.GetStreamResponse\x12R\n" +
@@ -556,39 +788,46 @@ func file_strmlocal_v1_stream_proto_rawDescGZIP() []byte {
 	return file_strmlocal_v1_stream_proto_rawDescData
 }
 
-var file_strmlocal_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strmlocal_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_strmlocal_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strmlocal_v1_stream_proto_goTypes = []any{
-	(*Stream)(nil),                // 0: strmlocal.v1.Stream
-	(*Credentials)(nil),           // 1: strmlocal.v1.Credentials
-	(*CreateStreamRequest)(nil),   // 2: strmlocal.v1.CreateStreamRequest
-	(*CreateStreamResponse)(nil),  // 3: strmlocal.v1.CreateStreamResponse
-	(*GetStreamRequest)(nil),      // 4: strmlocal.v1.GetStreamRequest
-	(*GetStreamResponse)(nil),     // 5: strmlocal.v1.GetStreamResponse
-	(*ListStreamsRequest)(nil),    // 6: strmlocal.v1.ListStreamsRequest
-	(*ListStreamsResponse)(nil),   // 7: strmlocal.v1.ListStreamsResponse
-	(*DeleteStreamRequest)(nil),   // 8: strmlocal.v1.DeleteStreamRequest
-	(*DeleteStreamResponse)(nil),  // 9: strmlocal.v1.DeleteStreamResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(ConsentType)(0),              // 0: strmlocal.v1.ConsentType
+	(*MaskedFields)(nil),          // 1: strmlocal.v1.MaskedFields
+	(*Stream)(nil),                // 2: strmlocal.v1.Stream
+	(*Credentials)(nil),           // 3: strmlocal.v1.Credentials
+	(*CreateStreamRequest)(nil),   // 4: strmlocal.v1.CreateStreamRequest
+	(*CreateStreamResponse)(nil),  // 5: strmlocal.v1.CreateStreamResponse
+	(*GetStreamRequest)(nil),      // 6: strmlocal.v1.GetStreamRequest
+	(*GetStreamResponse)(nil),     // 7: strmlocal.v1.GetStreamResponse
+	(*ListStreamsRequest)(nil),    // 8: strmlocal.v1.ListStreamsRequest
+	(*ListStreamsResponse)(nil),   // 9: strmlocal.v1.ListStreamsResponse
+	(*DeleteStreamRequest)(nil),   // 10: strmlocal.v1.DeleteStreamRequest
+	(*DeleteStreamResponse)(nil),  // 11: strmlocal.v1.DeleteStreamResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_strmlocal_v1_stream_proto_depIdxs = []int32{
-	1,  // 0: strmlocal.v1.Stream.credentials:type_name -> strmlocal.v1.Credentials
-	10, // 1: strmlocal.v1.Stream.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: strmlocal.v1.CreateStreamResponse.stream:type_name -> strmlocal.v1.Stream
-	0,  // 3: strmlocal.v1.GetStreamResponse.stream:type_name -> strmlocal.v1.Stream
-	0,  // 4: strmlocal.v1.ListStreamsResponse.streams:type_name -> strmlocal.v1.Stream
-	2,  // 5: strmlocal.v1.StreamService.CreateStream:input_type -> strmlocal.v1.CreateStreamRequest
-	4,  // 6: strmlocal.v1.StreamService.GetStream:input_type -> strmlocal.v1.GetStreamRequest
-	6,  // 7: strmlocal.v1.StreamService.ListStreams:input_type -> strmlocal.v1.ListStreamsRequest
-	8,  // 8: strmlocal.v1.StreamService.DeleteStream:input_type -> strmlocal.v1.DeleteStreamRequest
-	3,  // 9: strmlocal.v1.StreamService.CreateStream:output_type -> strmlocal.v1.CreateStreamResponse
-	5,  // 10: strmlocal.v1.StreamService.GetStream:output_type -> strmlocal.v1.GetStreamResponse
-	7,  // 11: strmlocal.v1.StreamService.ListStreams:output_type -> strmlocal.v1.ListStreamsResponse
-	9,  // 12: strmlocal.v1.StreamService.DeleteStream:output_type -> strmlocal.v1.DeleteStreamResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	3,  // 0: strmlocal.v1.Stream.credentials:type_name -> strmlocal.v1.Credentials
+	12, // 1: strmlocal.v1.Stream.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: strmlocal.v1.Stream.consent_type:type_name -> strmlocal.v1.ConsentType
+	1,  // 3: strmlocal.v1.Stream.masked_fields:type_name -> strmlocal.v1.MaskedFields
+	0,  // 4: strmlocal.v1.CreateStreamRequest.consent_type:type_name -> strmlocal.v1.ConsentType
+	1,  // 5: strmlocal.v1.CreateStreamRequest.masked_fields:type_name -> strmlocal.v1.MaskedFields
+	2,  // 6: strmlocal.v1.CreateStreamResponse.stream:type_name -> strmlocal.v1.Stream
+	2,  // 7: strmlocal.v1.GetStreamResponse.stream:type_name -> strmlocal.v1.Stream
+	2,  // 8: strmlocal.v1.ListStreamsResponse.streams:type_name -> strmlocal.v1.Stream
+	4,  // 9: strmlocal.v1.StreamService.CreateStream:input_type -> strmlocal.v1.CreateStreamRequest
+	6,  // 10: strmlocal.v1.StreamService.GetStream:input_type -> strmlocal.v1.GetStreamRequest
+	8,  // 11: strmlocal.v1.StreamService.ListStreams:input_type -> strmlocal.v1.ListStreamsRequest
+	10, // 12: strmlocal.v1.StreamService.DeleteStream:input_type -> strmlocal.v1.DeleteStreamRequest
+	5,  // 13: strmlocal.v1.StreamService.CreateStream:output_type -> strmlocal.v1.CreateStreamResponse
+	7,  // 14: strmlocal.v1.StreamService.GetStream:output_type -> strmlocal.v1.GetStreamResponse
+	9,  // 15: strmlocal.v1.StreamService.ListStreams:output_type -> strmlocal.v1.ListStreamsResponse
+	11, // 16: strmlocal.v1.StreamService.DeleteStream:output_type -> strmlocal.v1.DeleteStreamResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_stream_proto_init() }
@@ -601,13 +840,14 @@ func file_strmlocal_v1_stream_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_stream_proto_rawDesc), len(file_strmlocal_v1_stream_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_strmlocal_v1_stream_proto_goTypes,
 		DependencyIndexes: file_strmlocal_v1_stream_proto_depIdxs,
+		EnumInfos:         file_strmlocal_v1_stream_proto_enumTypes,
 		MessageInfos:      file_strmlocal_v1_stream_proto_msgTypes,
 	}.Build()
 	File_strmlocal_v1_stream_proto = out.File

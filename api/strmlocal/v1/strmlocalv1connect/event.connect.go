@@ -33,6 +33,13 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// EventServiceSendEventProcedure is the fully-qualified name of the EventService's SendEvent RPC.
+	EventServiceSendEventProcedure = "/strmlocal.v1.EventService/SendEvent"
+	// EventServiceSendEventsProcedure is the fully-qualified name of the EventService's SendEvents RPC.
+	EventServiceSendEventsProcedure = "/strmlocal.v1.EventService/SendEvents"
+	// EventServiceSendEventStreamProcedure is the fully-qualified name of the EventService's
+	// SendEventStream RPC.
+	EventServiceSendEventStreamProcedure = "/strmlocal.v1.EventService/SendEventStream"
 	// EventServiceValidateEventsProcedure is the fully-qualified name of the EventService's
 	// ValidateEvents RPC.
 	EventServiceValidateEventsProcedure = "/strmlocal.v1.EventService/ValidateEvents"
@@ -40,6 +47,18 @@ const (
 
 // EventServiceClient is a client for the strmlocal.v1.EventService service.
 type EventServiceClient interface {
+	// SendEvent validates, encrypts and appends one event. It answers after
+	// the append is durable; a rejected event is InvalidArgument with the
+	// reason.
+	SendEvent(context.Context, *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error)
+	// SendEvents sends a batch: every event is validated on its own, the
+	// accepted ones are appended together, and the answer (after the append
+	// is durable) holds one result per event, in order.
+	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
+	// SendEventStream takes batches on a client stream, for high-rate
+	// producers. Each batch is appended durably before the next is read; the
+	// answer summarizes the whole stream.
+	SendEventStream(context.Context) *connect.ClientStreamForClient[v1.SendEventStreamRequest, v1.SendEventStreamResponse]
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
 	// order.
@@ -57,6 +76,24 @@ func NewEventServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 	baseURL = strings.TrimRight(baseURL, "/")
 	eventServiceMethods := v1.File_strmlocal_v1_event_proto.Services().ByName("EventService").Methods()
 	return &eventServiceClient{
+		sendEvent: connect.NewClient[v1.SendEventRequest, v1.SendEventResponse](
+			httpClient,
+			baseURL+EventServiceSendEventProcedure,
+			connect.WithSchema(eventServiceMethods.ByName("SendEvent")),
+			connect.WithClientOptions(opts...),
+		),
+		sendEvents: connect.NewClient[v1.SendEventsRequest, v1.SendEventsResponse](
+			httpClient,
+			baseURL+EventServiceSendEventsProcedure,
+			connect.WithSchema(eventServiceMethods.ByName("SendEvents")),
+			connect.WithClientOptions(opts...),
+		),
+		sendEventStream: connect.NewClient[v1.SendEventStreamRequest, v1.SendEventStreamResponse](
+			httpClient,
+			baseURL+EventServiceSendEventStreamProcedure,
+			connect.WithSchema(eventServiceMethods.ByName("SendEventStream")),
+			connect.WithClientOptions(opts...),
+		),
 		validateEvents: connect.NewClient[v1.ValidateEventsRequest, v1.ValidateEventsResponse](
 			httpClient,
 			baseURL+EventServiceValidateEventsProcedure,
@@ -68,7 +105,25 @@ func NewEventServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 
 // eventServiceClient implements EventServiceClient.
 type eventServiceClient struct {
-	validateEvents *connect.Client[v1.ValidateEventsRequest, v1.ValidateEventsResponse]
+	sendEvent       *connect.Client[v1.SendEventRequest, v1.SendEventResponse]
+	sendEvents      *connect.Client[v1.SendEventsRequest, v1.SendEventsResponse]
+	sendEventStream *connect.Client[v1.SendEventStreamRequest, v1.SendEventStreamResponse]
+	validateEvents  *connect.Client[v1.ValidateEventsRequest, v1.ValidateEventsResponse]
+}
+
+// SendEvent calls strmlocal.v1.EventService.SendEvent.
+func (c *eventServiceClient) SendEvent(ctx context.Context, req *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error) {
+	return c.sendEvent.CallUnary(ctx, req)
+}
+
+// SendEvents calls strmlocal.v1.EventService.SendEvents.
+func (c *eventServiceClient) SendEvents(ctx context.Context, req *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error) {
+	return c.sendEvents.CallUnary(ctx, req)
+}
+
+// SendEventStream calls strmlocal.v1.EventService.SendEventStream.
+func (c *eventServiceClient) SendEventStream(ctx context.Context) *connect.ClientStreamForClient[v1.SendEventStreamRequest, v1.SendEventStreamResponse] {
+	return c.sendEventStream.CallClientStream(ctx)
 }
 
 // ValidateEvents calls strmlocal.v1.EventService.ValidateEvents.
@@ -78,6 +133,18 @@ func (c *eventServiceClient) ValidateEvents(ctx context.Context, req *connect.Re
 
 // EventServiceHandler is an implementation of the strmlocal.v1.EventService service.
 type EventServiceHandler interface {
+	// SendEvent validates, encrypts and appends one event. It answers after
+	// the append is durable; a rejected event is InvalidArgument with the
+	// reason.
+	SendEvent(context.Context, *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error)
+	// SendEvents sends a batch: every event is validated on its own, the
+	// accepted ones are appended together, and the answer (after the append
+	// is durable) holds one result per event, in order.
+	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
+	// SendEventStream takes batches on a client stream, for high-rate
+	// producers. Each batch is appended durably before the next is read; the
+	// answer summarizes the whole stream.
+	SendEventStream(context.Context, *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error)
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
 	// order.
@@ -91,6 +158,24 @@ type EventServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	eventServiceMethods := v1.File_strmlocal_v1_event_proto.Services().ByName("EventService").Methods()
+	eventServiceSendEventHandler := connect.NewUnaryHandler(
+		EventServiceSendEventProcedure,
+		svc.SendEvent,
+		connect.WithSchema(eventServiceMethods.ByName("SendEvent")),
+		connect.WithHandlerOptions(opts...),
+	)
+	eventServiceSendEventsHandler := connect.NewUnaryHandler(
+		EventServiceSendEventsProcedure,
+		svc.SendEvents,
+		connect.WithSchema(eventServiceMethods.ByName("SendEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
+	eventServiceSendEventStreamHandler := connect.NewClientStreamHandler(
+		EventServiceSendEventStreamProcedure,
+		svc.SendEventStream,
+		connect.WithSchema(eventServiceMethods.ByName("SendEventStream")),
+		connect.WithHandlerOptions(opts...),
+	)
 	eventServiceValidateEventsHandler := connect.NewUnaryHandler(
 		EventServiceValidateEventsProcedure,
 		svc.ValidateEvents,
@@ -99,6 +184,12 @@ func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOpti
 	)
 	return "/strmlocal.v1.EventService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case EventServiceSendEventProcedure:
+			eventServiceSendEventHandler.ServeHTTP(w, r)
+		case EventServiceSendEventsProcedure:
+			eventServiceSendEventsHandler.ServeHTTP(w, r)
+		case EventServiceSendEventStreamProcedure:
+			eventServiceSendEventStreamHandler.ServeHTTP(w, r)
 		case EventServiceValidateEventsProcedure:
 			eventServiceValidateEventsHandler.ServeHTTP(w, r)
 		default:
@@ -109,6 +200,18 @@ func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOpti
 
 // UnimplementedEventServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedEventServiceHandler struct{}
+
+func (UnimplementedEventServiceHandler) SendEvent(context.Context, *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.EventService.SendEvent is not implemented"))
+}
+
+func (UnimplementedEventServiceHandler) SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.EventService.SendEvents is not implemented"))
+}
+
+func (UnimplementedEventServiceHandler) SendEventStream(context.Context, *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.EventService.SendEventStream is not implemented"))
+}
 
 func (UnimplementedEventServiceHandler) ValidateEvents(context.Context, *connect.Request[v1.ValidateEventsRequest]) (*connect.Response[v1.ValidateEventsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.EventService.ValidateEvents is not implemented"))

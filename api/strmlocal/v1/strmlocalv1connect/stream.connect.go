@@ -55,7 +55,8 @@ type StreamServiceClient interface {
 	GetStream(context.Context, *connect.Request[v1.GetStreamRequest]) (*connect.Response[v1.GetStreamResponse], error)
 	// ListStreams returns every stream ordered by name, without client secrets.
 	ListStreams(context.Context, *connect.Request[v1.ListStreamsRequest]) (*connect.Response[v1.ListStreamsResponse], error)
-	// DeleteStream deletes a stream and every event it holds.
+	// DeleteStream deletes a stream and every event it holds. A source
+	// stream with derived streams needs recursive, which deletes them too.
 	DeleteStream(context.Context, *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error)
 }
 
@@ -134,7 +135,8 @@ type StreamServiceHandler interface {
 	GetStream(context.Context, *connect.Request[v1.GetStreamRequest]) (*connect.Response[v1.GetStreamResponse], error)
 	// ListStreams returns every stream ordered by name, without client secrets.
 	ListStreams(context.Context, *connect.Request[v1.ListStreamsRequest]) (*connect.Response[v1.ListStreamsResponse], error)
-	// DeleteStream deletes a stream and every event it holds.
+	// DeleteStream deletes a stream and every event it holds. A source
+	// stream with derived streams needs recursive, which deletes them too.
 	DeleteStream(context.Context, *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error)
 }
 
