@@ -3,9 +3,14 @@ package rpc
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"connectrpc.com/connect"
+
+	"github.com/strmlocal/strmlocal/internal/catalog"
 )
 
 // adminGuard requires "Authorization: Bearer <token>" on the management
@@ -52,4 +57,30 @@ func (g adminGuard) WrapStreamingHandler(next connect.StreamingHandlerFunc) conn
 		}
 		return next(ctx, conn)
 	}
+}
+
+// errPermission: credentials of one stream used on another.
+var errPermission = errors.New("permission denied")
+
+// streamAuth returns the stream whose credentials the request carries
+// ("Authorization: Basic base64(client_id:client_secret)"). name, when not
+// empty, must be that stream.
+func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error) {
+	id, secret, ok := basicAuth(h.Get("Authorization"))
+	if !ok {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing stream credentials: send the stream's client id and secret as HTTP Basic authorization"))
+	}
+	st, err := s.cat.Authenticate(id, secret)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if name != "" && name != st.Name {
+		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: these credentials are for stream %q, not %q", errPermission, st.Name, name))
+	}
+	return st, nil
+}
+
+func basicAuth(header string) (id, secret string, ok bool) {
+	r := http.Request{Header: http.Header{"Authorization": {header}}}
+	return r.BasicAuth()
 }

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -21,6 +22,10 @@ var codes = []struct {
 	{catalog.ErrNotFound, connect.CodeNotFound},
 	{catalog.ErrExists, connect.CodeAlreadyExists},
 	{catalog.ErrState, connect.CodeFailedPrecondition},
+	{catalog.ErrUnauthenticated, connect.CodeUnauthenticated},
+	{errPermission, connect.CodePermissionDenied},
+	{engine.ErrInvalidView, connect.CodeInvalidArgument},
+	{keys.ErrClosed, connect.CodeUnavailable},
 	{engine.ErrInvalidRef, connect.CodeInvalidArgument},
 	{engine.ErrInvalidSchema, connect.CodeInvalidArgument},
 	{engine.ErrInvalidContract, connect.CodeInvalidArgument},

@@ -3,18 +3,17 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
-	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/catalog"
 )
 
-type eventService struct {
-	strmlocalv1connect.UnimplementedEventServiceHandler
-	s *Server
-}
+type eventService struct{ s *Server }
 
 // serialization picks the body format: the one asked for, or the schema's
 // own.
@@ -59,4 +58,107 @@ func verdict(err error) *v1.Verdict {
 		return &v1.Verdict{Error: re.Msg, Field: re.Field, Rule: re.Rule}
 	}
 	return &v1.Verdict{Error: err.Error()}
+}
+
+// source resolves the stream a send goes to: the credentials' stream, which
+// must be a source stream.
+func (s *Server) source(h http.Header, name string) (*catalog.Stream, error) {
+	st, err := s.streamAuth(h, name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDerived() {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("stream %q is derived from %q and accepts no events; send to %q", st.Name, st.DerivedFrom, st.DerivedFrom))
+	}
+	return st, nil
+}
+
+// ingest sends a batch through the pipeline.
+func (s *Server) ingest(ctx context.Context, st *catalog.Stream, schemaRef string, ser v1.Serialization, bodies [][]byte) ([]engine.Result, error) {
+	schema, err := s.reg.ActiveSchema(schemaRef)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	res, err := s.pipe.Ingest(ctx, st.ID, schema, serialization(schema, ser), bodies, s.reg.ActiveContract)
+	if err != nil {
+		s.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
+		return nil, toConnect(err)
+	}
+	return res, nil
+}
+
+func (h *eventService) SendEvent(ctx context.Context, req *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error) {
+	m := req.Msg
+	st, err := h.s.source(req.Header(), m.Stream)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.s.ingest(ctx, st, m.SchemaRef, m.Serialization, [][]byte{m.Event})
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Err != nil {
+		return nil, toConnect(res[0].Err)
+	}
+	return connect.NewResponse(&v1.SendEventResponse{Offset: res[0].Offset}), nil
+}
+
+func (h *eventService) SendEvents(ctx context.Context, req *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error) {
+	m := req.Msg
+	st, err := h.s.source(req.Header(), m.Stream)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.s.ingest(ctx, st, m.SchemaRef, m.Serialization, m.Events)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.EventResult, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			out[i] = &v1.EventResult{Rejection: verdict(r.Err)}
+		} else {
+			out[i] = &v1.EventResult{Accepted: true, Offset: r.Offset}
+		}
+	}
+	return connect.NewResponse(&v1.SendEventsResponse{Results: out}), nil
+}
+
+func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error) {
+	var st *catalog.Stream
+	var schemaRef string
+	var ser v1.Serialization
+	out := &v1.SendEventStreamResponse{}
+	var index uint64
+	for cs.Receive() {
+		m := cs.Msg()
+		if st == nil || m.Stream != "" {
+			var err error
+			if st, err = h.s.source(cs.RequestHeader(), m.Stream); err != nil {
+				return nil, err
+			}
+		}
+		if m.SchemaRef != "" {
+			schemaRef = m.SchemaRef
+		}
+		if m.Serialization != v1.Serialization_SERIALIZATION_UNSPECIFIED {
+			ser = m.Serialization
+		}
+		res, err := h.s.ingest(ctx, st, schemaRef, ser, m.Events)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				out.Rejections = append(out.Rejections, &v1.IndexedVerdict{Index: index, Verdict: verdict(r.Err)})
+			} else {
+				out.Accepted++
+			}
+			index++
+		}
+	}
+	if err := cs.Err(); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(out), nil
 }

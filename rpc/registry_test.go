@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/rpc"
 	"github.com/strmlocal/strmlocal/strmtest"
 )
@@ -299,7 +300,7 @@ func TestRegistryRefusals(t *testing.T) {
 func TestRegistrySurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	srv, err := rpc.New(rpc.Options{DataDir: dir, Now: fixedClock()})
+	srv, err := rpc.New(rpc.Options{DataDir: dir, Clock: clock.Func(fixedClock())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,14 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 	"github.com/strmlocal/strmlocal/testdata"
 )
@@ -33,9 +36,20 @@ type Options struct {
 	// DataDir is the directory of the database. Default: "" — an in-memory
 	// store that disappears with the server.
 	DataDir string
-	// Now is the clock for acceptance times and creation times.
-	// Default: time.Now.
-	Now func() time.Time
+	// Clock is the one server clock: acceptance times, creation times, key
+	// rotation and retention. A *clock.Virtual enables ClockService's
+	// AdvanceClock. Default: the wall clock.
+	Clock clock.Clock
+	// Rotation is how long a key link lasts after its creation.
+	// Default: 24h.
+	Rotation time.Duration
+	// KeyRetention is how long a key is kept after its period ends before it
+	// is deleted (crypto-shredding). Default: 7 days.
+	KeyRetention time.Duration
+	// MasterKey is a master key given from outside (the value of
+	// STRMLOCAL_MASTER_KEY). Default: "": <DataDir>/master.key, created on
+	// first start; a fresh random key for an in-memory server.
+	MasterKey string
 	// Logger receives operational messages; never event contents, keys or
 	// secrets. Default: discard.
 	Logger *slog.Logger
@@ -70,6 +84,11 @@ type Server struct {
 	log   *log.Log
 	cat   *catalog.Streams
 	reg   *catalog.Registry
+	keys  *keys.Keys
+	pipe  *engine.Pipeline
+
+	sweepMu   sync.Mutex // serialises key sweeps
+	sweepDone chan struct{}
 
 	http *http.Server
 	ctx  context.Context // cancelled by Close: ends streaming RPCs
@@ -82,8 +101,8 @@ type Server struct {
 
 // New opens the store and everything on it. It does not listen.
 func New(opts Options) (*Server, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -108,13 +127,22 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, start: opts.Now(), store: st}
-	s.log, err = log.Open(st.DB, log.Options{Now: opts.Now, Logger: opts.Logger})
+	now := opts.Clock.Now
+	s := &Server{opts: opts, start: now(), store: st}
+	s.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
 	if err == nil {
-		s.cat, err = catalog.OpenStreams(st.DB, opts.Now)
+		s.cat, err = catalog.OpenStreams(st.DB, now)
 	}
 	if err == nil {
-		s.reg, err = catalog.OpenRegistry(st.DB, opts.Now)
+		s.reg, err = catalog.OpenRegistry(st.DB, now)
+	}
+	if err == nil {
+		var master tink.AEAD
+		if master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey); err == nil {
+			s.keys, err = keys.Open(st.DB, keys.Options{
+				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
+			})
+		}
 	}
 	if err == nil && !opts.NoDemo {
 		s.registerCatalogue()
@@ -123,7 +151,10 @@ func New(opts Options) (*Server, error) {
 		s.closeStorage()
 		return nil, err
 	}
+	s.pipe = &engine.Pipeline{Log: s.log, Keys: s.keys, Now: now, MaxEventBytes: opts.MaxEventBytes}
 	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.sweepDone = make(chan struct{})
+	go s.sweepLoop()
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		Protocols:         protocols(),
@@ -152,13 +183,20 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewSchemaServiceHandler(&schemaService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewEventContractServiceHandler(&contractService{s: s}, admin))
-	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, admin))
+	open := connect.WithReadMaxBytes(s.opts.MaxRequestBytes)
+	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, open))
+	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
+	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewClockServiceHandler(&clockService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}))
 	reflector := grpcreflect.NewStaticReflector(
 		strmlocalv1connect.StreamServiceName,
 		strmlocalv1connect.SchemaServiceName,
 		strmlocalv1connect.EventContractServiceName,
 		strmlocalv1connect.EventServiceName,
+		strmlocalv1connect.EgressServiceName,
+		strmlocalv1connect.KeyServiceName,
+		strmlocalv1connect.ClockServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

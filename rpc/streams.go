@@ -2,33 +2,98 @@ package rpc
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/log"
 )
 
 type streamService struct{ s *Server }
 
+var consentToProto = map[string]v1.ConsentType{
+	engine.Cumulative.String(): v1.ConsentType_CONSENT_TYPE_CUMULATIVE,
+	engine.Granular.String():   v1.ConsentType_CONSENT_TYPE_GRANULAR,
+}
+
 func toStream(st *catalog.Stream, secret string) *v1.Stream {
-	return &v1.Stream{
+	out := &v1.Stream{
 		Name:        st.Name,
 		Description: st.Description,
 		Tags:        st.Tags,
 		Credentials: &v1.Credentials{ClientId: st.ClientID, ClientSecret: secret},
 		CreateTime:  timestamppb.New(st.CreateTime),
 	}
+	if st.IsDerived() {
+		out.DerivedFrom, out.ConsentType, out.Levels = st.DerivedFrom, consentToProto[st.ConsentType], st.Levels
+		for _, ref := range slices.Sorted(maps.Keys(st.Masked)) {
+			out.MaskedFields = append(out.MaskedFields, &v1.MaskedFields{ContractRef: ref, Fields: st.Masked[ref]})
+		}
+		if len(st.Masked) > 0 {
+			out.MaskSeed = "***"
+		}
+	}
+	return out
 }
 
 func (h *streamService) CreateStream(_ context.Context, req *connect.Request[v1.CreateStreamRequest]) (*connect.Response[v1.CreateStreamResponse], error) {
 	m := req.Msg
-	st, secret, err := h.s.cat.Create(catalog.NewStream{Name: m.Name, Description: m.Description, Tags: m.Tags})
+	n := catalog.NewStream{Name: m.Name, Description: m.Description, Tags: m.Tags, DerivedFrom: m.DerivedFrom}
+	if m.DerivedFrom == "" {
+		if m.ConsentType != v1.ConsentType_CONSENT_TYPE_UNSPECIFIED || len(m.Levels) > 0 || len(m.MaskedFields) > 0 || m.MaskSeed != "" {
+			return nil, invalidArgument("derivedFrom: consent type, levels and masked fields are for derived streams; name the source stream to derive from")
+		}
+	} else {
+		n.View = engine.View{Levels: m.Levels, Seed: m.MaskSeed}
+		switch m.ConsentType {
+		case v1.ConsentType_CONSENT_TYPE_CUMULATIVE:
+			n.View.Type = engine.Cumulative
+		case v1.ConsentType_CONSENT_TYPE_GRANULAR:
+			n.View.Type = engine.Granular
+		}
+		if len(m.MaskedFields) > 0 {
+			n.View.Masked = map[string][]string{}
+			for _, mf := range m.MaskedFields {
+				n.View.Masked[mf.ContractRef] = append(n.View.Masked[mf.ContractRef], mf.Fields...)
+			}
+		}
+		if err := h.checkMasked(n.View); err != nil {
+			return nil, err
+		}
+	}
+	st, secret, err := h.s.cat.Create(n)
 	if err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&v1.CreateStreamResponse{Stream: toStream(st, secret)}), nil
+}
+
+// checkMasked checks that every contract a view masks fields of exists and
+// has those fields.
+func (h *streamService) checkMasked(v engine.View) error {
+	if err := v.Validate(); err != nil || len(v.Masked) == 0 {
+		return toConnect(err)
+	}
+	var msgs []string
+	for _, ref := range slices.Sorted(maps.Keys(v.Masked)) {
+		c, err := h.s.reg.Contract(ref)
+		if err != nil {
+			msgs = append(msgs, "masked: event contract "+ref+" not found")
+		} else if err := v.CheckMasked(c.CompiledContract); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return invalidArgument("%s", strings.Join(msgs, "\n"))
+	}
+	return nil
 }
 
 func (h *streamService) GetStream(_ context.Context, req *connect.Request[v1.GetStreamRequest]) (*connect.Response[v1.GetStreamResponse], error) {
@@ -49,8 +114,19 @@ func (h *streamService) ListStreams(context.Context, *connect.Request[v1.ListStr
 }
 
 func (h *streamService) DeleteStream(_ context.Context, req *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error) {
-	if err := h.s.cat.Delete(req.Msg.Name, h.s.log.Drop); err != nil {
+	// A source stream's keys go in the same atomic batch as its records.
+	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
+		dropKeys := h.s.keys.DropStream(id)
+		return h.s.log.Drop(id, func(b *pebble.Batch) error {
+			if err := also(b); err != nil {
+				return err
+			}
+			return dropKeys(b)
+		})
+	}
+	deleted, err := h.s.cat.Delete(req.Msg.Name, req.Msg.Recursive, drop)
+	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&v1.DeleteStreamResponse{}), nil
+	return connect.NewResponse(&v1.DeleteStreamResponse{Deleted: deleted}), nil
 }

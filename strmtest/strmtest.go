@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/rpc"
 )
 
@@ -26,14 +27,38 @@ type Sandbox struct {
 	Schemas        strmlocalv1connect.SchemaServiceClient
 	EventContracts strmlocalv1connect.EventContractServiceClient
 	Events         strmlocalv1connect.EventServiceClient
+	Keys           strmlocalv1connect.KeyServiceClient
+	ClockService   strmlocalv1connect.ClockServiceClient
 	ServerInfo     strmlocalv1connect.ServerServiceClient
+	// Clock is the server's virtual clock (nil without WithVirtualClock).
+	Clock *VirtualClock
+
+	t     testing.TB
+	copts []connect.ClientOption
 }
 
 // Option adjusts the sandbox.
 type Option func(*rpc.Options)
 
-// WithClock sets the server's clock.
-func WithClock(now func() time.Time) Option { return func(o *rpc.Options) { o.Now = now } }
+// WithClock sets the server's clock to a function.
+func WithClock(now func() time.Time) Option {
+	return func(o *rpc.Options) { o.Clock = clock.Func(now) }
+}
+
+// VirtualClock is a clock that moves only when advanced (serve --clock
+// virtual); see WithVirtualClock and Sandbox.Advance.
+type VirtualClock = clock.Virtual
+
+// WithVirtualClock runs the server on a virtual clock starting at start;
+// Sandbox.Clock is that clock.
+func WithVirtualClock(start time.Time) Option {
+	return func(o *rpc.Options) { o.Clock = clock.NewVirtual(start) }
+}
+
+// WithKeyTimes sets the key rotation period and the key retention.
+func WithKeyTimes(rotation, retention time.Duration) Option {
+	return func(o *rpc.Options) { o.Rotation, o.KeyRetention = rotation, retention }
+}
 
 // WithDataDir keeps the data in dir instead of memory (e.g. t.TempDir()),
 // for tests that restart a server on the same data.
@@ -84,7 +109,7 @@ func New(t testing.TB, opts ...Option) *Sandbox {
 	if o.AdminToken != "" {
 		copts = append(copts, connect.WithInterceptors(bearer(o.AdminToken)))
 	}
-	return &Sandbox{
+	sb := &Sandbox{
 		Server:         srv,
 		URL:            srv.URL(),
 		HTTPClient:     hc,
@@ -92,8 +117,14 @@ func New(t testing.TB, opts ...Option) *Sandbox {
 		Schemas:        strmlocalv1connect.NewSchemaServiceClient(hc, srv.URL(), copts...),
 		EventContracts: strmlocalv1connect.NewEventContractServiceClient(hc, srv.URL(), copts...),
 		Events:         strmlocalv1connect.NewEventServiceClient(hc, srv.URL(), copts...),
+		Keys:           strmlocalv1connect.NewKeyServiceClient(hc, srv.URL(), copts...),
+		ClockService:   strmlocalv1connect.NewClockServiceClient(hc, srv.URL(), copts...),
 		ServerInfo:     strmlocalv1connect.NewServerServiceClient(hc, srv.URL(), copts...),
+		t:              t,
+		copts:          copts,
 	}
+	sb.Clock, _ = o.Clock.(*VirtualClock)
+	return sb
 }
 
 // NewHTTPClient returns a client that speaks cleartext HTTP/2 with prior

@@ -14,6 +14,8 @@ var (
 	// ErrState: the entity exists but its state forbids the operation (a
 	// schema or contract that is not ACTIVE).
 	ErrState = errors.New("catalog: wrong state")
+	// ErrUnauthenticated: credentials that match no stream.
+	ErrUnauthenticated = errors.New("catalog: unauthenticated")
 )
 
 type kindError struct {

@@ -3,17 +3,21 @@ package catalog
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
+
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -29,12 +33,34 @@ type Stream struct {
 	// SecretHash is the SHA-256 of the client secret.
 	SecretHash []byte    `json:"secretHash"`
 	CreateTime time.Time `json:"createTime"`
+
+	// Derived streams only (SPEC §6): the source stream and the view of it.
+	DerivedFrom string              `json:"derivedFrom,omitempty"`
+	ConsentType string              `json:"consentType,omitempty"`
+	Levels      []int32             `json:"levels,omitempty"`
+	Masked      map[string][]string `json:"masked,omitempty"`
+	// MaskSeed seeds the mask hash; it is never returned by the API.
+	MaskSeed string `json:"maskSeed,omitempty"`
 }
 
-// NewStream is what a caller supplies to create a stream.
+// IsDerived reports whether st is a derived stream.
+func (st *Stream) IsDerived() bool { return st.DerivedFrom != "" }
+
+// View is the consent view of a derived stream.
+func (st *Stream) View() engine.View {
+	t, _ := engine.ParseConsentType(st.ConsentType)
+	return engine.View{Type: t, Levels: st.Levels, Masked: st.Masked, Seed: st.MaskSeed}
+}
+
+// NewStream is what a caller supplies to create a stream. A derived stream
+// sets DerivedFrom and View; its Name may be empty (default
+// <source>-<levels joined by '-'>), its View.Type zero (CUMULATIVE) and its
+// View.Seed empty (a random seed).
 type NewStream struct {
 	Name, Description string
 	Tags              []string
+	DerivedFrom       string
+	View              engine.View
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
@@ -63,14 +89,15 @@ type Streams struct {
 	db  *pebble.DB
 	now func() time.Time
 
-	mu     sync.RWMutex
-	byName map[string]*Stream // REQUIRES: mu held
-	nextID log.StreamID       // REQUIRES: mu held (write)
+	mu       sync.RWMutex
+	byName   map[string]*Stream // REQUIRES: mu held
+	byClient map[string]*Stream // by client id; REQUIRES: mu held
+	nextID   log.StreamID       // REQUIRES: mu held (write)
 }
 
 // OpenStreams loads the streams stored in db. now stamps creation times.
 func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
-	s := &Streams{db: db, now: now, byName: map[string]*Stream{}, nextID: 1}
+	s := &Streams{db: db, now: now, byName: map[string]*Stream{}, byClient: map[string]*Stream{}, nextID: 1}
 	prefix := []byte{store.SpaceCatalog, kindStream}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: []byte{store.SpaceCatalog, kindStream + 1}})
 	if err != nil {
@@ -83,6 +110,7 @@ func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
 			return nil, fmt.Errorf("catalog: stream %q is corrupt: %w", it.Key()[2:], err)
 		}
 		s.byName[st.Name] = st
+		s.byClient[st.ClientID] = st
 	}
 	if err := it.Close(); err != nil {
 		return nil, err
@@ -102,6 +130,20 @@ func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
 // Create registers a stream and returns it with its client secret, the only
 // time the secret is available.
 func (s *Streams) Create(n NewStream) (*Stream, string, error) {
+	if n.DerivedFrom != "" {
+		if n.View.Type == 0 {
+			n.View.Type = engine.Cumulative
+		}
+		if err := n.View.Validate(); err != nil {
+			return nil, "", err
+		}
+		if n.Name == "" {
+			n.Name = n.DerivedFrom + "-" + joinLevels(n.View.Levels)
+		}
+		if n.View.Seed == "" {
+			n.View.Seed = rand.Text()
+		}
+	}
 	if err := ValidateName(n.Name); err != nil {
 		return nil, "", err
 	}
@@ -120,10 +162,23 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 		SecretHash:  sum[:],
 		CreateTime:  s.now().UTC(),
 	}
+	if n.DerivedFrom != "" {
+		st.DerivedFrom, st.ConsentType, st.Levels = n.DerivedFrom, n.View.Type.String(), slices.Clone(n.View.Levels)
+		st.Masked, st.MaskSeed = n.View.Masked, n.View.Seed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byName[n.Name]; ok {
 		return nil, "", errorf(ErrExists, "stream %q already exists", n.Name)
+	}
+	if n.DerivedFrom != "" {
+		src, ok := s.byName[n.DerivedFrom]
+		switch {
+		case !ok:
+			return nil, "", errorf(ErrNotFound, "derivedFrom: source stream %q not found", n.DerivedFrom)
+		case src.IsDerived():
+			return nil, "", errorf(ErrInvalid, "derivedFrom: %q is itself derived from %q; derive from the source stream %q instead", src.Name, src.DerivedFrom, src.DerivedFrom)
+		}
 	}
 	st.ID = s.nextID
 	v, err := json.Marshal(st)
@@ -139,7 +194,46 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 	}
 	s.nextID++
 	s.byName[st.Name] = st
+	s.byClient[st.ClientID] = st
 	return st, secret, nil
+}
+
+func joinLevels(levels []int32) string {
+	parts := make([]string, len(levels))
+	for i, l := range levels {
+		parts[i] = strconv.Itoa(int(l))
+	}
+	return strings.Join(parts, "-")
+}
+
+// Authenticate returns the stream whose credentials these are.
+func (s *Streams) Authenticate(clientID, secret string) (*Stream, error) {
+	s.mu.RLock()
+	st, ok := s.byClient[clientID]
+	s.mu.RUnlock()
+	sum := sha256.Sum256([]byte(secret))
+	if !ok || subtle.ConstantTimeCompare(sum[:], st.SecretHash) != 1 {
+		return nil, errorf(ErrUnauthenticated, "invalid client credentials")
+	}
+	return st, nil
+}
+
+// Derived returns the names of the streams derived from source, sorted.
+func (s *Streams) Derived(source string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.derivedLocked(source)
+}
+
+func (s *Streams) derivedLocked(source string) []string {
+	var out []string
+	for name, st := range s.byName {
+		if st.DerivedFrom == source {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Get returns the named stream.
@@ -165,20 +259,47 @@ func (s *Streams) List() []*Stream {
 	return out
 }
 
-// Delete removes the named stream. drop removes the stream's data; it must
-// apply also to the batch it commits, so that the catalogue entry and the
-// data go in one atomic write (log.Log.Drop does).
-func (s *Streams) Delete(name string, drop func(id log.StreamID, also func(*pebble.Batch) error) error) error {
+// Delete removes the named stream and returns the names of the streams
+// deleted, the named one last. A source stream with derived streams is
+// refused unless recursive, which deletes those too. drop removes a source
+// stream's data; it must apply also to the batch it commits, so that the
+// catalogue entries and the data go in one atomic write (log.Log.Drop does).
+func (s *Streams) Delete(name string, recursive bool, drop func(id log.StreamID, also func(*pebble.Batch) error) error) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.byName[name]
 	if !ok {
-		return errorf(ErrNotFound, "stream %q not found", name)
+		return nil, errorf(ErrNotFound, "stream %q not found", name)
 	}
-	err := drop(st.ID, func(b *pebble.Batch) error { return b.Delete(streamKey(name), nil) })
+	deleted := s.derivedLocked(name)
+	if len(deleted) > 0 && !recursive {
+		return nil, errorf(ErrState, "stream %q has derived streams (%s); delete them first, or delete recursively (--recursive)", name, strings.Join(deleted, ", "))
+	}
+	deleted = append(deleted, name)
+	also := func(b *pebble.Batch) error {
+		for _, n := range deleted {
+			if err := b.Delete(streamKey(n), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if st.IsDerived() {
+		b := s.db.NewBatch()
+		if err = also(b); err == nil {
+			err = b.Commit(pebble.Sync)
+		}
+		_ = b.Close()
+	} else {
+		err = drop(st.ID, also)
+	}
 	if err != nil {
-		return fmt.Errorf("catalog: delete stream %q: %w", name, err)
+		return nil, fmt.Errorf("catalog: delete stream %q: %w", name, err)
 	}
-	delete(s.byName, name)
-	return nil
+	for _, n := range deleted {
+		delete(s.byClient, s.byName[n].ClientID)
+		delete(s.byName, n)
+	}
+	return deleted, nil
 }

@@ -1,0 +1,230 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+	"github.com/strmlocal/strmlocal/internal/store"
+)
+
+// Check verifies the key space against its invariants and returns every
+// violation found:
+//
+//   - the hash key opens under the master key;
+//   - every record decodes; a live one has a keyset that opens, a
+//     tombstone has neither keyset nor value hash;
+//   - the stream index holds exactly one entry per record, with its stream
+//     and creation time;
+//   - the expiry index holds exactly the live records, at their ExpiresAt;
+//   - every current-link entry names a live record of its stream and value
+//     hash;
+//   - subject entries and their reverse entries mirror each other and name
+//     live records;
+//   - no other kind of key exists in the space;
+//   - every cached key is live in storage with the same metadata, and every
+//     current-link cache entry is cached as live too.
+//
+// Check unwraps every live keyset: it is for tests and diagnostics.
+func (ks *Keys) Check() error {
+	ks.opMu.Lock()
+	defer ks.opMu.Unlock()
+	if ks.closed {
+		return ErrClosed
+	}
+	snap := ks.db.NewSnapshot()
+	defer snap.Close()
+
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	records := map[uuid.UUID]*record{}
+	streamIdx := map[uuid.UUID]int{}
+	expiryIdx := map[uuid.UUID]int{}
+	subjects := map[[hashLen + 16]byte]bool{}
+	reverse := map[[hashLen + 16]byte]bool{}
+	var currents [][]byte
+	sawHashKey := false
+
+	err := scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
+		if len(k) < 2 {
+			bad("key %x: too short", k)
+			return nil
+		}
+		switch k[1] {
+		case kindHashKey:
+			sawHashKey = len(k) == 2
+			if !sawHashKey {
+				bad("key %x: malformed hash key entry", k)
+			} else if hk, err := ks.opts.Master.Decrypt(v, hashKeyAD); err != nil || len(hk) != hashKeyLen {
+				bad("hash key does not open under the master key")
+			}
+		case kindLink:
+			if len(k) != 2+16 {
+				bad("key %x: malformed record key", k)
+				return nil
+			}
+			r, err := decodeRecord(idSuffix(k), v)
+			if err != nil {
+				bad("%v", err)
+				return nil
+			}
+			records[r.id] = r
+		case kindStream:
+			if len(k) != 2+8+8+16 || len(v) != 0 {
+				bad("key %x: malformed stream index entry", k)
+				return nil
+			}
+			streamIdx[idSuffix(k)]++
+		case kindExpiry:
+			if len(k) != 2+8+16 || len(v) != 0 {
+				bad("key %x: malformed expiry entry", k)
+				return nil
+			}
+			expiryIdx[idSuffix(k)]++
+		case kindCurrent:
+			if len(k) != 2+8+hashLen || len(v) != 16 {
+				bad("key %x: malformed current-link entry", k)
+				return nil
+			}
+			currents = append(currents, append(append([]byte(nil), k...), v...))
+		case kindSubject, kindSubjects:
+			if len(k) != 2+hashLen+16 || len(v) != 0 {
+				bad("key %x: malformed subject entry", k)
+				return nil
+			}
+			var e [hashLen + 16]byte
+			if k[1] == kindSubject {
+				copy(e[:], k[2:])
+				subjects[e] = true
+			} else {
+				copy(e[:hashLen], k[2+16:])
+				copy(e[hashLen:], k[2:2+16])
+				reverse[e] = true
+			}
+		default:
+			bad("key %x: unknown kind", k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !sawHashKey {
+		bad("no hash key")
+	}
+
+	for id, r := range records {
+		if r.ID != id.String() {
+			bad("key link %s: record ID %s", id, r.ID)
+		}
+		if !r.RotatesAt.After(r.Created) || r.ExpiresAt.Before(r.RotatesAt) {
+			bad("key link %s: times out of order", id)
+		}
+		if n := streamIdx[id]; n != 1 {
+			bad("key link %s: %d stream index entries, want 1", id, n)
+		} else if ok, err := hasKey(snap, streamKey(r.Stream, r.Created, id)); err != nil {
+			return err
+		} else if !ok {
+			bad("key link %s: stream index entry does not match its record", id)
+		}
+		if r.Shredded {
+			if expiryIdx[id] != 0 {
+				bad("key link %s: shredded but in the expiry index", id)
+			}
+			if r.ShreddedAt.IsZero() {
+				bad("key link %s: shredded without a time", id)
+			}
+			continue
+		}
+		if r.Forgotten || !r.ShreddedAt.IsZero() {
+			bad("key link %s: live but marked forgotten or shredded at a time", id)
+		}
+		if n := expiryIdx[id]; n != 1 {
+			bad("key link %s: %d expiry entries, want 1", id, n)
+		} else if ok, err := hasKey(snap, expiryKey(r.ExpiresAt, id)); err != nil {
+			return err
+		} else if !ok {
+			bad("key link %s: expiry entry does not match its record", id)
+		}
+		if _, err := unwrap(r, ks.opts.Master); err != nil {
+			bad("%v", err)
+		}
+	}
+	for id := range streamIdx {
+		if records[id] == nil {
+			bad("stream index names key link %s, which has no record", id)
+		}
+	}
+	for id := range expiryIdx {
+		if records[id] == nil {
+			bad("expiry index names key link %s, which has no record", id)
+		}
+	}
+	for _, c := range currents {
+		k, v := c[:2+8+hashLen], c[2+8+hashLen:]
+		id := uuid.UUID(v)
+		r := records[id]
+		switch {
+		case r == nil:
+			bad("current-link entry names key link %s, which has no record", id)
+		case r.Shredded:
+			bad("current-link entry names the shredded key link %s", id)
+		case !bytes.Equal(currentKey(r.Stream, r.vh), k):
+			bad("current-link entry for key link %s does not match its record", id)
+		}
+	}
+	for e := range subjects {
+		id := uuid.UUID(e[hashLen:])
+		if !reverse[e] {
+			bad("subject entry of key link %s has no reverse entry", id)
+		}
+		if r := records[id]; r == nil || r.Shredded {
+			bad("subject entry names key link %s, which is not live", id)
+		}
+	}
+	for e := range reverse {
+		if !subjects[e] {
+			bad("reverse subject entry of key link %s has no subject entry", uuid.UUID(e[hashLen:]))
+		}
+	}
+
+	ks.mu.RLock()
+	for id, k := range ks.live {
+		r := records[id]
+		if r == nil || r.Shredded || r.Link != k.Link || r.vh != k.vh {
+			bad("cached key link %s is not live in storage as cached", id)
+		}
+		for sh := range k.subjects {
+			var e [hashLen + 16]byte
+			copy(e[:hashLen], sh[:])
+			copy(e[hashLen:], id[:])
+			if !subjects[e] {
+				bad("cached subject of key link %s is not in storage", id)
+			}
+		}
+	}
+	for ck, k := range ks.current {
+		if ks.live[k.id] != k {
+			bad("current-link cache entry names key link %s, which is not cached as live", k.id)
+		}
+		if ck.stream != k.Stream || ck.vh != k.vh {
+			bad("current-link cache entry for key link %s is under another value", k.id)
+		}
+	}
+	ks.mu.RUnlock()
+	return errors.Join(errs...)
+}
+
+func hasKey(r pebble.Reader, k []byte) (bool, error) {
+	_, closer, err := r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}

@@ -1,0 +1,80 @@
+// Package keys holds the key links of the privacy pipeline: which key
+// encrypts the PII of which events, when it rotates, and when it is deleted
+// (crypto-shredding), in the shared Pebble database under the key space
+// store.SpaceKeys.
+//
+// A key link is a random UUID with one single-key Tink keyset of AES-256-SIV
+// (deterministic AEAD). For creates one the first time a key value (the
+// contract's keyField: a session, a device) is seen in a source stream, and
+// a new one for the first event after the link's RotatesAt. Sweep deletes a
+// key at its ExpiresAt (RotatesAt + retention); Forget deletes every key
+// recorded for a data subject at once. A deleted key leaves a tombstone:
+// the link's metadata, no key.
+//
+// # What is stored, and how
+//
+// Nothing secret is stored in clear. Key values and subject IDs are stored
+// only as HMAC-SHA256 under a random hash key, with the stream mixed into a
+// key value's hash so that one value in two streams gives unrelated hashes.
+// The hash key and every keyset are stored wrapped (AEAD-encrypted) under
+// the master key: envelope encryption. A wrapped keyset's associated data
+// names its link, so a keyset copied to another link's record does not
+// open. The master key itself lives outside the database (LoadMaster): in
+// <data-dir>/master.key (mode 0600) or STRMLOCAL_MASTER_KEY. Open checks it
+// against the stored hash key and fails with ErrMaster if it does not open.
+//
+// # Keys
+//
+//	h                                   → hash key, wrapped
+//	l | link (16)                       → record: stream, created, rotates, expires,
+//	                                      flags, shredded-at; live: value hash, wrapped keyset
+//	s | stream (8) | created (8) | link → ∅   links of a stream, in creation order
+//	c | stream (8) | value hash (32)    → link: the value's current link
+//	e | expires (8) | link              → ∅   live links by expiry (Sweep, NextExpiry)
+//	p | subject hash (32) | link        → ∅   links recorded for a subject (Forget)
+//	r | link | subject hash (32)        → ∅   the same, reversed (to drop p entries on shred)
+//
+// each after the store.SpaceKeys byte; integers are big-endian, times are
+// Unix nanoseconds with the sign bit flipped so that they sort. Shredding a
+// link rewrites its record as a tombstone and deletes its e, p and r
+// entries and its c entry if still current, in one batch.
+//
+// # Durability
+//
+// For writes new links and subject records with pebble.NoSync. That is
+// safe because the caller (the engine) appends the event that uses the link
+// afterwards, to the same Pebble database, with a synced write, and
+// acknowledges the event only after that. Both writes go to the same WAL,
+// and syncing the WAL makes every write before it durable too; so a link is
+// durable before any acknowledged event names it. A crash in between loses
+// at most a link that no durable event uses. Sweep and Forget commit with
+// pebble.Sync, since they answer a user (and a forgotten subject must stay
+// forgotten); DropStream's deletions go into the caller's batch, which the
+// caller commits with pebble.Sync.
+//
+// What the LSM keeps is another matter: after a key is shredded, older
+// copies of its wrapped keyset may remain in WAL files and sstables until
+// Pebble compacts or recycles them. They stay wrapped under the master key,
+// so a shredded key can only be recovered by someone who has both the data
+// dir as it was and the master key.
+//
+// # Concurrency and caches
+//
+// For runs for every event, from many goroutines. Keys caches (stream,
+// value hash) → current Key, link ID → live Key, and the subjects recorded
+// per Key, filled lazily from Pebble (Open reads only the hash key, so it
+// takes the same time however many links exist). A For that hits the cache
+// costs one HMAC (two with a subject) and a map lookup under a read lock:
+// no Pebble read, no keyset unwrap, no write, no allocation. On a miss, For
+// locks one of 64 stripes chosen by the value hash and looks again, so two
+// goroutines that see a value at once create one link. Sweep, Forget and DropStream take an exclusive
+// lock that the miss paths take shared, delete, then invalidate the
+// caches; so no cache entry outlives its key.
+//
+// The caches hold every live key used since Open, until Sweep, Forget or
+// DropStream deletes it: about 1.8 KB each (measured with tink-go 2.9), so
+// a million live sessions cost some 2 GB.
+//
+// Errors and log lines name link IDs and field paths, never key material,
+// key values, subjects or plaintext.
+package keys

@@ -1,0 +1,59 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/strmlocal/strmlocal/log"
+	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+)
+
+// ExportRow is one exported key: the only form in which this package hands
+// out key material.
+type ExportRow struct {
+	// KeyLink is the link ID, as in strmMeta.keyLink.
+	KeyLink string
+	// Keyset is the key as a cleartext Tink JSON keyset on one line; any
+	// Tink implementation decrypts the link's ciphertexts with it.
+	Keyset string
+	// ExpiresAt is when the key will be deleted.
+	ExpiresAt time.Time
+}
+
+// Export returns the keys of stream's live links, ordered by Created and
+// then ID. Shredded links have nothing to export and are left out.
+func (ks *Keys) Export(stream log.StreamID) ([]ExportRow, error) {
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return nil, ErrClosed
+	}
+	rows := []ExportRow{}
+	err := ks.eachRecord(ks.db, stream, func(r *record) error {
+		if r.Shredded {
+			return nil
+		}
+		k, err := ks.load(r.id)
+		if err != nil {
+			return err
+		}
+		var buf, line bytes.Buffer
+		if err := insecurecleartextkeyset.Write(k.handle, keyset.NewJSONWriter(&buf)); err != nil {
+			return fmt.Errorf("keys: export key link %s: %w", r.ID, err)
+		}
+		// protojson varies its whitespace on purpose; make it one stable line.
+		// (A JSON error could quote key bytes: never wrap it.)
+		if err := json.Compact(&line, buf.Bytes()); err != nil {
+			return fmt.Errorf("keys: export key link %s: Tink wrote invalid JSON", r.ID)
+		}
+		rows = append(rows, ExportRow{KeyLink: r.ID, Keyset: line.String(), ExpiresAt: r.ExpiresAt})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}

@@ -1,0 +1,541 @@
+package keys
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+	"github.com/strmlocal/strmlocal/log"
+	"github.com/tink-crypto/tink-go/v2/tink"
+)
+
+var (
+	// ErrNotFound is returned for a key link that does not exist (or
+	// belonged to a dropped stream).
+	ErrNotFound = errors.New("keys: key link not found")
+	// ErrShredded is returned for a key link whose key was deleted, by
+	// retention or by Forget.
+	ErrShredded = errors.New("keys: key shredded")
+	// ErrCiphertext is returned by Decrypt for a ciphertext that is not
+	// base64 or does not authenticate.
+	ErrCiphertext = errors.New("keys: bad ciphertext")
+	// ErrMaster is returned for a master key that cannot be loaded, or that
+	// does not open the keys stored in the database.
+	ErrMaster = errors.New("keys: master key")
+	// ErrClosed is returned by operations on a closed Keys.
+	ErrClosed = errors.New("keys: closed")
+)
+
+// Options configure Keys.
+type Options struct {
+	// Now is the one server clock: link creation, rotation and Forget read
+	// it. Default: time.Now.
+	Now func() time.Time
+	// Rotation is how long after its creation a link rotates: the first For
+	// after that creates a new link. Fixed per link when it is created.
+	// Default: 24h.
+	Rotation time.Duration
+	// Retention is how long a key is kept after its period ends
+	// (Link.RotatesAt) before Sweep deletes it. Fixed per link when it is
+	// created. Default: 7*24h.
+	Retention time.Duration
+	// Master wraps every stored keyset and the hash key (envelope
+	// encryption); see LoadMaster. Required.
+	Master tink.AEAD
+	// Logger gets diagnostics: link IDs and counts, never keys, key values
+	// or subjects. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Master == nil {
+		errs = append(errs, errors.New("keys: Options.Master is required"))
+	}
+	if o.Rotation < 0 {
+		errs = append(errs, fmt.Errorf("keys: Options.Rotation must not be negative (got %s)", o.Rotation))
+	}
+	if o.Retention < 0 {
+		errs = append(errs, fmt.Errorf("keys: Options.Retention must not be negative (got %s)", o.Retention))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rotation == 0 {
+		o.Rotation = 24 * time.Hour
+	}
+	if o.Retention == 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
+}
+
+// Keys holds the key links of every stream in one Pebble database.
+type Keys struct {
+	db   *pebble.DB
+	opts Options
+
+	hashKey []byte
+	hashers sync.Pool // of *hasher
+
+	// opMu orders the slow paths against the operations that delete: For's
+	// creation and every Pebble read that fills the caches hold it shared;
+	// Sweep, Forget, DropStream and Close hold it exclusively. So a cache
+	// entry filled from Pebble can never outlive its deletion.
+	opMu   sync.RWMutex
+	closed bool // REQUIRES: opMu held
+
+	// stripes serialise For's slow path per value digest, so two goroutines
+	// creating the link for one value make one link.
+	stripes [64]sync.Mutex
+
+	// mu guards the caches. INVARIANT: every cached Key is live in Pebble,
+	// except for the moments between a delete's commit and its
+	// invalidation, both of which happen under opMu held exclusively.
+	mu      sync.RWMutex
+	current map[cacheKey]*Key  // (stream, value digest) → its current link
+	live    map[uuid.UUID]*Key // live keys loaded since Open
+}
+
+type cacheKey struct {
+	stream log.StreamID
+	vh     digest
+}
+
+const hashKeyLen = 32
+
+var hashKeyAD = []byte("strmlocal keys: hash key")
+
+// Open returns the key links stored in db, creating the hash key on first
+// use. The caller keeps ownership of db and must Close Keys before closing
+// it. Only one Keys may be open on a db at a time.
+func Open(db *pebble.DB, opts Options) (*Keys, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if db == nil {
+		return nil, errors.New("keys: Open needs a database")
+	}
+	hk, err := loadHashKey(db, opts.Master)
+	if err != nil {
+		return nil, err
+	}
+	ks := &Keys{
+		db:      db,
+		opts:    opts,
+		hashKey: hk,
+		current: make(map[cacheKey]*Key),
+		live:    make(map[uuid.UUID]*Key),
+	}
+	ks.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, hk)} }
+	return ks, nil
+}
+
+func loadHashKey(db *pebble.DB, master tink.AEAD) ([]byte, error) {
+	v, closer, err := db.Get(hashKeyKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		hk := make([]byte, hashKeyLen)
+		if _, err := io.ReadFull(rand.Reader, hk); err != nil {
+			return nil, fmt.Errorf("keys: new hash key: %w", err)
+		}
+		wrapped, err := master.Encrypt(hk, hashKeyAD)
+		if err != nil {
+			return nil, fmt.Errorf("keys: wrap hash key: %w", err)
+		}
+		if err := db.Set(hashKeyKey, wrapped, pebble.Sync); err != nil {
+			return nil, fmt.Errorf("keys: store hash key: %w", err)
+		}
+		return hk, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: read hash key: %w", err)
+	}
+	defer closer.Close()
+	hk, err := master.Decrypt(v, hashKeyAD)
+	if err != nil || len(hk) != hashKeyLen {
+		return nil, fmt.Errorf("%w: it does not open the keys stored in this data dir (wrong STRMLOCAL_MASTER_KEY or master.key?)", ErrMaster)
+	}
+	return hk, nil
+}
+
+// Close drops the caches; later calls return ErrClosed. It does not close
+// the database.
+func (ks *Keys) Close() error {
+	ks.opMu.Lock()
+	defer ks.opMu.Unlock()
+	ks.closed = true
+	ks.mu.Lock()
+	clear(ks.current)
+	clear(ks.live)
+	ks.mu.Unlock()
+	return nil
+}
+
+// The two hashes are domain-separated; the value digest also covers the
+// stream, so one value in two streams gives unrelated hashes.
+const (
+	domainValue   byte = 'v'
+	domainSubject byte = 's'
+)
+
+func (ks *Keys) valueHash(stream log.StreamID, value string) digest {
+	h := ks.hashers.Get().(*hasher)
+	h.buf = append(h.buf[:0], domainValue)
+	h.buf = binary.BigEndian.AppendUint64(h.buf, uint64(stream))
+	d := h.sum(value)
+	ks.hashers.Put(h)
+	return d
+}
+
+func (ks *Keys) subjectHash(subject string) digest {
+	h := ks.hashers.Get().(*hasher)
+	h.buf = append(h.buf[:0], domainSubject)
+	d := h.sum(subject)
+	ks.hashers.Put(h)
+	return d
+}
+
+// hasher is an HMAC-SHA256 under the hash key with reusable buffers, so
+// that hashing on For's hot path allocates nothing.
+type hasher struct {
+	mac hash.Hash
+	buf []byte
+	out digest
+}
+
+// sum returns the HMAC of h.buf ‖ s. The buffer is cleared afterwards: it
+// held a key value or subject.
+func (h *hasher) sum(s string) digest {
+	h.buf = append(h.buf, s...)
+	h.mac.Reset()
+	h.mac.Write(h.buf)
+	clear(h.buf)
+	h.mac.Sum(h.out[:0])
+	return h.out
+}
+
+// For returns the key for (stream, keyValue) in the current period: the
+// link of keyValue in stream while now is before its RotatesAt, else a new
+// link with a new key. A non-empty subject (a data-subject ID) is recorded
+// against the link, once, so that Forget(subject) finds it.
+//
+// A new link or subject record is written without a sync; see doc.go for
+// why that is durable enough. For is safe for concurrent use; a call that
+// finds its link (and subject) cached reads no storage.
+func (ks *Keys) For(stream log.StreamID, keyValue, subject string) (*Key, error) {
+	vh := ks.valueHash(stream, keyValue)
+	var sh digest
+	if subject != "" {
+		sh = ks.subjectHash(subject)
+	}
+	now := ks.opts.Now()
+	ck := cacheKey{stream, vh}
+	ks.mu.RLock()
+	k := ks.current[ck]
+	ok := k != nil && now.Before(k.RotatesAt)
+	if ok && subject != "" {
+		_, ok = k.subjects[sh]
+	}
+	ks.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	return ks.forSlow(ck, subject != "", sh, now)
+}
+
+func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time) (*Key, error) {
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return nil, ErrClosed
+	}
+	stripe := &ks.stripes[ck.vh[0]%uint8(len(ks.stripes))]
+	stripe.Lock()
+	defer stripe.Unlock()
+
+	k, err := ks.currentKey(ck, now)
+	if err != nil {
+		return nil, err
+	}
+	b := ks.db.NewBatch()
+	defer b.Close()
+	created := k == nil
+	if created {
+		if k, err = ks.newLink(b, ck, now); err != nil {
+			return nil, err
+		}
+	}
+	if hasSubject {
+		ks.mu.RLock()
+		_, known := k.subjects[sh]
+		ks.mu.RUnlock()
+		if !known && !created {
+			// Recorded before this Open?
+			if known, err = ks.has(subjectsKey(k.id, sh)); err != nil {
+				return nil, err
+			}
+		}
+		if !known {
+			_ = b.Set(subjectKey(sh, k.id), nil, nil)
+			_ = b.Set(subjectsKey(k.id, sh), nil, nil)
+		}
+	}
+	if !b.Empty() {
+		// No sync: the caller's synced append of the event that uses k
+		// makes this durable (doc.go, Durability).
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return nil, fmt.Errorf("keys: store key link %s: %w", k.ID, err)
+		}
+	}
+	ks.mu.Lock()
+	if created {
+		ks.live[k.id] = k
+	}
+	ks.current[ck] = k
+	if hasSubject {
+		k.subjects[sh] = struct{}{}
+	}
+	ks.mu.Unlock()
+	if created {
+		ks.opts.Logger.Debug("key link created", "link", k.ID, "stream", uint64(k.Stream))
+	}
+	return k, nil
+}
+
+// currentKey returns the link of ck that is current at now, from the cache
+// or from Pebble, or nil when there is none. REQUIRES: opMu held shared and
+// ck's stripe locked.
+func (ks *Keys) currentKey(ck cacheKey, now time.Time) (*Key, error) {
+	ks.mu.RLock()
+	k := ks.current[ck]
+	ks.mu.RUnlock()
+	if k != nil {
+		if now.Before(k.RotatesAt) {
+			return k, nil
+		}
+		return nil, nil
+	}
+	v, err := ks.get(currentKey(ck.stream, ck.vh))
+	if v == nil || err != nil {
+		return nil, err
+	}
+	if len(v) != 16 {
+		return nil, fmt.Errorf("%w: current key link entry", errCorrupt)
+	}
+	k, err = ks.load(uuid.UUID(v))
+	if err != nil {
+		return nil, err
+	}
+	if k == nil || k.Shredded || k.Stream != ck.stream || !now.Before(k.RotatesAt) {
+		return nil, nil
+	}
+	return k, nil
+}
+
+// newLink adds a new link for ck to b and returns its key (not yet cached).
+func (ks *Keys) newLink(b *pebble.Batch, ck cacheKey, now time.Time) (*Key, error) {
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return nil, fmt.Errorf("keys: new key link ID: %w", err)
+	}
+	k, wrapped, err := newKey(id, ks.opts.Master)
+	if err != nil {
+		return nil, err
+	}
+	created := normTime(now)
+	k.Link = Link{
+		ID:        id.String(),
+		Stream:    ck.stream,
+		Created:   created,
+		RotatesAt: created.Add(ks.opts.Rotation),
+		ExpiresAt: created.Add(ks.opts.Rotation + ks.opts.Retention),
+	}
+	k.vh = ck.vh
+	k.subjects = make(map[digest]struct{})
+	r := &record{Link: k.Link, id: id, vh: ck.vh, wrapped: wrapped}
+	_ = b.Set(linkKey(id), r.encode(), nil)
+	_ = b.Set(streamKey(ck.stream, k.Created, id), nil, nil)
+	_ = b.Set(currentKey(ck.stream, ck.vh), id[:], nil)
+	_ = b.Set(expiryKey(k.ExpiresAt, id), nil, nil)
+	return k, nil
+}
+
+// load returns the live key id from the cache, or reads and caches it. It
+// returns a Key with only Link set for a tombstone, and nil, nil for an
+// unknown id. REQUIRES: opMu held.
+func (ks *Keys) load(id uuid.UUID) (*Key, error) {
+	ks.mu.RLock()
+	k := ks.live[id]
+	ks.mu.RUnlock()
+	if k != nil {
+		return k, nil
+	}
+	r, err := ks.record(id)
+	if r == nil || err != nil {
+		return nil, err
+	}
+	if r.Shredded {
+		return &Key{Link: r.Link, id: id}, nil
+	}
+	k, err = unwrap(r, ks.opts.Master)
+	if err != nil {
+		return nil, err
+	}
+	k.subjects = make(map[digest]struct{})
+	ks.mu.Lock()
+	if c := ks.live[id]; c != nil {
+		k = c // another reader was first
+	} else {
+		ks.live[id] = k
+	}
+	ks.mu.Unlock()
+	return k, nil
+}
+
+// record reads the record of id, or nil when there is none.
+func (ks *Keys) record(id uuid.UUID) (*record, error) {
+	v, err := ks.get(linkKey(id))
+	if v == nil || err != nil {
+		return nil, err
+	}
+	return decodeRecord(id, v)
+}
+
+// get returns a copy of the value of k, or nil when there is none.
+func (ks *Keys) get(k []byte) ([]byte, error) {
+	v, closer, err := ks.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: read: %w", err)
+	}
+	defer closer.Close()
+	return append(make([]byte, 0, len(v)), v...), nil
+}
+
+func (ks *Keys) has(k []byte) (bool, error) {
+	ok, err := hasKey(ks.db, k)
+	if err != nil {
+		return false, fmt.Errorf("keys: read: %w", err)
+	}
+	return ok, nil
+}
+
+// Get returns the key of a link, live or not yet swept, whether or not its
+// period has ended. For a shredded link it returns a Key with only Link set
+// and an error matching ErrShredded. Get is safe for concurrent use and
+// reads no storage for a key already loaded.
+func (ks *Keys) Get(linkID string) (*Key, error) {
+	id, err := uuid.Parse(linkID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a UUID", ErrNotFound)
+	}
+	ks.mu.RLock()
+	k := ks.live[id]
+	ks.mu.RUnlock()
+	if k != nil {
+		return k, nil
+	}
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return nil, ErrClosed
+	}
+	k, err = ks.load(id)
+	switch {
+	case err != nil:
+		return nil, err
+	case k == nil:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	case k.Shredded:
+		return k, shreddedError(k.Link)
+	}
+	return k, nil
+}
+
+func shreddedError(l Link) error {
+	why := "retention"
+	if l.Forgotten {
+		why = "data subject forgotten"
+	}
+	return fmt.Errorf("%w: key link %s was deleted at %s (%s)", ErrShredded, l.ID, l.ShreddedAt.Format(time.RFC3339), why)
+}
+
+// Links returns every link of stream, shredded ones included, ordered by
+// Created and then ID.
+func (ks *Keys) Links(stream log.StreamID) ([]Link, error) {
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return nil, ErrClosed
+	}
+	var links []Link
+	err := ks.eachRecord(ks.db, stream, func(r *record) error {
+		links = append(links, r.Link)
+		return nil
+	})
+	return links, err
+}
+
+// eachRecord calls fn with the record of every link of stream, in stream
+// index order (Created, then ID).
+func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record) error) error {
+	return scan(r, streamPrefix(stream), func(k, _ []byte) error {
+		id := idSuffix(k)
+		v, closer, err := r.Get(linkKey(id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("%w: stream index names key link %s, which has no record", errCorrupt, id)
+		}
+		if err != nil {
+			return fmt.Errorf("keys: read: %w", err)
+		}
+		rec, err := decodeRecord(id, v)
+		closer.Close()
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}
+
+// scan calls fn for every key with prefix p, in order. k and v are valid
+// only during the call.
+func scan(r pebble.Reader, p []byte, fn func(k, v []byte) error) error {
+	return scanRange(r, p, prefixEnd(p), fn)
+}
+
+// scanRange calls fn for every key in [lower, upper), in order.
+func scanRange(r pebble.Reader, lower, upper []byte, fn func(k, v []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("keys: read: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(it.Key(), v)
+		}
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("keys: read: %w", err)
+	}
+	return nil
+}
