@@ -90,6 +90,9 @@ type Server struct {
 	sweepMu   sync.Mutex // serialises key sweeps
 	sweepDone chan struct{}
 
+	closeOnce sync.Once
+	closeErr  error
+
 	http *http.Server
 	ctx  context.Context // cancelled by Close: ends streaming RPCs
 	stop context.CancelFunc
@@ -281,12 +284,17 @@ func (s *Server) Wait() error {
 
 // Close stops serving — open streams are ended, requests in flight are
 // given a few seconds — then closes the log and the store.
+// Closing again returns the first Close's result.
 func (s *Server) Close() error {
-	s.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.http.Shutdown(ctx)
-	return errors.Join(err, s.closeStorage())
+	s.closeOnce.Do(func() {
+		s.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		<-s.sweepDone
+		s.closeErr = errors.Join(err, s.closeStorage())
+	})
+	return s.closeErr
 }
 
 // registerCatalogue registers the parts of the built-in catalogue that are
@@ -309,6 +317,9 @@ func (s *Server) registerCatalogue() {
 
 func (s *Server) closeStorage() error {
 	var errs []error
+	if s.keys != nil {
+		errs = append(errs, s.keys.Close())
+	}
 	if s.log != nil {
 		errs = append(errs, s.log.Close())
 	}

@@ -51,12 +51,14 @@ func (h *streamService) CreateStream(_ context.Context, req *connect.Request[v1.
 			return nil, invalidArgument("derivedFrom: consent type, levels and masked fields are for derived streams; name the source stream to derive from")
 		}
 	} else {
-		n.View = engine.View{Levels: m.Levels, Seed: m.MaskSeed}
+		// CUMULATIVE unless asked otherwise, as the original platform did.
+		n.View = engine.View{Type: engine.Cumulative, Levels: m.Levels, Seed: m.MaskSeed}
 		switch m.ConsentType {
-		case v1.ConsentType_CONSENT_TYPE_CUMULATIVE:
-			n.View.Type = engine.Cumulative
+		case v1.ConsentType_CONSENT_TYPE_UNSPECIFIED, v1.ConsentType_CONSENT_TYPE_CUMULATIVE:
 		case v1.ConsentType_CONSENT_TYPE_GRANULAR:
 			n.View.Type = engine.Granular
+		default:
+			return nil, invalidArgument("consentType: unknown consent type %d (want CUMULATIVE or GRANULAR)", m.ConsentType)
 		}
 		if len(m.MaskedFields) > 0 {
 			n.View.Masked = map[string][]string{}

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/internal/clock"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/rpc"
 )
 
@@ -20,6 +23,9 @@ type serveOptions struct {
 	verbose   bool
 	noDemo    bool
 	maxEvent  int
+	clock     string
+	rotation  time.Duration
+	retention time.Duration
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -45,6 +51,9 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
 	f.BoolVar(&o.noDemo, "no-demo", false, "do not register the built-in catalogue (demo, clickstream and sensor schemas and contracts)")
 	f.IntVar(&o.maxEvent, "max-event-size", engine.DefaultMaxEventBytes, "largest event body accepted, in bytes")
+	f.StringVar(&o.clock, "clock", "real", "real, or virtual: a clock that starts now and moves only with `strmlocal clock advance`")
+	f.DurationVar(&o.rotation, "rotation", 24*time.Hour, "how long a key link lasts before the next event of its session gets a new one")
+	f.DurationVar(&o.retention, "key-retention", 7*24*time.Hour, "how long a key is kept after its period ends; then its events can no longer be decrypted")
 	return cmd
 }
 
@@ -57,6 +66,17 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	opts := rpc.Options{
 		Addr: o.addr, DataDir: o.dataDir, Logger: logger, AdminToken: e.adminToken, Version: version,
 		NoDemo: o.noDemo, MaxEventBytes: o.maxEvent,
+		Rotation: o.rotation, KeyRetention: o.retention, MasterKey: e.getenv(keys.MasterKeyEnv),
+	}
+	switch o.clock {
+	case "real":
+	case "virtual":
+		opts.Clock = clock.NewVirtual(time.Now())
+	default:
+		return fmt.Errorf("invalid --clock %q: use real or virtual", o.clock)
+	}
+	if o.rotation <= 0 || o.retention <= 0 {
+		return fmt.Errorf("--rotation and --key-retention must be positive durations, e.g. 24h")
 	}
 	if o.ephemeral {
 		opts.DataDir = ""
@@ -72,6 +92,9 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	where := "in memory (--ephemeral)"
 	if opts.DataDir != "" {
 		where = "in " + opts.DataDir
+	}
+	if o.clock == "virtual" {
+		where += ", virtual clock"
 	}
 	fmt.Fprintf(e.stdout, "strmlocal %s serving on %s, data %s\n", version, srv.URL(), where)
 	reg := srv.Registry()
