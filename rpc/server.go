@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -179,14 +180,18 @@ func protocols() *http.Protocols {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
+	// Responses are not compressed: clients are on loopback or a LAN,
+	// where gzip costs far more CPU than it saves in transfer time.
+	noGzip := connect.WithCompressMinBytes(math.MaxInt)
 	admin := connect.WithHandlerOptions(
 		connect.WithInterceptors(adminGuard{s.opts.AdminToken}),
 		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
+		noGzip,
 	)
 	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewSchemaServiceHandler(&schemaService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewEventContractServiceHandler(&contractService{s: s}, admin))
-	open := connect.WithReadMaxBytes(s.opts.MaxRequestBytes)
+	open := connect.WithHandlerOptions(connect.WithReadMaxBytes(s.opts.MaxRequestBytes), noGzip)
 	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
