@@ -1,7 +1,11 @@
-// Package engine compiles schemas and event contracts and runs the first
-// steps of the ingest pipeline (SPEC §3, steps 1–3): decode an event body
-// against its schema, then check it against its event contract. It speaks
-// plain Go types; protobuf, storage and keys live elsewhere.
+// Package engine compiles schemas and event contracts and runs the privacy
+// pipeline on them (SPEC §3, §6): decode an event body against its schema,
+// check it against its event contract (Validate), encrypt its PII fields
+// (CompiledContract.Encrypt), append it (Pipeline.Ingest, over the log and
+// keys packages), and on the way out show it as a stream sees it
+// (Pipeline.Render, View.Apply for derived streams: consent filter,
+// decryption, masking). It speaks plain Go types; protobuf lives at the RPC
+// edge.
 //
 // # Schemas
 //
