@@ -76,6 +76,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newStateCmd(e, "activate", "Activate", v1.State_STATE_ACTIVE),
 		newStateCmd(e, "archive", "Archive", v1.State_STATE_ARCHIVED),
 		newValidateCmd(e),
+		newSendCmd(e),
+		newEgressCmd(e),
+		newKeysCmd(e),
+		newClockCmd(e),
 		newVersionCmd(e),
 	)
 	return root

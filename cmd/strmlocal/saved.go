@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -50,6 +53,19 @@ func (s savedEntities) save(kind, name string, m proto.Message) (string, error) 
 		return "", err
 	}
 	return path, os.Rename(tmp.Name(), path)
+}
+
+// load reads a saved entity into m. A missing one is an error that
+// wraps fs.ErrNotExist.
+func (s savedEntities) load(kind, name string, m proto.Message) error {
+	b, err := os.ReadFile(s.path(kind, name))
+	if err != nil {
+		return err
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, m); err != nil {
+		return fmt.Errorf("saved %s %s in %s is damaged (%v): fix or delete the file", strings.ToLower(kind), name, s.path(kind, name), err)
+	}
+	return nil
 }
 
 // remove deletes a saved entity; a missing one is fine.

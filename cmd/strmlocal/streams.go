@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,22 +57,35 @@ func newGetCmd(e *env) *cobra.Command {
 
 func newDeleteCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "delete", Short: "Delete an entity"}
-	cmd.AddCommand(&cobra.Command{
+	var recursive bool
+	stream := &cobra.Command{
 		Use:   "stream NAME",
 		Short: "Delete a stream and every event in it",
-		Args:  cobra.ExactArgs(1),
+		Long: `Delete a stream and every event in it, and its saved entity. A source stream
+with derived streams needs --recursive, which deletes those too.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if _, err := e.streams().DeleteStream(cmd.Context(), connect.NewRequest(&v1.DeleteStreamRequest{Name: name})); err != nil {
+			res, err := e.streams().DeleteStream(cmd.Context(), connect.NewRequest(&v1.DeleteStreamRequest{Name: name, Recursive: recursive}))
+			if err != nil {
 				return err
 			}
-			if err := e.saved().remove("Stream", name); err != nil {
-				return err
+			deleted := res.Msg.Deleted
+			if len(deleted) == 0 {
+				// A server older than the field deleted just the one.
+				deleted = []string{name}
 			}
-			_, err := fmt.Fprintf(e.stdout, "deleted stream %s\n", name)
-			return err
+			for _, n := range deleted {
+				if err := e.saved().remove("Stream", n); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "deleted stream %s\n", n)
+			}
+			return nil
 		},
-	})
+	}
+	stream.Flags().BoolVar(&recursive, "recursive", false, "also delete the streams derived from it")
+	cmd.AddCommand(stream)
 	return cmd
 }
 
@@ -78,22 +93,126 @@ type createStreamOptions struct {
 	description string
 	tags        []string
 	save        bool
+
+	// Derived streams only.
+	derivedFrom  string
+	levels       []int32
+	consentType  string
+	maskedFields []string
+	maskSeed     string
+}
+
+// request checks the flags that the server cannot name and builds the
+// request.
+func (o createStreamOptions) request(cmd *cobra.Command, args []string) (*v1.CreateStreamRequest, error) {
+	req := &v1.CreateStreamRequest{Description: o.description, Tags: o.tags}
+	if len(args) > 0 {
+		req.Name = args[0]
+	}
+	if o.derivedFrom == "" {
+		for _, name := range []string{"levels", "consent-type", "masked-fields", "mask-seed"} {
+			if cmd.Flags().Changed(name) {
+				return nil, fmt.Errorf("--%s is for derived streams: add --derived-from SOURCE", name)
+			}
+		}
+		if req.Name == "" {
+			return nil, errors.New("name the stream: strmlocal create stream NAME (only a derived stream, with --derived-from, may leave it out)")
+		}
+		return req, nil
+	}
+	req.DerivedFrom = o.derivedFrom
+	if len(o.levels) == 0 {
+		return nil, errors.New("--derived-from needs --levels: the consent level(s) the derived stream reads, e.g. --levels 2")
+	}
+	req.Levels = o.levels
+	switch strings.ToLower(o.consentType) {
+	case "cumulative":
+		req.ConsentType = v1.ConsentType_CONSENT_TYPE_CUMULATIVE
+		if len(o.levels) > 1 {
+			return nil, fmt.Errorf("--consent-type cumulative takes one level, not %d (%s): use --consent-type granular for a set of levels", len(o.levels), joinLevels(o.levels, ","))
+		}
+	case "granular":
+		req.ConsentType = v1.ConsentType_CONSENT_TYPE_GRANULAR
+	default:
+		return nil, fmt.Errorf("invalid --consent-type %q: use cumulative or granular", o.consentType)
+	}
+	masked, err := parseMaskedFields(o.maskedFields)
+	if err != nil {
+		return nil, err
+	}
+	req.MaskedFields = masked
+	req.MaskSeed = o.maskSeed
+	return req, nil
+}
+
+// parseMaskedFields reads --masked-fields values, CONTRACT-REF:f1,f2 each.
+// Values for the same contract are merged, in the order given.
+func parseMaskedFields(values []string) ([]*v1.MaskedFields, error) {
+	var out []*v1.MaskedFields
+	byRef := map[string]*v1.MaskedFields{}
+	for _, v := range values {
+		ref, list, ok := strings.Cut(v, ":")
+		ref = strings.TrimSpace(ref)
+		if !ok || ref == "" {
+			return nil, fmt.Errorf("invalid --masked-fields %q: use CONTRACT-REF:field1,field2", v)
+		}
+		var fields []string
+		for f := range strings.SplitSeq(list, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				fields = append(fields, f)
+			}
+		}
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("invalid --masked-fields %q: name at least one field after the ':' (CONTRACT-REF:field1,field2)", v)
+		}
+		m := byRef[ref]
+		if m == nil {
+			m = &v1.MaskedFields{ContractRef: ref}
+			byRef[ref] = m
+			out = append(out, m)
+		}
+		for _, f := range fields {
+			if !slices.Contains(m.Fields, f) {
+				m.Fields = append(m.Fields, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+func joinLevels(levels []int32, sep string) string {
+	s := make([]string, len(levels))
+	for i, l := range levels {
+		s[i] = strconv.Itoa(int(l))
+	}
+	return strings.Join(s, sep)
 }
 
 func newCreateStreamCmd(e *env) *cobra.Command {
 	var o createStreamOptions
 	cmd := &cobra.Command{
-		Use:   "stream NAME",
+		Use:   "stream [NAME] [--derived-from SOURCE --levels L]",
 		Short: "Create a stream",
 		Long: `Create a stream. Its credentials (client id and secret) are printed and, unless
 --save=false, saved with the stream to
 $XDG_CONFIG_HOME/strmlocal/saved-entities/Stream/NAME.json: the secret is not
-shown again.`,
-		Args: cobra.ExactArgs(1),
+shown again.
+
+With --derived-from, the stream is a derived stream: a view of the source
+stream that keeps only the events whose consent covers --levels, with the PII
+fields of those levels decrypted. --consent-type cumulative (the default)
+takes one level L: events with a consent level >= L, fields of levels <= L.
+granular takes a set: events consenting to all of them, exactly their fields.
+--masked-fields CONTRACT-REF:field1,field2 (repeatable) shows those fields as
+a MurmurHash3 hash keyed with --mask-seed (default: random). NAME defaults to
+SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := e.streams().CreateStream(cmd.Context(), connect.NewRequest(&v1.CreateStreamRequest{
-				Name: args[0], Description: o.description, Tags: o.tags,
-			}))
+			req, err := o.request(cmd, args)
+			if err != nil {
+				return err
+			}
+			res, err := e.streams().CreateStream(cmd.Context(), connect.NewRequest(req))
 			if err != nil {
 				return err
 			}
@@ -112,33 +231,73 @@ shown again.`,
 	f.StringVar(&o.description, "description", "", "description of the stream")
 	f.StringSliceVar(&o.tags, "tags", nil, "comma-separated tags")
 	f.BoolVar(&o.save, "save", true, "save the stream and its credentials under the config dir")
+	f.StringVar(&o.derivedFrom, "derived-from", "", "create a derived stream of this source stream")
+	f.Int32SliceVar(&o.levels, "levels", nil, "consent level(s) of a derived stream, comma-separated")
+	f.StringVar(&o.consentType, "consent-type", "cumulative", "how a derived stream reads --levels: cumulative or granular")
+	f.StringArrayVar(&o.maskedFields, "masked-fields", nil, "CONTRACT-REF:field1,field2 to show as a hash in a derived stream (repeatable)")
+	f.StringVar(&o.maskSeed, "mask-seed", "", "seed of the masking hash (default: random)")
 	return cmd
 }
 
 // printStreams prints msg as JSON, or the streams as a table.
 // The client secret column appears only when the server returned a secret,
-// which it does on creation only.
+// which it does on creation only; the derived-stream columns only when a
+// stream is derived, so a sandbox without them reads as before.
 func (e *env) printStreams(msg proto.Message, streams ...*v1.Stream) error {
 	if e.output == "json" {
 		return printJSON(e.stdout, msg)
 	}
-	withSecret := len(streams) > 0 && streams[0].GetCredentials().GetClientSecret() != ""
-	header := []string{"NAME", "CLIENT ID", "CREATED", "TAGS", "DESCRIPTION"}
-	if withSecret {
-		header = slices.Insert(header, 2, "CLIENT SECRET")
+	type column struct {
+		header string
+		value  func(*v1.Stream) string
+	}
+	cols := []column{{"NAME", func(st *v1.Stream) string { return st.Name }}}
+	if slices.ContainsFunc(streams, func(st *v1.Stream) bool { return st.DerivedFrom != "" }) {
+		cols = append(cols,
+			column{"DERIVED FROM", func(st *v1.Stream) string { return st.DerivedFrom }},
+			column{"CONSENT", consentSummary})
+	}
+	if slices.ContainsFunc(streams, func(st *v1.Stream) bool { return len(st.MaskedFields) > 0 }) {
+		cols = append(cols, column{"MASKED", maskedSummary})
+	}
+	cols = append(cols, column{"CLIENT ID", func(st *v1.Stream) string { return st.GetCredentials().GetClientId() }})
+	if len(streams) > 0 && streams[0].GetCredentials().GetClientSecret() != "" {
+		cols = append(cols, column{"CLIENT SECRET", func(st *v1.Stream) string { return st.GetCredentials().GetClientSecret() }})
+	}
+	cols = append(cols,
+		column{"CREATED", func(st *v1.Stream) string { return st.GetCreateTime().AsTime().Format(time.RFC3339) }},
+		column{"TAGS", func(st *v1.Stream) string { return strings.Join(st.Tags, ",") }},
+		column{"DESCRIPTION", func(st *v1.Stream) string { return st.Description }})
+	header := make([]string, len(cols))
+	for i, c := range cols {
+		header[i] = c.header
 	}
 	rows := make([][]string, len(streams))
 	for i, st := range streams {
-		rows[i] = []string{
-			st.Name,
-			st.GetCredentials().GetClientId(),
-			st.GetCreateTime().AsTime().Format(time.RFC3339),
-			strings.Join(st.Tags, ","),
-			st.Description,
-		}
-		if withSecret {
-			rows[i] = slices.Insert(rows[i], 2, st.GetCredentials().GetClientSecret())
+		rows[i] = make([]string, len(cols))
+		for j, c := range cols {
+			rows[i][j] = c.value(st)
 		}
 	}
 	return printTable(e.stdout, header, rows)
+}
+
+// consentSummary is a derived stream's consent rule, e.g. "cumulative 2" or
+// "granular 0,1"; empty for a source stream.
+func consentSummary(st *v1.Stream) string {
+	if st.DerivedFrom == "" {
+		return ""
+	}
+	typ := strings.ToLower(strings.TrimPrefix(st.ConsentType.String(), "CONSENT_TYPE_"))
+	return typ + " " + joinLevels(st.Levels, ",")
+}
+
+// maskedSummary lists masked fields as REF:f1,f2, several contracts joined
+// by spaces.
+func maskedSummary(st *v1.Stream) string {
+	s := make([]string, len(st.MaskedFields))
+	for i, m := range st.MaskedFields {
+		s[i] = m.ContractRef + ":" + strings.Join(m.Fields, ",")
+	}
+	return strings.Join(s, " ")
 }
