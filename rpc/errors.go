@@ -23,7 +23,6 @@ var codes = []struct {
 	{catalog.ErrExists, connect.CodeAlreadyExists},
 	{catalog.ErrState, connect.CodeFailedPrecondition},
 	{catalog.ErrUnauthenticated, connect.CodeUnauthenticated},
-	{errPermission, connect.CodePermissionDenied},
 	{engine.ErrInvalidView, connect.CodeInvalidArgument},
 	{keys.ErrClosed, connect.CodeUnavailable},
 	{engine.ErrInvalidRef, connect.CodeInvalidArgument},
