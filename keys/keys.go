@@ -539,3 +539,14 @@ func scanRange(r pebble.Reader, lower, upper []byte, fn func(k, v []byte) error)
 	}
 	return nil
 }
+
+// DeriveSecret returns a 32-byte secret for another part of the server (the
+// signing key of access tokens, say): HMAC-SHA256 under the hash key of a
+// label that names its use. It lives as long as the data dir and never
+// touches the disk itself; different labels give unrelated secrets.
+func (ks *Keys) DeriveSecret(label string) []byte {
+	mac := hmac.New(sha256.New, ks.hashKey)
+	mac.Write([]byte("strmlocal derived secret: "))
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
+}

@@ -62,17 +62,27 @@ func (g adminGuard) WrapStreamingHandler(next connect.StreamingHandlerFunc) conn
 // errPermission: credentials of one stream used on another.
 var errPermission = errors.New("permission denied")
 
-// streamAuth returns the stream whose credentials the request carries
-// ("Authorization: Basic base64(client_id:client_secret)"). name, when not
-// empty, must be that stream.
+// streamAuth returns the stream whose credentials the request carries:
+// HTTP Basic with the stream's client id and secret, or a bearer access
+// token from the token endpoint (both surfaces share one notion of who may
+// read or write a stream). name, when not empty, must be that stream.
 func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error) {
-	id, secret, ok := basicAuth(h.Get("Authorization"))
-	if !ok {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing stream credentials: send the stream's client id and secret as HTTP Basic authorization"))
-	}
-	st, err := s.cat.Authenticate(id, secret)
-	if err != nil {
-		return nil, toConnect(err)
+	auth := h.Get("Authorization")
+	var st *catalog.Stream
+	if strings.HasPrefix(auth, "Bearer ") {
+		var err error
+		if st, _, err = s.bearerStream(auth); err != nil {
+			return nil, connect.NewError(connect.CodeUnauthenticated, err)
+		}
+	} else {
+		id, secret, ok := basicAuth(auth)
+		if !ok {
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing stream credentials: send the stream's client id and secret as HTTP Basic authorization, or a bearer token from "+TokenPath))
+		}
+		var err error
+		if st, err = s.cat.Authenticate(id, secret); err != nil {
+			return nil, toConnect(err)
+		}
 	}
 	if name != "" && name != st.Name {
 		return nil, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: these credentials are for stream %q, not %q", errPermission, st.Name, name))

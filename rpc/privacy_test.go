@@ -348,7 +348,7 @@ func TestStreamAndSendRefusals(t *testing.T) {
 		{"no credentials", func() error {
 			_, err := sb.Events.SendEvent(ctx, connect.NewRequest(&v1.SendEventRequest{Stream: "demo", SchemaRef: demoSchema, Event: []byte(demo("s", 0))}))
 			return err
-		}, connect.CodeUnauthenticated, "missing stream credentials: send the stream's client id and secret as HTTP Basic authorization"},
+		}, connect.CodeUnauthenticated, "missing stream credentials: send the stream's client id and secret as HTTP Basic authorization, or a bearer token from /auth/realms/streams/protocol/openid-connect/token"},
 		{"wrong secret", func() error {
 			c := strmtest.BasicAuth(src.Credentials.ClientId, "nope")
 			_, err := strmtestEvents(sb, c).SendEvent(ctx, connect.NewRequest(&v1.SendEventRequest{SchemaRef: demoSchema, Event: []byte(demo("s", 0))}))

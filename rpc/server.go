@@ -70,6 +70,20 @@ type Options struct {
 	// MaxRequestBytes caps the size of one RPC message (a batch of events,
 	// a schema definition). Default: 64 MiB.
 	MaxRequestBytes int
+	// AuthClock is the clock of access and refresh tokens. It is not Clock:
+	// drivers refresh on their own wall clock, and advancing a virtual
+	// Clock must not log every producer out. Default: the wall clock.
+	AuthClock clock.Clock
+	// TokenLifetime is how long an access token is valid.
+	// Default: 1h. Refresh tokens last 24 times as long.
+	TokenLifetime time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers (slow-loris clients). Default: 10s.
+	ReadHeaderTimeout time.Duration
+	// WriteTimeout bounds how long one websocket frame may wait for a
+	// client that does not read before the client is disconnected.
+	// Default: 10s.
+	WriteTimeout time.Duration
 }
 
 // ErrNeedAdminToken is returned by Start for a non-loopback listener when
@@ -87,6 +101,11 @@ type Server struct {
 	reg   *catalog.Registry
 	keys  *keys.Keys
 	pipe  *engine.Pipeline
+	// tokens issues and checks the access tokens of the compat surface.
+	tokens *tokens
+	// wsConns counts websocket tails, which http.Server.Shutdown does not
+	// track (their connections are hijacked); Close waits for them.
+	wsConns sync.WaitGroup
 
 	sweepMu   sync.Mutex // serialises key sweeps
 	sweepDone chan struct{}
@@ -123,6 +142,18 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRequestBytes <= 0 {
 		opts.MaxRequestBytes = 64 << 20
 	}
+	if opts.AuthClock == nil {
+		opts.AuthClock = clock.Real{}
+	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = time.Hour
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = 10 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = wsWriteTimeout
+	}
 	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
 	if opts.DataDir == "" {
 		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
@@ -155,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		s.closeStorage()
 		return nil, err
 	}
+	s.tokens = newTokens(s.keys.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
 	s.pipe = &engine.Pipeline{Log: s.log, Keys: s.keys, Now: now, MaxEventBytes: opts.MaxEventBytes}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.sweepDone = make(chan struct{})
@@ -162,7 +194,8 @@ func New(opts Options) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		Protocols:         protocols(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		IdleTimeout:       5 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
@@ -209,6 +242,9 @@ func (s *Server) routes() *http.ServeMux {
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.HandleFunc("POST /event", s.eventHandler)
+	mux.HandleFunc("POST "+TokenPath, s.tokenHandler)
+	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", healthHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)
 	return mux
@@ -296,6 +332,7 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := s.http.Shutdown(ctx)
+		s.wsConns.Wait()
 		<-s.sweepDone
 		s.closeErr = errors.Join(err, s.closeStorage())
 	})

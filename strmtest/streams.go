@@ -3,6 +3,10 @@ package strmtest
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/rpc"
 )
 
 // Stream is a stream of the sandbox with clients that carry its
@@ -20,7 +25,8 @@ type Stream struct {
 	Events strmlocalv1connect.EventServiceClient
 	Egress strmlocalv1connect.EgressServiceClient
 
-	t testing.TB
+	sb *Sandbox
+	t  testing.TB
 }
 
 // CreateStream creates a source stream.
@@ -60,6 +66,7 @@ func (sb *Sandbox) create(req *v1.CreateStreamRequest) *Stream {
 		Stream: st,
 		Events: strmlocalv1connect.NewEventServiceClient(sb.HTTPClient, sb.URL, opts...),
 		Egress: strmlocalv1connect.NewEgressServiceClient(sb.HTTPClient, sb.URL, opts...),
+		sb:     sb,
 		t:      sb.t,
 	}
 }
@@ -120,6 +127,37 @@ func (sb *Sandbox) Advance(d time.Duration) {
 func BasicAuth(clientID, secret string) connect.Interceptor {
 	value := "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret))
 	return &headerInterceptor{value: value}
+}
+
+// BearerAuth returns an interceptor that sends a bearer token (an access
+// token from the token endpoint, see Stream.Token) on every request.
+func BearerAuth(token string) connect.Interceptor {
+	return &headerInterceptor{value: "Bearer " + token}
+}
+
+// Token returns a fresh access token of the stream from the STRM token
+// endpoint, for POST /event, GET /ws and the Connect API.
+func (s *Stream) Token() string {
+	s.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, err := http.NewRequest("POST", s.sb.URL+rpc.TokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(s.Credentials.ClientId, s.Credentials.ClientSecret)
+	res, err := s.sb.HTTPClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("strmtest: token of %s: %v", s.Name, err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK {
+		s.t.Fatalf("strmtest: token of %s: %s %v", s.Name, res.Status, err)
+	}
+	return body.AccessToken
 }
 
 type headerInterceptor struct{ value string }

@@ -1,7 +1,6 @@
 package strmtest
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,11 +135,4 @@ func NewHTTPClient() *http.Client {
 }
 
 // bearer adds an Authorization header to every request.
-func bearer(token string) connect.Interceptor {
-	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set("Authorization", "Bearer "+token)
-			return next(ctx, req)
-		}
-	})
-}
+func bearer(token string) connect.Interceptor { return BearerAuth(token) }

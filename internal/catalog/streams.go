@@ -218,6 +218,18 @@ func (s *Streams) Authenticate(clientID, secret string) (*Stream, error) {
 	return st, nil
 }
 
+// ByClientID returns the stream whose credentials have clientID, for a
+// caller that already proved it holds them (a signed access token).
+func (s *Streams) ByClientID(clientID string) (*Stream, error) {
+	s.mu.RLock()
+	st, ok := s.byClient[clientID]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, errorf(ErrUnauthenticated, "no stream has client id %q (deleted?): get new credentials", clientID)
+	}
+	return st, nil
+}
+
 // Derived returns the names of the streams derived from source, sorted.
 func (s *Streams) Derived(source string) []string {
 	s.mu.RLock()

@@ -1,0 +1,146 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/catalog"
+)
+
+// The STRM event gateway (SPEC §7.1): POST /event with one event per
+// request, as the original drivers send it. Answers: 204 accepted (after
+// the append is durable), 400 with the plain-text reason, 401 with a JSON
+// error for the token, 403 for a derived stream's token, 413 over the
+// size limit.
+
+// Headers of POST /event.
+const (
+	headerSchemaRef     = "Strm-Schema-Ref"
+	headerSchemaID      = "Strm-Schema-Id" // legacy alias of Strm-Schema-Ref
+	headerSerialization = "Strm-Serialization-Type"
+)
+
+// Values of Strm-Serialization-Type.
+const (
+	mediaAvroBinary = "application/x-avro-binary"
+	mediaJSON       = "application/json"
+)
+
+func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
+	st, _, err := s.bearerStream(r.Header.Get("Authorization"))
+	if err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
+		return
+	}
+	if st.IsDerived() {
+		plainError(w, http.StatusForbidden, fmt.Sprintf("stream '%s' is derived from '%s' and accepts no events: use the credentials of '%s'", st.Name, st.DerivedFrom, st.DerivedFrom))
+		return
+	}
+	ref, err := s.schemaRefHeader(r.Header)
+	if err != nil {
+		plainError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ser, err := serializationHeader(r.Header.Get(headerSerialization))
+	if err != nil {
+		plainError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.opts.MaxEventBytes)))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", s.opts.MaxEventBytes))
+		return
+	case err != nil:
+		plainError(w, http.StatusBadRequest, "cannot read the event body: "+err.Error())
+		return
+	}
+	res, err := s.ingest(r.Context(), st, ref, ser, [][]byte{body})
+	if err != nil {
+		s.httpError(w, err)
+		return
+	}
+	if err := res[0].Err; err != nil {
+		s.httpError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// httpError answers an ingest error: the caller's own mistakes are 400s
+// with the message; anything else is logged and is a 500 or 503.
+func (s *Server) httpError(w http.ResponseWriter, err error) {
+	var re *engine.RejectError
+	if errors.As(err, &re) {
+		plainError(w, http.StatusBadRequest, re.Msg)
+		return
+	}
+	var ce *connect.Error
+	errors.As(toConnect(err), &ce)
+	switch ce.Code() {
+	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeFailedPrecondition:
+		plainError(w, http.StatusBadRequest, ce.Message())
+	case connect.CodeUnavailable, connect.CodeCanceled:
+		plainError(w, http.StatusServiceUnavailable, "the server is stopping: retry")
+	default:
+		s.opts.Logger.Error("POST /event failed", "error", err)
+		plainError(w, http.StatusInternalServerError, "internal error: see the server log")
+	}
+}
+
+// schemaRefHeader resolves the schema an event names: Strm-Schema-Ref, or
+// the legacy Strm-Schema-Id, which holds either a ref or the bare name of
+// exactly one ACTIVE schema.
+func (s *Server) schemaRefHeader(h http.Header) (string, error) {
+	if ref := h.Get(headerSchemaRef); ref != "" {
+		return ref, nil
+	}
+	id := h.Get(headerSchemaID)
+	if id == "" {
+		return "", errors.New("missing header " + headerSchemaRef + ": set it to the ref of the event's schema, handle/name/version")
+	}
+	if strings.Contains(id, "/") {
+		return id, nil
+	}
+	matches := s.reg.Schemas(catalog.SchemaFilter{Name: id, State: catalog.Active})
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("%s '%s' names no active schema: send %s: handle/name/version", headerSchemaID, id, headerSchemaRef)
+	case 1:
+		return matches[0].Ref().String(), nil
+	}
+	refs := make([]string, len(matches))
+	for i, m := range matches {
+		refs[i] = m.Ref().String()
+	}
+	return "", fmt.Errorf("%s '%s' names %d active schemas (%s): send %s with one of them", headerSchemaID, id, len(matches), strings.Join(refs, ", "), headerSchemaRef)
+}
+
+func serializationHeader(v string) (v1.Serialization, error) {
+	// Drivers send bare media types; parameters (";charset=...") are ignored.
+	media, _, _ := strings.Cut(v, ";")
+	switch strings.ToLower(strings.TrimSpace(media)) {
+	case "":
+		return v1.Serialization_SERIALIZATION_UNSPECIFIED, nil
+	case mediaAvroBinary:
+		return v1.Serialization_SERIALIZATION_AVRO_BINARY, nil
+	case mediaJSON:
+		return v1.Serialization_SERIALIZATION_JSON, nil
+	}
+	return 0, fmt.Errorf("unsupported %s '%s': use %s or %s", headerSerialization, v, mediaAvroBinary, mediaJSON)
+}
+
+func plainError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}

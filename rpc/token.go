@@ -1,0 +1,260 @@
+package rpc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/strmlocal/strmlocal/internal/catalog"
+)
+
+// TokenPath is where the STRM drivers ask for access tokens (the Keycloak
+// realm of the original platform).
+const TokenPath = "/auth/realms/streams/protocol/openid-connect/token"
+
+// Token types, the "typ" claim: an access token is only accepted where an
+// access token is due, a refresh token only by the refresh grant.
+const (
+	typAccess  = "Bearer"
+	typRefresh = "Refresh"
+)
+
+// claims are the claims of strmlocal's tokens. ClientID is what the
+// original gateway reads to pick the stream.
+type claims struct {
+	ClientID string `json:"clientId"`
+	Type     string `json:"typ"`
+	jwt.RegisteredClaims
+}
+
+// tokens issues and checks the HS256 JWTs of the compat surface. Their
+// times follow Options.AuthClock (the wall clock by default), not the
+// server clock: drivers schedule refreshes on their own wall clock, and
+// advancing a virtual clock by a day must not log every producer out.
+type tokens struct {
+	key     []byte
+	now     func() time.Time
+	access  time.Duration
+	refresh time.Duration
+	issuer  string
+	parser  *jwt.Parser
+
+	// verified caches access tokens already checked, so the hot path of
+	// POST /event does not parse and MAC the same token per request. It is
+	// cleared when it grows past maxVerified.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	clientID string
+	exp      time.Time
+}
+
+const maxVerified = 4096
+
+func newTokens(key []byte, now func() time.Time, access, refresh time.Duration) *tokens {
+	t := &tokens{
+		key: key, now: now, access: access, refresh: refresh,
+		issuer:   "strmlocal/auth/realms/streams",
+		verified: make(map[string]verifiedToken),
+	}
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(now),
+	)
+	return t
+}
+
+// tokenResponse is the body of a successful token request: the fields the
+// STRM drivers read (expires_at for the Node driver).
+type tokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	ExpiresIn        int64  `json:"expires_in"`
+	ExpiresAt        int64  `json:"expires_at"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	TokenType        string `json:"token_type"`
+}
+
+func (t *tokens) sign(clientID, typ string, now time.Time, life time.Duration) (string, error) {
+	c := claims{ClientID: clientID, Type: typ, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer:    t.issuer,
+		Subject:   clientID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(life)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+}
+
+// issue mints an access and a refresh token for a stream's client.
+func (t *tokens) issue(clientID string) (*tokenResponse, error) {
+	now := t.now().Truncate(time.Second)
+	access, err := t.sign(clientID, typAccess, now, t.access)
+	if err != nil {
+		return nil, err
+	}
+	refresh, err := t.sign(clientID, typRefresh, now, t.refresh)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenResponse{
+		AccessToken:      access,
+		ExpiresIn:        int64(t.access / time.Second),
+		ExpiresAt:        now.Add(t.access).Unix(),
+		RefreshToken:     refresh,
+		RefreshExpiresIn: int64(t.refresh / time.Second),
+		TokenType:        typAccess,
+	}, nil
+}
+
+// Why a token is refused; the messages go to the token's holder.
+var (
+	errTokenMissing  = errors.New("missing bearer token: get one from " + TokenPath + " with the stream's client id and secret")
+	errTokenExpired  = errors.New("token expired: get a new one from " + TokenPath)
+	errTokenInvalid  = errors.New("invalid token: not signed by this strmlocal server")
+	errTokenNoClient = errors.New("Client ID is missing in the provided JWT")
+	errTokenType     = errors.New("invalid token: a refresh token is not an access token")
+)
+
+// verify checks a token of type typ and returns its client id and expiry.
+func (t *tokens) verify(token, typ string) (string, time.Time, error) {
+	if typ == typAccess {
+		t.mu.Lock()
+		v, ok := t.verified[token]
+		t.mu.Unlock()
+		if ok {
+			if !t.now().Before(v.exp) {
+				return "", time.Time{}, errTokenExpired
+			}
+			return v.clientID, v.exp, nil
+		}
+	}
+	var c claims
+	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "", time.Time{}, errTokenExpired
+	case err != nil:
+		return "", time.Time{}, errTokenInvalid
+	case c.ClientID == "":
+		return "", time.Time{}, errTokenNoClient
+	case c.Type != typ:
+		if typ == typRefresh {
+			return "", time.Time{}, errors.New("invalid refresh token: an access token is not a refresh token")
+		}
+		return "", time.Time{}, errTokenType
+	}
+	exp := c.ExpiresAt.Time
+	if typ == typAccess {
+		t.mu.Lock()
+		if len(t.verified) >= maxVerified {
+			clear(t.verified)
+		}
+		t.verified[token] = verifiedToken{clientID: c.ClientID, exp: exp}
+		t.mu.Unlock()
+	}
+	return c.ClientID, exp, nil
+}
+
+// bearerStream returns the stream an access token in an Authorization
+// header belongs to, and when the token expires.
+func (s *Server) bearerStream(header string) (*catalog.Stream, time.Time, error) {
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || token == "" {
+		return nil, time.Time{}, errTokenMissing
+	}
+	id, exp, err := s.tokens.verify(token, typAccess)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st, err := s.cat.ByClientID(id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return st, exp, nil
+}
+
+// tokenHandler serves the OAuth2 token endpoint: the client_credentials
+// and refresh_token grants, credentials in the form or as HTTP Basic.
+// Errors use the OAuth2 error body ({"error", "error_description"}).
+func (s *Server) tokenHandler(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	var clientID string
+	switch grant := r.PostForm.Get("grant_type"); grant {
+	case "client_credentials":
+		if id == "" {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "missing client_id and client_secret: send them in the form or as HTTP Basic authorization")
+			return
+		}
+		st, err := s.cat.Authenticate(id, secret)
+		if err != nil {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client or Invalid client credentials")
+			return
+		}
+		clientID = st.ClientID
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		if rt == "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Missing parameter: refresh_token")
+			return
+		}
+		got, _, err := s.tokens.verify(rt, typRefresh)
+		if err == nil {
+			_, err = s.cat.ByClientID(got)
+		}
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid refresh token: "+err.Error())
+			return
+		}
+		// Drivers send their client credentials along; when they do, they
+		// must be the token's.
+		if id != "" {
+			if st, err := s.cat.Authenticate(id, secret); err != nil || st.ClientID != got {
+				oauthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client or Invalid client credentials")
+				return
+			}
+		}
+		clientID = got
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing form parameter: grant_type")
+		return
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("Unsupported grant_type %q: use client_credentials or refresh_token", grant))
+		return
+	}
+	resp, err := s.tokens.issue(clientID)
+	if err != nil {
+		s.opts.Logger.Error("cannot sign a token", "error", err)
+		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign a token")
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,101 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// wsHandler serves GET /ws (SPEC §7.1): a websocket tail of the stream the
+// bearer token belongs to, source or derived, from the end of the stream
+// on, one event per text frame as the plain JSON event. "?asJson=true" is
+// accepted and changes nothing: JSON is the only form.
+//
+// The tail reads the log as the client reads frames, so a client that
+// falls behind holds no server memory beyond the socket buffers; one that
+// stops reading is disconnected when a frame cannot be written within
+// Options.WriteTimeout. The connection is closed with 1000 (normal) when
+// the token expires or the server stops, which the STRM CLI answers by
+// fetching a new token and dialling again.
+func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
+	st, exp, err := s.bearerStream(r.Header.Get("Authorization"))
+	if err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
+		return
+	}
+	rd, err := s.readerOf(st)
+	if err != nil {
+		s.httpError(w, err)
+		return
+	}
+	_, from, err := s.log.Bounds(rd.id)
+	if err != nil {
+		s.httpError(w, err)
+		return
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	s.wsConns.Add(1)
+	defer s.wsConns.Done()
+	defer c.CloseNow()
+
+	// ctx ends when the client closes, the token expires or the server
+	// stops. CloseRead gets a context of its own: cancelling its context
+	// drops the connection at once, before our close frame is sent.
+	ctx, cancel := context.WithTimeoutCause(s.ctx, exp.Sub(s.tokens.now()), errTokenExpired)
+	defer cancel()
+	stop := context.AfterFunc(c.CloseRead(context.Background()), cancel)
+	defer stop()
+
+	sub := s.log.Subscribe(rd.id, from)
+	for {
+		recs, err := sub.Next(ctx)
+		if err != nil {
+			s.wsClose(c, ctx, err)
+			return
+		}
+		out, err := rd.render(recs)
+		if err != nil {
+			_ = c.Close(websocket.StatusInternalError, "cannot read the stream: see the server log")
+			return
+		}
+		for _, rec := range out {
+			wctx, wcancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
+			err := c.Write(wctx, websocket.MessageText, []byte(rec.Json))
+			// A write that timed out closes the connection, which ends ctx
+			// too: the cause of wctx tells which came first.
+			slow := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
+			wcancel()
+			if err != nil {
+				if slow {
+					s.opts.Logger.Info("websocket client not reading: disconnected", "stream", st.Name)
+				}
+				return
+			}
+		}
+	}
+}
+
+// wsClose ends a websocket tail for the reason ctx ended with.
+func (s *Server) wsClose(c *websocket.Conn, ctx context.Context, err error) {
+	switch {
+	case errors.Is(context.Cause(ctx), errTokenExpired):
+		_ = c.Close(websocket.StatusNormalClosure, "token expired: get a new token and reconnect")
+	case s.ctx.Err() != nil:
+		_ = c.Close(websocket.StatusNormalClosure, "server stopping")
+	case ctx.Err() != nil:
+		// The client closed: CloseRead has answered its close frame.
+		_ = c.CloseNow()
+	default:
+		s.opts.Logger.Error("websocket tail failed", "error", err)
+		_ = c.Close(websocket.StatusInternalError, "cannot read the stream: see the server log")
+	}
+}
+
+// wsWriteTimeout is the default of Options.WriteTimeout.
+const wsWriteTimeout = 10 * time.Second
