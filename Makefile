@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BUF     := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
 ARGS    ?=
 
-.PHONY: help build run test bench lint generate check-generate
+.PHONY: help build run test test-deps bench lint generate check-generate
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,8 +20,15 @@ build: ## Build bin/strmlocal
 run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral' etc.)
 	./$(BIN) serve $(ARGS)
 
-test: ## Run every test with the race detector
+test: test-deps ## Run every test with the race detector
 	$(GO) test -race -count=1 ./... ./testdata
+
+# The compat tests drive the real curl (HTTP/1.1 and --http2-prior-knowledge).
+test-deps:
+	@command -v curl >/dev/null || { \
+		echo "installing curl for the compat tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi; }
 
 bench: ## Run the benchmarks (real disk, fsync on)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./...
