@@ -78,8 +78,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newValidateCmd(e),
 		newSendCmd(e),
 		newEgressCmd(e),
+		newSimulateCmd(e),
 		newKeysCmd(e),
 		newClockCmd(e),
+		newTUICmd(e),
 		newVersionCmd(e),
 	)
 	return root
