@@ -2,7 +2,6 @@ package rpc_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
-	"golang.org/x/net/http2"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
@@ -266,17 +264,9 @@ func TestNonLoopbackNeedsAdminToken(t *testing.T) {
 
 func TestHealthOverHTTP1AndH2C(t *testing.T) {
 	sb := strmtest.New(t)
-	h1 := &http.Client{}
-	h2c := &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
-	t.Cleanup(func() { h1.CloseIdleConnections(); h2c.CloseIdleConnections() })
-	for name, c := range map[string]*http.Client{"HTTP/1.1": h1, "HTTP/2.0": h2c} {
+	for name, tr := range clients(t) {
 		for _, path := range []string{"/ready", "/is-alive"} {
-			res, err := c.Get(sb.URL + path)
+			res, err := tr.c.Get(strings.Replace(sb.URL, "http:", tr.scheme+":", 1) + path)
 			if err != nil {
 				t.Fatal(err)
 			}
