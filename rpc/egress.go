@@ -150,6 +150,11 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 		}
 		return nil
 	}
+	// Answer at once: without a first message the response headers wait
+	// for the first event, and so does a client's call.
+	if err := stream.Send(&v1.TailResponse{}); err != nil {
+		return err
+	}
 	sub := h.s.log.Subscribe(r.id, from)
 	for {
 		recs, err := sub.Next(ctx)

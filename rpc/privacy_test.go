@@ -405,3 +405,24 @@ func strmtestEvents(sb *strmtest.Sandbox, auth connect.Interceptor) interface {
 } {
 	return strmlocalv1connect.NewEventServiceClient(sb.HTTPClient, sb.URL, connect.WithInterceptors(auth))
 }
+
+// A following tail of an empty stream answers at once with a message
+// without records; the first event follows.
+func TestTailAnswersAtOnce(t *testing.T) {
+	sb := strmtest.New(t)
+	src := sb.CreateStream("demo")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tail, err := src.Egress.Tail(ctx, connect.NewRequest(&v1.TailRequest{Follow: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	if !tail.Receive() || len(tail.Msg().Records) != 0 {
+		t.Fatalf("first message: %v %v", tail.Msg(), tail.Err())
+	}
+	mustAccept(t, src.Send(demoSchema, demo("s", 1)))
+	if !tail.Receive() || len(tail.Msg().Records) != 1 || tail.Msg().Records[0].Offset != 0 {
+		t.Fatalf("second message: %v %v", tail.Msg(), tail.Err())
+	}
+}

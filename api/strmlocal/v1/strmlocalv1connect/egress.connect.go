@@ -44,7 +44,9 @@ const (
 type EgressServiceClient interface {
 	// Tail streams records from a start position, then follows new ones
 	// until the client goes away (or, with follow false, until it has sent
-	// what exists).
+	// what exists). A following tail first sends a response without records,
+	// at once, so that a client knows the tail is live before any event
+	// arrives (many clients see nothing of a stream until its first message).
 	Tail(context.Context, *connect.Request[v1.TailRequest]) (*connect.ServerStreamForClient[v1.TailResponse], error)
 	// ReadEvents returns one page of records.
 	ReadEvents(context.Context, *connect.Request[v1.ReadEventsRequest]) (*connect.Response[v1.ReadEventsResponse], error)
@@ -96,7 +98,9 @@ func (c *egressServiceClient) ReadEvents(ctx context.Context, req *connect.Reque
 type EgressServiceHandler interface {
 	// Tail streams records from a start position, then follows new ones
 	// until the client goes away (or, with follow false, until it has sent
-	// what exists).
+	// what exists). A following tail first sends a response without records,
+	// at once, so that a client knows the tail is live before any event
+	// arrives (many clients see nothing of a stream until its first message).
 	Tail(context.Context, *connect.Request[v1.TailRequest], *connect.ServerStream[v1.TailResponse]) error
 	// ReadEvents returns one page of records.
 	ReadEvents(context.Context, *connect.Request[v1.ReadEventsRequest]) (*connect.Response[v1.ReadEventsResponse], error)
