@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -198,4 +199,32 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// Initialized reports whether db already holds keys, made under some
+// master key. A missing master key file must then not be replaced by a new
+// one: the new key would open none of them.
+func Initialized(db *pebble.DB) (bool, error) {
+	_, closer, err := db.Get(hashKeyKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("keys: read hash key: %w", err)
+	}
+	return true, closer.Close()
+}
+
+// MissingMaster checks, before LoadMaster would create a master key file in
+// dataDir, that db holds no keys made under a lost one.
+func MissingMaster(dataDir string, db *pebble.DB) error {
+	path := filepath.Join(dataDir, MasterKeyFile)
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	used, err := Initialized(db)
+	if err != nil || !used {
+		return err
+	}
+	return fmt.Errorf("%w: %s is missing, but this data dir holds keys made under it: restore the file, or set %s to its content", ErrMaster, path, MasterKeyEnv)
 }

@@ -173,7 +173,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if err == nil {
 		var master tink.AEAD
-		if master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey); err == nil {
+		if opts.DataDir != "" && opts.MasterKey == "" {
+			err = keys.MissingMaster(opts.DataDir, st.DB)
+		}
+		if err == nil {
+			master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey)
+		}
+		if err == nil {
 			s.keys, err = keys.Open(st.DB, keys.Options{
 				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
 			})
