@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -88,6 +89,10 @@ func Open(opts Options) (*Store, error) {
 		// small sandbox does not pay for it.
 		MemTableSize: 64 << 20,
 	}
+	// Bloom filters on every level (a level takes the filter of the one
+	// above it): ingest looks up the current key link of every session
+	// value it has not seen since start, and most of those lookups miss.
+	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		_ = lock.Close()
