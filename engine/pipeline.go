@@ -110,8 +110,9 @@ type Rendered struct {
 
 // Render turns a stored record into what a stream shows: as stored (PII
 // encrypted) when view is nil, else the derived view of it. keep is false
-// when the view does not receive the event. dst is reused for JSON.
-func (p *Pipeline) Render(rec log.Record, view *View, res Resolver, dst []byte) (out Rendered, keep bool, err error) {
+// when the view does not receive the event. dst is reused for JSON. memo,
+// when not nil, remembers decryptions across the calls of one reader.
+func (p *Pipeline) Render(rec log.Record, view *View, res Resolver, memo *DecryptMemo, dst []byte) (out Rendered, keep bool, err error) {
 	meta, err := ParseRecordMeta(rec.Meta)
 	if err != nil {
 		return out, false, fmt.Errorf("offset %d: %w", rec.Offset, err)
@@ -136,6 +137,8 @@ func (p *Pipeline) Render(rec log.Record, view *View, res Resolver, dst []byte) 
 		var dec Decrypter
 		key, err := p.Keys.Get(meta.KeyLink)
 		switch {
+		case err == nil && memo != nil:
+			dec = memo.Through(key.ID, key)
 		case err == nil:
 			dec = key
 		case errors.Is(err, keys.ErrShredded), errors.Is(err, keys.ErrNotFound):

@@ -27,6 +27,7 @@ type reader struct {
 	s    *Server
 	id   log.StreamID
 	view *engine.View
+	memo *engine.DecryptMemo // derived streams only
 	buf  []byte
 }
 
@@ -47,7 +48,7 @@ func (s *Server) readerOf(st *catalog.Stream) (*reader, error) {
 			return nil, toConnect(err)
 		}
 		v := st.View()
-		r.id, r.view = src.ID, &v
+		r.id, r.view, r.memo = src.ID, &v, engine.NewDecryptMemo()
 	}
 	return r, nil
 }
@@ -75,7 +76,7 @@ func (r registryResolver) Contract(ref string) (*engine.CompiledContract, error)
 func (r *reader) render(recs []log.Record) ([]*v1.Record, error) {
 	out := make([]*v1.Record, 0, len(recs))
 	for _, rec := range recs {
-		ev, keep, err := r.s.pipe.Render(rec, r.view, registryResolver{r.s.reg}, r.buf)
+		ev, keep, err := r.s.pipe.Render(rec, r.view, registryResolver{r.s.reg}, r.memo, r.buf)
 		if err != nil {
 			r.s.opts.Logger.Error("cannot read record", "error", err)
 			return nil, connect.NewError(connect.CodeInternal, err)
