@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +38,8 @@ type Link struct {
 }
 
 // Key is a live key link with its deterministic AEAD (AES-256-SIV). A Key is
-// immutable and safe for concurrent use. The Key returned by Get alongside
+// safe for concurrent use; apart from its memory of recent encryptions it
+// is immutable. The Key returned by Get alongside
 // ErrShredded has only its Link set.
 type Key struct {
 	Link
@@ -48,9 +50,26 @@ type Key struct {
 	vh     digest                 // value digest, to drop the current-link entry
 
 	// subjects are the subject hashes recorded against this link.
-	// REQUIRES: Keys.mu held (it is the one mutable part of a Key).
+	// REQUIRES: Keys.mu held.
 	subjects map[digest]struct{}
+
+	// recent remembers the last few encryptions. A key belongs to one
+	// session (one keyField value), whose PII values are few and repeat in
+	// every event, and Tink's AES-SIV costs far more than a comparison.
+	// Only short values are kept, in memory only, for as long as the Key.
+	recentMu sync.Mutex
+	recent   [recentEncryptions]encryption
+	next     int // REQUIRES: recentMu held
 }
+
+// recentEncryptions is how many encryptions a Key remembers;
+// maxRememberedLen bounds the plaintexts it remembers.
+const (
+	recentEncryptions = 4
+	maxRememberedLen  = 128
+)
+
+type encryption struct{ path, plaintext, ciphertext string }
 
 // Encrypt encrypts plaintext for the field at path (the associated data)
 // and returns standard base64 of Tink's output (0x01 ‖ key ID ‖ SIV ‖
@@ -63,12 +82,30 @@ func (k *Key) Encrypt(path, plaintext string) string {
 	if k.d == nil {
 		panic("keys: Encrypt with the shredded key link " + k.ID)
 	}
+	remember := len(plaintext) <= maxRememberedLen
+	if remember {
+		k.recentMu.Lock()
+		for _, e := range k.recent {
+			if e.ciphertext != "" && e.plaintext == plaintext && e.path == path {
+				k.recentMu.Unlock()
+				return e.ciphertext
+			}
+		}
+		k.recentMu.Unlock()
+	}
 	ct, err := k.d.EncryptDeterministically([]byte(plaintext), []byte(path))
 	if err != nil {
 		// AES-SIV fails only on inputs near 2^63 bytes.
 		panic(fmt.Sprintf("keys: encrypt field %q with key link %s: input too large", path, k.ID))
 	}
-	return base64.StdEncoding.EncodeToString(ct)
+	out := base64.StdEncoding.EncodeToString(ct)
+	if remember {
+		k.recentMu.Lock()
+		k.recent[k.next] = encryption{path, plaintext, out}
+		k.next = (k.next + 1) % recentEncryptions
+		k.recentMu.Unlock()
+	}
+	return out
 }
 
 // Decrypt reverses Encrypt. It returns an error matching ErrCiphertext when

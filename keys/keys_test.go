@@ -105,6 +105,33 @@ func TestEncrypt(t *testing.T) {
 	}
 }
 
+// A Key remembers its last few encryptions; what it answers from memory
+// must be what Tink gives, whatever the order and however many values.
+func TestEncryptRemembers(t *testing.T) {
+	e := newEnv(t, location{fs: vfs.NewMem(), dir: "data"})
+	k := e.mustFor(1, "session-a", "")
+	long := strings.Repeat("x", 129) // longer than a Key remembers
+	inputs := [][2]string{{"email", "a"}, {"name", "a"}, {"email", "b"}, {"email", long}, {"id", "c"}, {"id", "d"}, {"id", "e"}}
+	first := map[[2]string]string{}
+	for round := range 3 {
+		for i, in := range inputs {
+			// Other orders each round, so hits, misses and evictions mix.
+			in = inputs[(i*(round+1))%len(inputs)]
+			ct := k.Encrypt(in[0], in[1])
+			if prev, ok := first[in]; ok && prev != ct {
+				t.Fatalf("round %d, %v: %q, before %q", round, in, ct, prev)
+			}
+			first[in] = ct
+			if pt, err := k.Decrypt(in[0], ct); err != nil || pt != in[1] {
+				t.Fatalf("%v: decrypts to %q, %v", in, pt, err)
+			}
+		}
+	}
+	if len(first) != len(inputs) {
+		t.Fatalf("%d inputs seen", len(first))
+	}
+}
+
 func TestCiphertextFormat(t *testing.T) {
 	e := newEnv(t, location{fs: vfs.NewMem(), dir: "data"})
 	k := e.mustFor(1, "s", "")
