@@ -96,18 +96,6 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values, basic ...
 	return res.StatusCode, res.Header.Get("Content-Type"), tr
 }
 
-func accessToken(t *testing.T, sb *strmtest.Sandbox, st *strmtest.Stream) string {
-	t.Helper()
-	c := st.Credentials
-	status, _, tr := postForm(t, http.DefaultClient, sb.URL+rpc.TokenPath, url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {c.ClientId}, "client_secret": {c.ClientSecret},
-	})
-	if status != 200 {
-		t.Fatalf("token: %d %+v", status, tr)
-	}
-	return tr.AccessToken
-}
-
 // jwtClaims decodes a JWT's payload without checking it.
 func jwtClaims(t *testing.T, token string) map[string]any {
 	t.Helper()
@@ -284,11 +272,11 @@ func TestPostEvent(t *testing.T) {
 	sb := strmtest.New(t, withAuthClock(at), strmtest.WithMaxEventBytes(2048))
 	demoStream := sb.CreateStream("demo")
 	derived := sb.CreateDerived("demo", 2)
-	token := accessToken(t, sb, demoStream)
+	token := demoStream.Token()
 	at.t = t0.Add(-2 * time.Hour)
-	expired := accessToken(t, sb, demoStream)
+	expired := demoStream.Token()
 	at.t = t0
-	derivedToken := accessToken(t, sb, derived)
+	derivedToken := derived.Token()
 
 	valid := []byte(demo("session-1", 2))
 	avro := avroDemo("streammachine/example/1.3.0", []int64{2}, ptr("unique-a"), ptr("session-a"), ptr("sensitive-a"), nil)
