@@ -65,10 +65,13 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, rec := range out {
-			wctx, wcancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
+			// The write's context is not derived from ctx: the websocket
+			// library arms a close of the connection on the write's context,
+			// and now and then that close still fired when ctx ended after
+			// the write had finished, dropping the connection before our
+			// close frame. A write blocked at shutdown waits out WriteTimeout.
+			wctx, wcancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
 			err := c.Write(wctx, websocket.MessageText, []byte(rec.Json))
-			// A write that timed out closes the connection, which ends ctx
-			// too: the cause of wctx tells which came first.
 			slow := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
 			wcancel()
 			if err != nil {
