@@ -21,7 +21,7 @@ run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral'
 	./$(BIN) serve $(ARGS)
 
 test: test-deps ## Run every test with the race detector
-	$(GO) test -race -count=1 ./... ./testdata
+	$(GO) test -race -count=1 ./...
 
 # The compat tests drive the real curl (HTTP/1.1 and --http2-prior-knowledge).
 test-deps:

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/testdata"
 )
 
 func TestLoadCatalogue(t *testing.T) {
-	schemas, contracts, err := engine.LoadCatalogue(testdata.CatalogueFS())
+	schemas, contracts, err := engine.LoadCatalogue(catalog.BuiltinFS())
 	if err != nil {
 		t.Fatal(err)
 	}

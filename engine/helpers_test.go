@@ -6,8 +6,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/testdata"
 )
 
 // Go types mirroring the catalogue schemas, so that test bodies are encoded
@@ -68,7 +68,7 @@ type catalogue struct {
 
 func loadCatalogue(tb testing.TB) catalogue {
 	tb.Helper()
-	ss, cs, err := engine.LoadCatalogue(testdata.CatalogueFS())
+	ss, cs, err := engine.LoadCatalogue(catalog.BuiltinFS())
 	if err != nil {
 		tb.Fatal(err)
 	}

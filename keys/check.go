@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
+
 	"github.com/strmlocal/strmlocal/internal/store"
 )
 
@@ -48,7 +48,7 @@ func (ks *Keys) Check() error {
 	var currents [][]byte
 	sawHashKey := false
 
-	err := scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
+	err := store.Scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
 		if len(k) < 2 {
 			bad("key %x: too short", k)
 			return nil
@@ -125,7 +125,7 @@ func (ks *Keys) Check() error {
 		}
 		if n := streamIdx[id]; n != 1 {
 			bad("key link %s: %d stream index entries, want 1", id, n)
-		} else if ok, err := hasKey(snap, streamKey(r.Stream, r.Created, id)); err != nil {
+		} else if ok, err := store.Has(snap, streamKey(r.Stream, r.Created, id)); err != nil {
 			return err
 		} else if !ok {
 			bad("key link %s: stream index entry does not match its record", id)
@@ -144,7 +144,7 @@ func (ks *Keys) Check() error {
 		}
 		if n := expiryIdx[id]; n != 1 {
 			bad("key link %s: %d expiry entries, want 1", id, n)
-		} else if ok, err := hasKey(snap, expiryKey(r.ExpiresAt, id)); err != nil {
+		} else if ok, err := store.Has(snap, expiryKey(r.ExpiresAt, id)); err != nil {
 			return err
 		} else if !ok {
 			bad("key link %s: expiry entry does not match its record", id)
@@ -216,15 +216,4 @@ func (ks *Keys) Check() error {
 	}
 	ks.mu.RUnlock()
 	return errors.Join(errs...)
-}
-
-func hasKey(r pebble.Reader, k []byte) (bool, error) {
-	_, closer, err := r.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, closer.Close()
 }

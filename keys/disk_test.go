@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/strmlocal/strmlocal/keys"
 	aspb "github.com/tink-crypto/tink-go/v2/proto/aes_siv_go_proto"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/strmlocal/strmlocal/keys"
 )
 
 // Nothing secret reaches the disk in clear: not key values, subjects or

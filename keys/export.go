@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/strmlocal/strmlocal/log"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+
+	"github.com/strmlocal/strmlocal/log"
 )
 
 // ExportRow is one exported key: the only form in which this package hands

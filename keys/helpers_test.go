@@ -9,8 +9,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/strmlocal/strmlocal/keys"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/strmlocal/strmlocal/keys"
 )
 
 // t0 is where every fake clock starts.

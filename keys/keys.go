@@ -15,8 +15,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
-	"github.com/strmlocal/strmlocal/log"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/log"
 )
 
 var (
@@ -428,7 +430,7 @@ func (ks *Keys) get(k []byte) ([]byte, error) {
 }
 
 func (ks *Keys) has(k []byte) (bool, error) {
-	ok, err := hasKey(ks.db, k)
+	ok, err := store.Has(ks.db, k)
 	if err != nil {
 		return false, fmt.Errorf("keys: read: %w", err)
 	}
@@ -494,7 +496,7 @@ func (ks *Keys) Links(stream log.StreamID) ([]Link, error) {
 // eachRecord calls fn with the record of every link of stream, in stream
 // index order (Created, then ID).
 func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record) error) error {
-	return scan(r, streamPrefix(stream), func(k, _ []byte) error {
+	return store.Scan(r, streamPrefix(stream), func(k, _ []byte) error {
 		id := idSuffix(k)
 		v, closer, err := r.Get(linkKey(id))
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -510,34 +512,6 @@ func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record
 		}
 		return fn(rec)
 	})
-}
-
-// scan calls fn for every key with prefix p, in order. k and v are valid
-// only during the call.
-func scan(r pebble.Reader, p []byte, fn func(k, v []byte) error) error {
-	return scanRange(r, p, prefixEnd(p), fn)
-}
-
-// scanRange calls fn for every key in [lower, upper), in order.
-func scanRange(r pebble.Reader, lower, upper []byte, fn func(k, v []byte) error) error {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("keys: read: %w", err)
-	}
-	for valid := it.First(); valid; valid = it.Next() {
-		v, err := it.ValueAndErr()
-		if err == nil {
-			err = fn(it.Key(), v)
-		}
-		if err != nil {
-			_ = it.Close()
-			return err
-		}
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("keys: read: %w", err)
-	}
-	return nil
 }
 
 // DeriveSecret returns a 32-byte secret for another part of the server (the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -77,18 +78,6 @@ func idSuffix(k []byte) uuid.UUID { return uuid.UUID(k[len(k)-16:]) }
 
 // hashSuffix returns the digest in the last hashLen bytes of k.
 func hashSuffix(k []byte) digest { return digest(k[len(k)-hashLen:]) }
-
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
-}
 
 // fromNanos is the inverse of time.UnixNano, with 0 for the zero time. All
 // times this package hands out are in UTC without a monotonic reading, so a

@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/strmlocal/strmlocal/keys"
 	"github.com/tink-crypto/tink-go/v2/daead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/strmlocal/strmlocal/keys"
 )
 
 func mustLoad(t *testing.T, dir, env string) tink.AEAD {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
+
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -22,8 +24,8 @@ func (ks *Keys) Sweep(now time.Time) (int, error) {
 	}
 	// Expiry keys sort by time, then ID: the ones due are a prefix.
 	var ids []uuid.UUID
-	upper := prefixEnd(expiryKey(now, uuid.Max))
-	err := scanRange(ks.db, prefix(kindExpiry, 0), upper, func(k, _ []byte) error {
+	upper := store.PrefixEnd(expiryKey(now, uuid.Max))
+	err := store.ScanRange(ks.db, prefix(kindExpiry, 0), upper, func(k, _ []byte) error {
 		ids = append(ids, idSuffix(k))
 		return nil
 	})
@@ -55,7 +57,7 @@ func (ks *Keys) Forget(subject string) ([]Link, error) {
 		return nil, ErrClosed
 	}
 	var ids []uuid.UUID
-	err := scan(ks.db, subjectPrefix(sh), func(k, _ []byte) error {
+	err := store.Scan(ks.db, subjectPrefix(sh), func(k, _ []byte) error {
 		ids = append(ids, idSuffix(k))
 		return nil
 	})
@@ -125,14 +127,14 @@ func (ks *Keys) unindex(b *pebble.Batch, r *record) error {
 		_ = b.Delete(ck, nil)
 	}
 	sp := subjectsPrefix(r.id)
-	err = scan(ks.db, sp, func(k, _ []byte) error {
+	err = store.Scan(ks.db, sp, func(k, _ []byte) error {
 		_ = b.Delete(subjectKey(hashSuffix(k), r.id), nil)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	_ = b.DeleteRange(sp, prefixEnd(sp), nil)
+	_ = b.DeleteRange(sp, store.PrefixEnd(sp), nil)
 	return nil
 }
 
@@ -175,9 +177,9 @@ func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
 			return err
 		}
 		sp := streamPrefix(stream)
-		_ = b.DeleteRange(sp, prefixEnd(sp), nil)
+		_ = b.DeleteRange(sp, store.PrefixEnd(sp), nil)
 		cp := currentPrefix(stream)
-		_ = b.DeleteRange(cp, prefixEnd(cp), nil)
+		_ = b.DeleteRange(cp, store.PrefixEnd(cp), nil)
 		ks.mu.Lock()
 		for id, k := range ks.live {
 			if k.Stream == stream {
@@ -199,7 +201,7 @@ func (ks *Keys) NextExpiry() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	p := prefix(kindExpiry, 0)
-	it, err := ks.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	it, err := ks.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: store.PrefixEnd(p)})
 	if err != nil {
 		ks.opts.Logger.Error("keys: read next expiry", "err", err)
 		return time.Time{}, false

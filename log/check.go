@@ -1,13 +1,13 @@
 package log
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/strmlocal/strmlocal/internal/store"
 )
 
@@ -138,21 +138,8 @@ func (l *Log) Check() error {
 	return errors.Join(errs...)
 }
 
+// scan is store.Scan for the checks above, which collect problems instead of
+// stopping at the first.
 func scan(r pebble.Reader, prefix []byte, fn func(k, v []byte)) error {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		if !bytes.HasPrefix(it.Key(), prefix) {
-			break
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return err
-		}
-		fn(it.Key(), v)
-	}
-	return it.Close()
+	return store.Scan(r, prefix, func(k, v []byte) error { fn(k, v); return nil })
 }

@@ -36,18 +36,6 @@ func decodeU64Suffix(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-
 
 func millisOfTimeKey(k []byte) int64 { return int64(decodeU64Suffix(k) ^ (1 << 63)) }
 
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
 // state is the persisted summary of one stream.
 type state struct {
 	first, next uint64 // offsets held are [first, next)

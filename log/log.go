@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strmlocal/strmlocal/internal/store"
 )
 
 // StreamID identifies one sequence of records. IDs are assigned by the
@@ -333,7 +335,7 @@ func (l *Log) Drop(id StreamID, also func(*pebble.Batch) error) error {
 	defer b.Close()
 	for _, kind := range []byte{kindRecord, kindTime} {
 		p := streamPrefix(kind, id)
-		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		if err := b.DeleteRange(p, store.PrefixEnd(p), nil); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strmlocal/strmlocal/internal/store"
 )
 
 // Read returns up to max records of the stream from offset from onwards,
@@ -74,7 +76,7 @@ func (l *Log) SeekTime(id StreamID, t time.Time) (uint64, error) {
 	}
 	nanos := t.UnixNano()
 	p := streamPrefix(kindTime, id)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: store.PrefixEnd(p)})
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strmlocal/strmlocal/internal/store"
 )
 
 // Retention limits what a stream keeps. The zero value keeps everything.
@@ -52,7 +54,7 @@ func (l *Log) Trim(id StreamID, r Retention, now time.Time) (uint64, error) {
 	}
 	tp := streamPrefix(kindTime, id)
 	if newFirst == st.next {
-		err = b.DeleteRange(tp, prefixEnd(tp), nil)
+		err = b.DeleteRange(tp, store.PrefixEnd(tp), nil)
 	} else {
 		// Index entries before the new first record's millisecond go; its
 		// own entry must point at it (it may have pointed at a removed one).

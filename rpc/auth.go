@@ -10,7 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/catalog"
 )
 
 // adminGuard requires "Authorization: Bearer <token>" on the management

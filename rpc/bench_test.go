@@ -16,15 +16,15 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/strmtest"
-	"github.com/strmlocal/strmlocal/testdata"
 )
 
 // avroClicks returns n clickstream events as Avro binary, over sessions
 // sessions (one key link each), encoded from JSON by the engine.
 func avroClicks(b *testing.B, n, sessions int) [][]byte {
-	schemas, _, err := engine.LoadCatalogue(testdata.CatalogueFS())
+	schemas, _, err := engine.LoadCatalogue(catalog.BuiltinFS())
 	if err != nil {
 		b.Fatal(err)
 	}

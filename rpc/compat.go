@@ -10,8 +10,8 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/internal/catalog"
 )
 
 // The STRM event gateway (SPEC §7.1): POST /event with one event per

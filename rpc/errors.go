@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )

@@ -9,8 +9,8 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/internal/catalog"
 )
 
 type eventService struct{ s *Server }

@@ -17,13 +17,12 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
-	"github.com/strmlocal/strmlocal/testdata"
 )
 
 // DefaultAddr is where the server listens unless told otherwise.
@@ -349,7 +348,7 @@ func (s *Server) Close() error {
 // not registered yet. What cannot be registered (a ref the user took for
 // something else) is logged and skipped: it must not stop the server.
 func (s *Server) registerCatalogue() {
-	schemas, contracts, err := engine.LoadCatalogue(testdata.CatalogueFS())
+	schemas, contracts, err := catalog.Builtin()
 	if err != nil {
 		// The catalogue is embedded and tested; this is a build defect.
 		panic(err)

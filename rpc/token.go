@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/strmlocal/strmlocal/internal/catalog"
+	"github.com/strmlocal/strmlocal/catalog"
 )
 
 // TokenPath is where the STRM drivers ask for access tokens (the Keycloak

@@ -17,8 +17,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/sim"
-	"github.com/strmlocal/strmlocal/testdata"
 )
 
 var update = flag.Bool("update", false, "rewrite sim/testdata/*.golden")
@@ -28,7 +28,7 @@ var update = flag.Bool("update", false, "rewrite sim/testdata/*.golden")
 func catalogue(t testing.TB) map[string]string {
 	t.Helper()
 	defs := map[string]string{}
-	root := testdata.CatalogueFS()
+	root := catalog.BuiltinFS()
 	err := fs.WalkDir(root, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "schema.") {
 			return err

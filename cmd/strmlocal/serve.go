@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/internal/catalog"
 	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/rpc"

@@ -142,25 +142,17 @@ func OpenRegistry(db *pebble.DB, now func() time.Time) (*Registry, error) {
 
 // scan calls fn for every stored entry of one kind.
 func scan(db *pebble.DB, kind byte, fn func(engine.Ref, []byte) error) error {
-	it, err := db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{store.SpaceCatalog, kind},
-		UpperBound: []byte{store.SpaceCatalog, kind + 1},
-	})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		name := string(it.Key()[2:])
+	return store.Scan(db, []byte{store.SpaceCatalog, kind}, func(k, v []byte) error {
+		name := string(k[2:])
 		ref, err := engine.ParseRef(name)
 		if err == nil {
-			err = fn(ref, it.Value())
+			err = fn(ref, v)
 		}
 		if err != nil {
-			_ = it.Close()
 			return fmt.Errorf("catalog: stored %s %q is corrupt: %w", kindName(kind), name, err)
 		}
-	}
-	return it.Close()
+		return nil
+	})
 }
 
 func kindName(kind byte) string {
