@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -167,7 +168,7 @@ func (lg *crashLedger) verify(t *testing.T, dir string, cycle int) {
 	if err != nil {
 		t.Fatalf("cycle %d: reopen: %v", cycle, err)
 	}
-	l, err := Open(st.DB, Options{})
+	l, err := Open(st.DB, Options{ReadBytes: math.MaxInt}) // verify reads each stream whole
 	if err != nil {
 		t.Fatalf("cycle %d: reopen: %v", cycle, err)
 	}
@@ -362,7 +363,7 @@ func runCrashChild(dir, cycle string) {
 	if err != nil {
 		fail("%v", err)
 	}
-	l, err := Open(st.DB, Options{})
+	l, err := Open(st.DB, Options{ReadBytes: math.MaxInt}) // verify reads each stream whole
 	if err != nil {
 		fail("%v", err)
 	}

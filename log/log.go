@@ -39,17 +39,28 @@ var (
 	ErrEmpty = errors.New("log: no records to append")
 )
 
+// Defaults of Options.
+const (
+	DefaultMaxGroupRecords = 16384
+	DefaultReadBatch       = 512
+	DefaultReadBytes       = 4 << 20
+)
+
 // Options configure a Log. Every field has a usable zero value.
 type Options struct {
 	// Now stamps records appended without a Time. Default: time.Now.
 	Now func() time.Time
 	// MaxGroupRecords bounds how many records one group commit takes from
 	// waiting appenders; an append larger than this still commits whole.
-	// Default: 16384.
+	// Default: DefaultMaxGroupRecords.
 	MaxGroupRecords int
 	// ReadBatch is the most records one Subscription.Next returns.
-	// Default: 512.
+	// Default: DefaultReadBatch.
 	ReadBatch int
+	// ReadBytes bounds the bytes (metadata plus value) of the records one
+	// Read or Subscription.Next returns; a single record larger than it is
+	// still returned on its own. Default: DefaultReadBytes.
+	ReadBytes int
 	// Logger gets diagnostics (never record contents). Default: discard.
 	Logger *slog.Logger
 }
@@ -59,10 +70,13 @@ func (o *Options) ensureDefaults() {
 		o.Now = time.Now
 	}
 	if o.MaxGroupRecords <= 0 {
-		o.MaxGroupRecords = 16384
+		o.MaxGroupRecords = DefaultMaxGroupRecords
 	}
 	if o.ReadBatch <= 0 {
-		o.ReadBatch = 512
+		o.ReadBatch = DefaultReadBatch
+	}
+	if o.ReadBytes <= 0 {
+		o.ReadBytes = DefaultReadBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -11,8 +11,9 @@ import (
 	"github.com/strmlocal/strmlocal/internal/store"
 )
 
-// Read returns up to max records of the stream from offset from onwards,
-// ending at the last durable record. An offset before the first retained
+// Read returns up to limit records of the stream from offset from onwards,
+// and no more bytes than Options.ReadBytes (at least one record), ending at
+// the last durable record. An offset before the first retained
 // record reads from the first retained record; one at or past the end
 // returns no records.
 func (l *Log) Read(id StreamID, from uint64, limit int) ([]Record, error) {
@@ -23,7 +24,8 @@ func (l *Log) Read(id StreamID, from uint64, limit int) ([]Record, error) {
 	return l.readRange(id, max(from, st.first), st.next, limit)
 }
 
-// readRange reads records [from, min(to, from+limit)). Records that
+// readRange reads records [from, min(to, from+limit)), stopping early after
+// Options.ReadBytes (but never before the first record). Records that
 // retention removes while the read starts are skipped: retention only ever
 // removes a prefix, so a gap is allowed before the first record read.
 func (l *Log) readRange(id StreamID, from, to uint64, limit int) ([]Record, error) {
@@ -38,8 +40,9 @@ func (l *Log) readRange(id StreamID, from, to uint64, limit int) ([]Record, erro
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]Record, 0, to-from)
+	recs := make([]Record, 0, min(to-from, 1024))
 	var want uint64
+	size := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		var r Record
 		r.Offset = decodeU64Suffix(it.Key())
@@ -57,6 +60,10 @@ func (l *Log) readRange(id StreamID, from, to uint64, limit int) ([]Record, erro
 		if err != nil {
 			it.Close()
 			return nil, fmt.Errorf("stream %d offset %d: %w", id, r.Offset, err)
+		}
+		size += len(r.Meta) + len(r.Value)
+		if len(recs) > 0 && size > l.opts.ReadBytes {
+			break
 		}
 		recs = append(recs, r)
 		want++
@@ -124,7 +131,8 @@ func (l *Log) Subscribe(id StreamID, from uint64) *Subscription {
 // Offset is the offset of the next record Next will return.
 func (s *Subscription) Offset() uint64 { return s.next }
 
-// Next returns the next records (at least one, at most Options.ReadBatch),
+// Next returns the next records (at least one, at most Options.ReadBatch and
+// Options.ReadBytes),
 // waiting until one is durable. Records removed by retention before they
 // were read are skipped. It returns ctx.Err() when ctx ends, ErrClosed when
 // the log closes and ErrDropped when the stream is dropped.

@@ -1,9 +1,11 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,6 +106,47 @@ func TestCloseWakesSubscribersAndRefusesAppends(t *testing.T) {
 		}
 		if err := l.Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
+
+// Reads are bounded in bytes as well as in records, so a stream of large
+// events cannot make one read hold more than Options.ReadBytes; a record
+// larger than the bound still comes out, on its own.
+func TestReadBytesBound(t *testing.T) {
+	eachFS(t, func(t *testing.T, e *env) {
+		l := e.reopen(Options{ReadBytes: 4000})
+		var recs []Record
+		for i := range 10 {
+			recs = append(recs, Record{Meta: []byte("m"), Value: bytes.Repeat([]byte{byte('a' + i)}, 999)})
+		}
+		recs = append(recs, Record{Meta: []byte("m"), Value: make([]byte, 9999)})
+		mustAppend(t, l, 1, recs...)
+
+		var sizes []int
+		for from := uint64(0); from < 11; {
+			got, err := l.Read(1, from, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(got))
+			from = got[len(got)-1].Offset + 1
+		}
+		if want := []int{4, 4, 2, 1}; !slices.Equal(sizes, want) {
+			t.Errorf("Read sizes = %v, want %v", sizes, want)
+		}
+
+		sub := l.Subscribe(1, 0)
+		sizes = sizes[:0]
+		for sub.Offset() < 11 {
+			got, err := sub.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(got))
+		}
+		if want := []int{4, 4, 2, 1}; !slices.Equal(sizes, want) {
+			t.Errorf("Next sizes = %v, want %v", sizes, want)
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 )
@@ -27,37 +26,39 @@ const (
 	headerSerialization = "Strm-Serialization-Type"
 )
 
-// Values of Strm-Serialization-Type.
-const (
-	mediaAvroBinary = "application/x-avro-binary"
-	mediaJSON       = "application/json"
-)
-
 func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
+	maxBytes := s.app.MaxEventBytes()
+	// A refusal before the body is read first takes in what the client is
+	// still sending (up to the size limit): an HTTP/2 response that ends
+	// the stream under a client's upload makes clients such as curl report
+	// a broken stream instead of the answer.
+	drain := func() { _, _ = io.CopyN(io.Discard, r.Body, int64(maxBytes)+1) }
+	refuse := func(status int, msg string) { drain(); plainError(w, status, msg) }
 	st, _, err := s.bearerStream(r.Header.Get("Authorization"))
 	if err != nil {
+		drain()
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
 	if st.IsDerived() {
-		plainError(w, http.StatusForbidden, fmt.Sprintf("stream '%s' is derived from '%s' and accepts no events: use the credentials of '%s'", st.Name, st.DerivedFrom, st.DerivedFrom))
+		refuse(http.StatusForbidden, fmt.Sprintf("stream '%s' is derived from '%s' and accepts no events: use the credentials of '%s'", st.Name, st.DerivedFrom, st.DerivedFrom))
 		return
 	}
 	ref, err := s.schemaRefHeader(r.Header)
 	if err != nil {
-		plainError(w, http.StatusBadRequest, err.Error())
+		refuse(http.StatusBadRequest, err.Error())
 		return
 	}
 	ser, err := serializationHeader(r.Header.Get(headerSerialization))
 	if err != nil {
-		plainError(w, http.StatusBadRequest, err.Error())
+		refuse(http.StatusBadRequest, err.Error())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.opts.MaxEventBytes)))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxBytes)))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", s.opts.MaxEventBytes))
+		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", maxBytes))
 		return
 	case err != nil:
 		plainError(w, http.StatusBadRequest, "cannot read the event body: "+err.Error())
@@ -124,18 +125,17 @@ func (s *Server) schemaRefHeader(h http.Header) (string, error) {
 	return "", fmt.Errorf("%s '%s' names %d active schemas (%s): send %s with one of them", headerSchemaID, id, len(matches), strings.Join(refs, ", "), headerSchemaRef)
 }
 
-func serializationHeader(v string) (v1.Serialization, error) {
-	// Drivers send bare media types; parameters (";charset=...") are ignored.
-	media, _, _ := strings.Cut(v, ";")
-	switch strings.ToLower(strings.TrimSpace(media)) {
-	case "":
-		return v1.Serialization_SERIALIZATION_UNSPECIFIED, nil
-	case mediaAvroBinary:
-		return v1.Serialization_SERIALIZATION_AVRO_BINARY, nil
-	case mediaJSON:
-		return v1.Serialization_SERIALIZATION_JSON, nil
+// serializationHeader reads Strm-Serialization-Type; absent is 0, the
+// schema's own serialization. Drivers send bare media types; parameters
+// (";charset=...") are ignored.
+func serializationHeader(v string) (engine.Serialization, error) {
+	if media, _, _ := strings.Cut(v, ";"); strings.TrimSpace(media) == "" {
+		return 0, nil
 	}
-	return 0, fmt.Errorf("unsupported %s '%s': use %s or %s", headerSerialization, v, mediaAvroBinary, mediaJSON)
+	if ser, ok := engine.ParseSerialization(v); ok {
+		return ser, nil
+	}
+	return 0, fmt.Errorf("unsupported %s '%s': use %s or %s", headerSerialization, v, engine.ContentTypeAvroBinary, engine.ContentTypeJSON)
 }
 
 func plainError(w http.ResponseWriter, status int, msg string) {

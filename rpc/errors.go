@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/keys"
@@ -18,6 +20,12 @@ var codes = []struct {
 	err  error
 	code connect.Code
 }{
+	// First: an unreadable stored record is the server's problem, whatever
+	// its cause would map to on its own.
+	{app.ErrUnreadable, connect.CodeInternal},
+	{app.ErrInvalid, connect.CodeInvalidArgument},
+	{app.ErrDerived, connect.CodeFailedPrecondition},
+	{app.ErrRealClock, connect.CodeFailedPrecondition},
 	{catalog.ErrInvalid, connect.CodeInvalidArgument},
 	{catalog.ErrNotFound, connect.CodeNotFound},
 	{catalog.ErrExists, connect.CodeAlreadyExists},

@@ -9,39 +9,33 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 )
 
 type eventService struct{ s *Server }
 
-// serialization picks the body format: the one asked for, or the schema's
+// serialization is the body format a request names; 0 means the schema's
 // own.
-func serialization(s *engine.Schema, ser v1.Serialization) engine.Serialization {
+func serialization(ser v1.Serialization) engine.Serialization {
 	switch ser {
 	case v1.Serialization_SERIALIZATION_AVRO_BINARY:
 		return engine.AvroBinary
 	case v1.Serialization_SERIALIZATION_JSON:
 		return engine.JSON
 	}
-	return s.DefaultSerialization()
-}
-
-// validate runs ingest steps 1–3 on one body.
-func (s *Server) validate(schema *engine.Schema, ser engine.Serialization, body []byte) (*engine.Event, *engine.CompiledContract, error) {
-	return engine.Validate(schema, ser, body, s.opts.MaxEventBytes, s.reg.ActiveContract)
+	return 0
 }
 
 func (h *eventService) ValidateEvents(_ context.Context, req *connect.Request[v1.ValidateEventsRequest]) (*connect.Response[v1.ValidateEventsResponse], error) {
 	m := req.Msg
-	schema, err := h.s.reg.ActiveSchema(m.SchemaRef)
+	errs, err := h.s.app.Validate(m.SchemaRef, serialization(m.Serialization), m.Events)
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	ser := serialization(schema, m.Serialization)
-	out := make([]*v1.Verdict, len(m.Events))
-	for i, body := range m.Events {
-		_, _, err := h.s.validate(schema, ser, body)
+	out := make([]*v1.Verdict, len(errs))
+	for i, err := range errs {
 		out[i] = verdict(err)
 	}
 	return connect.NewResponse(&v1.ValidateEventsResponse{Verdicts: out}), nil
@@ -74,17 +68,9 @@ func (s *Server) source(h http.Header, name string) (*catalog.Stream, error) {
 }
 
 // ingest sends a batch through the pipeline.
-func (s *Server) ingest(ctx context.Context, st *catalog.Stream, schemaRef string, ser v1.Serialization, bodies [][]byte) ([]engine.Result, error) {
-	schema, err := s.reg.ActiveSchema(schemaRef)
-	if err != nil {
-		return nil, toConnect(err)
-	}
-	res, err := s.pipe.Ingest(ctx, st.ID, schema, serialization(schema, ser), bodies, s.reg.ActiveContract)
-	if err != nil {
-		s.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
-		return nil, toConnect(err)
-	}
-	return res, nil
+func (s *Server) ingest(ctx context.Context, st *catalog.Stream, schemaRef string, ser engine.Serialization, bodies [][]byte) ([]app.Result, error) {
+	res, err := s.app.Ingest(ctx, st, schemaRef, ser, bodies)
+	return res, toConnect(err)
 }
 
 func (h *eventService) SendEvent(ctx context.Context, req *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error) {
@@ -93,7 +79,7 @@ func (h *eventService) SendEvent(ctx context.Context, req *connect.Request[v1.Se
 	if err != nil {
 		return nil, err
 	}
-	res, err := h.s.ingest(ctx, st, m.SchemaRef, m.Serialization, [][]byte{m.Event})
+	res, err := h.s.ingest(ctx, st, m.SchemaRef, serialization(m.Serialization), [][]byte{m.Event})
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +95,7 @@ func (h *eventService) SendEvents(ctx context.Context, req *connect.Request[v1.S
 	if err != nil {
 		return nil, err
 	}
-	res, err := h.s.ingest(ctx, st, m.SchemaRef, m.Serialization, m.Events)
+	res, err := h.s.ingest(ctx, st, m.SchemaRef, serialization(m.Serialization), m.Events)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +130,7 @@ func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientSt
 		if m.Serialization != v1.Serialization_SERIALIZATION_UNSPECIFIED {
 			ser = m.Serialization
 		}
-		res, err := h.s.ingest(ctx, st, schemaRef, ser, m.Events)
+		res, err := h.s.ingest(ctx, st, schemaRef, serialization(ser), m.Events)
 		if err != nil {
 			return nil, err
 		}

@@ -15,8 +15,8 @@ type serverService struct{ s *Server }
 func (h *serverService) GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error) {
 	return connect.NewResponse(&v1.GetServerInfoResponse{
 		Version:       h.s.opts.Version,
-		DataDir:       h.s.opts.DataDir,
+		DataDir:       h.s.app.DataDir(),
 		FormatVersion: store.FormatVersion,
-		StartTime:     timestamppb.New(h.s.start),
+		StartTime:     timestamppb.New(h.s.app.StartTime()),
 	}), nil
 }

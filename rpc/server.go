@@ -13,16 +13,11 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
-	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/clock"
-	"github.com/strmlocal/strmlocal/internal/store"
-	"github.com/strmlocal/strmlocal/keys"
-	"github.com/strmlocal/strmlocal/log"
 )
 
 // DefaultAddr is where the server listens unless told otherwise.
@@ -41,10 +36,10 @@ type Options struct {
 	// AdvanceClock. Default: the wall clock.
 	Clock clock.Clock
 	// Rotation is how long a key link lasts after its creation.
-	// Default: 24h.
+	// Default: app.DefaultRotation (24h).
 	Rotation time.Duration
 	// KeyRetention is how long a key is kept after its period ends before it
-	// is deleted (crypto-shredding). Default: 7 days.
+	// is deleted (crypto-shredding). Default: app.DefaultKeyRetention (7 days).
 	KeyRetention time.Duration
 	// MasterKey is a master key given from outside (the value of
 	// STRMLOCAL_MASTER_KEY). Default: "": <DataDir>/master.key, created on
@@ -59,55 +54,100 @@ type Options struct {
 	AdminToken string
 	// Version is reported by ServerService. Default: "devel".
 	Version string
-	// NoDemo skips registering the built-in catalogue (SPEC §8). Default:
+	// NoDemo skips registering the built-in catalogue (docs/registry.md). Default:
 	// false: schemas and contracts of the catalogue that are not registered
 	// yet are registered, ACTIVE, at every start.
 	NoDemo bool
 	// MaxEventBytes caps the size of one event body.
-	// Default: engine.DefaultMaxEventBytes (1 MiB).
+	// Default: app.DefaultMaxEventBytes (1 MiB).
 	MaxEventBytes int
+	// PageBytes bounds one egress page or tail message.
+	// Default: app.DefaultPageBytes (4 MiB).
+	PageBytes int
 	// MaxRequestBytes caps the size of one RPC message (a batch of events,
-	// a schema definition). Default: 64 MiB.
+	// a schema definition). Default: DefaultMaxRequestBytes.
 	MaxRequestBytes int
 	// AuthClock is the clock of access and refresh tokens. It is not Clock:
 	// drivers refresh on their own wall clock, and advancing a virtual
 	// Clock must not log every producer out. Default: the wall clock.
 	AuthClock clock.Clock
 	// TokenLifetime is how long an access token is valid.
-	// Default: 1h. Refresh tokens last 24 times as long.
+	// Default: DefaultTokenLifetime. Refresh tokens last 24 times as long.
 	TokenLifetime time.Duration
 	// ReadHeaderTimeout bounds how long a client may take to send a
-	// request's headers (slow-loris clients). Default: 10s.
+	// request's headers (slow-loris clients). Default: DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
 	// WriteTimeout bounds how long one websocket frame may wait for a
 	// client that does not read before the client is disconnected.
-	// Default: 10s.
+	// Default: DefaultWriteTimeout.
 	WriteTimeout time.Duration
+}
+
+// Defaults of Options (the application's own are in package app).
+const (
+	DefaultMaxRequestBytes   = 64 << 20
+	DefaultTokenLifetime     = time.Hour
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	// DefaultIdleTimeout closes keep-alive connections nobody uses.
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultShutdownGrace is how long Close gives requests in flight.
+	DefaultShutdownGrace = 5 * time.Second
+)
+
+func (o *Options) fillDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Version == "" {
+		o.Version = "devel"
+	}
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.AuthClock == nil {
+		o.AuthClock = clock.Real{}
+	}
+	if o.TokenLifetime <= 0 {
+		o.TokenLifetime = DefaultTokenLifetime
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+}
+
+// appOptions are the options of the application layer below.
+func (o *Options) appOptions() app.Options {
+	return app.Options{
+		DataDir: o.DataDir, Clock: o.Clock, Rotation: o.Rotation, KeyRetention: o.KeyRetention,
+		MasterKey: o.MasterKey, Logger: o.Logger, NoDemo: o.NoDemo, MaxEventBytes: o.MaxEventBytes,
+		PageBytes: o.PageBytes,
+	}
 }
 
 // ErrNeedAdminToken is returned by Start for a non-loopback listener when
 // Options.AdminToken is empty.
 var ErrNeedAdminToken = errors.New("rpc: a non-loopback address needs an admin token")
 
-// Server is a strmlocal server: construct it with New, Start it on a
-// listener, Close it.
+// Server is a strmlocal server: the transports mounted over one
+// application (package app). Construct it with New, Start it on a listener,
+// Close it.
 type Server struct {
-	opts  Options
-	start time.Time
-	store *store.Store
-	log   *log.Log
-	cat   *catalog.Streams
-	reg   *catalog.Registry
-	keys  *keys.Keys
-	pipe  *engine.Pipeline
+	opts Options
+	app  *app.App
+	cat  *catalog.Streams  // app.Streams()
+	reg  *catalog.Registry // app.Registry()
 	// tokens issues and checks the access tokens of the compat surface.
 	tokens *tokens
 	// wsConns counts websocket tails, which http.Server.Shutdown does not
 	// track (their connections are hijacked); Close waits for them.
 	wsConns sync.WaitGroup
-
-	sweepMu   sync.Mutex // serialises key sweeps
-	sweepDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -121,86 +161,22 @@ type Server struct {
 	done chan error
 }
 
-// New opens the store and everything on it. It does not listen.
+// New opens the application (the store and everything on it) and mounts
+// the transports. It does not listen.
 func New(opts Options) (*Server, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.Real{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Version == "" {
-		opts.Version = "devel"
-	}
-	if opts.Addr == "" {
-		opts.Addr = DefaultAddr
-	}
-	if opts.MaxEventBytes <= 0 {
-		opts.MaxEventBytes = engine.DefaultMaxEventBytes
-	}
-	if opts.MaxRequestBytes <= 0 {
-		opts.MaxRequestBytes = 64 << 20
-	}
-	if opts.AuthClock == nil {
-		opts.AuthClock = clock.Real{}
-	}
-	if opts.TokenLifetime <= 0 {
-		opts.TokenLifetime = time.Hour
-	}
-	if opts.ReadHeaderTimeout <= 0 {
-		opts.ReadHeaderTimeout = 10 * time.Second
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = wsWriteTimeout
-	}
-	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
-	if opts.DataDir == "" {
-		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
-	}
-	st, err := store.Open(sopts)
+	opts.fillDefaults()
+	a, err := app.Open(opts.appOptions())
 	if err != nil {
 		return nil, err
 	}
-	now := opts.Clock.Now
-	s := &Server{opts: opts, start: now(), store: st}
-	s.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
-	if err == nil {
-		s.cat, err = catalog.OpenStreams(st.DB, now)
-	}
-	if err == nil {
-		s.reg, err = catalog.OpenRegistry(st.DB, now)
-	}
-	if err == nil {
-		var master tink.AEAD
-		if opts.DataDir != "" && opts.MasterKey == "" {
-			err = keys.MissingMaster(opts.DataDir, st.DB)
-		}
-		if err == nil {
-			master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey)
-		}
-		if err == nil {
-			s.keys, err = keys.Open(st.DB, keys.Options{
-				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
-			})
-		}
-	}
-	if err == nil && !opts.NoDemo {
-		s.registerCatalogue()
-	}
-	if err != nil {
-		s.closeStorage()
-		return nil, err
-	}
-	s.tokens = newTokens(s.keys.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
-	s.pipe = &engine.Pipeline{Log: s.log, Keys: s.keys, Now: now, MaxEventBytes: opts.MaxEventBytes}
+	s := &Server{opts: opts, app: a, cat: a.Streams(), reg: a.Registry()}
+	s.tokens = newTokens(a.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.sweepDone = make(chan struct{})
-	go s.sweepLoop()
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		Protocols:         protocols(),
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
-		IdleTimeout:       5 * time.Minute,
+		IdleTimeout:       DefaultIdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
@@ -329,49 +305,23 @@ func (s *Server) Wait() error {
 }
 
 // Close stops serving — open streams are ended, requests in flight are
-// given a few seconds — then closes the log and the store.
+// given DefaultShutdownGrace — then closes the application.
 // Closing again returns the first Close's result.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownGrace)
 		defer cancel()
 		err := s.http.Shutdown(ctx)
 		s.wsConns.Wait()
-		<-s.sweepDone
-		s.closeErr = errors.Join(err, s.closeStorage())
+		s.closeErr = errors.Join(err, s.app.Close())
 	})
 	return s.closeErr
 }
 
-// registerCatalogue registers the parts of the built-in catalogue that are
-// not registered yet. What cannot be registered (a ref the user took for
-// something else) is logged and skipped: it must not stop the server.
-func (s *Server) registerCatalogue() {
-	schemas, contracts, err := catalog.Builtin()
-	if err != nil {
-		// The catalogue is embedded and tested; this is a build defect.
-		panic(err)
-	}
-	added, err := s.reg.RegisterCatalogue(schemas, contracts)
-	if len(added) > 0 {
-		s.opts.Logger.Debug("registered the built-in catalogue", "refs", added)
-	}
-	if err != nil {
-		s.opts.Logger.Warn("built-in catalogue only partly registered", "error", err)
-	}
-}
-
-func (s *Server) closeStorage() error {
-	var errs []error
-	if s.keys != nil {
-		errs = append(errs, s.keys.Close())
-	}
-	if s.log != nil {
-		errs = append(errs, s.log.Close())
-	}
-	return errors.Join(append(errs, s.store.Close())...)
-}
+// App is the application the server serves, for embedding programs and
+// tests.
+func (s *Server) App() *app.App { return s.app }
 
 // Registry is the server's schema and contract registry, for embedding
 // programs and tests.

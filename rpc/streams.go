@@ -4,16 +4,13 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strings"
 
 	"connectrpc.com/connect"
-	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
-	"github.com/strmlocal/strmlocal/log"
 )
 
 type streamService struct{ s *Server }
@@ -66,36 +63,12 @@ func (h *streamService) CreateStream(_ context.Context, req *connect.Request[v1.
 				n.View.Masked[mf.ContractRef] = append(n.View.Masked[mf.ContractRef], mf.Fields...)
 			}
 		}
-		if err := h.checkMasked(n.View); err != nil {
-			return nil, err
-		}
 	}
-	st, secret, err := h.s.cat.Create(n)
+	st, secret, err := h.s.app.CreateStream(n)
 	if err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&v1.CreateStreamResponse{Stream: toStream(st, secret)}), nil
-}
-
-// checkMasked checks that every contract a view masks fields of exists and
-// has those fields.
-func (h *streamService) checkMasked(v engine.View) error {
-	if err := v.Validate(); err != nil || len(v.Masked) == 0 {
-		return toConnect(err)
-	}
-	var msgs []string
-	for _, ref := range slices.Sorted(maps.Keys(v.Masked)) {
-		c, err := h.s.reg.Contract(ref)
-		if err != nil {
-			msgs = append(msgs, "masked: event contract "+ref+" not found")
-		} else if err := v.CheckMasked(c.CompiledContract); err != nil {
-			msgs = append(msgs, err.Error())
-		}
-	}
-	if len(msgs) > 0 {
-		return invalidArgument("%s", strings.Join(msgs, "\n"))
-	}
-	return nil
 }
 
 func (h *streamService) GetStream(_ context.Context, req *connect.Request[v1.GetStreamRequest]) (*connect.Response[v1.GetStreamResponse], error) {
@@ -116,17 +89,7 @@ func (h *streamService) ListStreams(context.Context, *connect.Request[v1.ListStr
 }
 
 func (h *streamService) DeleteStream(_ context.Context, req *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error) {
-	// A source stream's keys go in the same atomic batch as its records.
-	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
-		dropKeys := h.s.keys.DropStream(id)
-		return h.s.log.Drop(id, func(b *pebble.Batch) error {
-			if err := also(b); err != nil {
-				return err
-			}
-			return dropKeys(b)
-		})
-	}
-	deleted, err := h.s.cat.Delete(req.Msg.Name, req.Msg.Recursive, drop)
+	deleted, err := h.s.app.DeleteStream(req.Msg.Name, req.Msg.Recursive)
 	if err != nil {
 		return nil, toConnect(err)
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/strmlocal/strmlocal/app"
 )
 
 // wsHandler serves GET /ws (SPEC §7.1): a websocket tail of the stream the
@@ -26,12 +27,12 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
-	rd, err := s.readerOf(st)
+	rd, err := s.app.Reader(st)
 	if err != nil {
 		s.httpError(w, err)
 		return
 	}
-	_, from, err := s.log.Bounds(rd.id)
+	from, err := rd.Seek(app.FromEnd())
 	if err != nil {
 		s.httpError(w, err)
 		return
@@ -52,26 +53,21 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(c.CloseRead(context.Background()), cancel)
 	defer stop()
 
-	sub := s.log.Subscribe(rd.id, from)
+	f := rd.Follow(from)
 	for {
-		recs, err := sub.Next(ctx)
+		recs, err := f.Next(ctx)
 		if err != nil {
 			s.wsClose(c, ctx, err)
 			return
 		}
-		out, err := rd.render(recs)
-		if err != nil {
-			_ = c.Close(websocket.StatusInternalError, "cannot read the stream: see the server log")
-			return
-		}
-		for _, rec := range out {
+		for _, rec := range recs {
 			// The write's context is not derived from ctx: the websocket
 			// library arms a close of the connection on the write's context,
 			// and now and then that close still fired when ctx ended after
 			// the write had finished, dropping the connection before our
 			// close frame. A write blocked at shutdown waits out WriteTimeout.
 			wctx, wcancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
-			err := c.Write(wctx, websocket.MessageText, []byte(rec.Json))
+			err := c.Write(wctx, websocket.MessageText, rec.JSON)
 			slow := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
 			wcancel()
 			if err != nil {
@@ -95,10 +91,9 @@ func (s *Server) wsClose(c *websocket.Conn, ctx context.Context, err error) {
 		// The client closed: CloseRead has answered its close frame.
 		_ = c.CloseNow()
 	default:
-		s.opts.Logger.Error("websocket tail failed", "error", err)
+		if !errors.Is(err, app.ErrUnreadable) { // the reader has logged those
+			s.opts.Logger.Error("websocket tail failed", "error", err)
+		}
 		_ = c.Close(websocket.StatusInternalError, "cannot read the stream: see the server log")
 	}
 }
-
-// wsWriteTimeout is the default of Options.WriteTimeout.
-const wsWriteTimeout = 10 * time.Second

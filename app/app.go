@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/clock"
+	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/keys"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// Defaults of Options.
+const (
+	DefaultRotation      = 24 * time.Hour
+	DefaultKeyRetention  = 7 * 24 * time.Hour
+	DefaultMaxEventBytes = engine.DefaultMaxEventBytes
+	// DefaultPageBytes bounds one page of a Reader (see docs/architecture.md):
+	// large enough that small events fill a page by count first.
+	DefaultPageBytes = 4 << 20
+	// DefaultSweepInterval: retention is measured in days, so a key shredded
+	// a minute late is no harm.
+	DefaultSweepInterval = time.Minute
+)
+
+// Options configure an App. Every field has a usable zero value; Open fills
+// the defaults.
+type Options struct {
+	// DataDir is the directory of the database. Default: "" — an in-memory
+	// store that disappears with the App.
+	DataDir string
+	// Clock is the one server clock: acceptance times, creation times, key
+	// rotation and retention. A *clock.Virtual can be advanced (Advance).
+	// Default: the wall clock.
+	Clock clock.Clock
+	// Rotation is how long a key link lasts after its creation.
+	// Default: DefaultRotation.
+	Rotation time.Duration
+	// KeyRetention is how long a key is kept after its period ends before it
+	// is deleted (crypto-shredding). Default: DefaultKeyRetention.
+	KeyRetention time.Duration
+	// MasterKey is a master key given from outside (the value of
+	// STRMLOCAL_MASTER_KEY). Default: "": <DataDir>/master.key, created on
+	// first start; a fresh random key for an in-memory App.
+	MasterKey string
+	// Logger receives operational messages; never event contents, keys or
+	// secrets. Default: discard.
+	Logger *slog.Logger
+	// NoDemo skips registering the built-in catalogue. Default: false: the
+	// schemas and contracts of the catalogue that are not registered yet are
+	// registered, ACTIVE, at every start.
+	NoDemo bool
+	// MaxEventBytes caps the size of one event body.
+	// Default: DefaultMaxEventBytes.
+	MaxEventBytes int
+	// PageBytes bounds the records of one Reader page or follow step, as
+	// rendered JSON plus metadata. Default: DefaultPageBytes.
+	PageBytes int
+	// SweepInterval is how often a real clock is checked for keys past
+	// retention. Default: DefaultSweepInterval.
+	SweepInterval time.Duration
+}
+
+func (o *Options) fillDefaults() {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Rotation <= 0 {
+		o.Rotation = DefaultRotation
+	}
+	if o.KeyRetention <= 0 {
+		o.KeyRetention = DefaultKeyRetention
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if o.PageBytes <= 0 {
+		o.PageBytes = DefaultPageBytes
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+}
+
+// App is one running strmlocal: the store and everything on it, and the
+// background work. Construct it with Open and Close it; it is safe for
+// concurrent use.
+type App struct {
+	opts    Options
+	start   time.Time
+	store   *store.Store
+	log     *log.Log
+	streams *catalog.Streams
+	reg     *catalog.Registry
+	keys    *keys.Keys
+
+	sweepMu sync.Mutex // serialises key sweeps
+	bg      sync.WaitGroup
+	ctx     context.Context // cancelled by Close: ends background work
+	stop    context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the store and everything on it, registers the built-in
+// catalogue (unless Options.NoDemo) and starts the key sweep.
+func Open(opts Options) (*App, error) {
+	opts.fillDefaults()
+	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
+	if opts.DataDir == "" {
+		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
+	}
+	st, err := store.Open(sopts)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Clock.Now
+	a := &App{opts: opts, start: now(), store: st}
+	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
+	if err == nil {
+		a.streams, err = catalog.OpenStreams(st.DB, now)
+	}
+	if err == nil {
+		a.reg, err = catalog.OpenRegistry(st.DB, now)
+	}
+	if err == nil {
+		var master tink.AEAD
+		if opts.DataDir != "" && opts.MasterKey == "" {
+			err = keys.MissingMaster(opts.DataDir, st.DB)
+		}
+		if err == nil {
+			master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey)
+		}
+		if err == nil {
+			a.keys, err = keys.Open(st.DB, keys.Options{
+				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
+			})
+		}
+	}
+	if err == nil && !opts.NoDemo {
+		err = a.registerCatalogue()
+	}
+	if err != nil {
+		return nil, errors.Join(err, a.closeStorage())
+	}
+	a.ctx, a.stop = context.WithCancel(context.Background())
+	a.bg.Go(a.sweepLoop)
+	return a, nil
+}
+
+// registerCatalogue registers the parts of the built-in catalogue that are
+// not registered yet. What cannot be registered (a ref the user took for
+// something else) is logged and skipped: it must not stop the server.
+func (a *App) registerCatalogue() error {
+	schemas, contracts, err := catalog.Builtin()
+	if err != nil {
+		// The catalogue is embedded and tested: this is a build defect.
+		return err
+	}
+	added, err := a.reg.RegisterCatalogue(schemas, contracts)
+	if len(added) > 0 {
+		a.opts.Logger.Debug("registered the built-in catalogue", "refs", added)
+	}
+	if err != nil {
+		a.opts.Logger.Warn("built-in catalogue only partly registered", "error", err)
+	}
+	return nil
+}
+
+// Close stops the background work, waits for it, and closes the keys, the
+// log and the store. Readers still open fail with log.ErrClosed. Closing
+// again returns the first Close's result.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		a.stop()
+		a.bg.Wait()
+		a.closeErr = a.closeStorage()
+	})
+	return a.closeErr
+}
+
+func (a *App) closeStorage() error {
+	var errs []error
+	if a.keys != nil {
+		errs = append(errs, a.keys.Close())
+	}
+	if a.log != nil {
+		errs = append(errs, a.log.Close())
+	}
+	return errors.Join(append(errs, a.store.Close())...)
+}
+
+// Registry is the schema and contract registry.
+func (a *App) Registry() *catalog.Registry { return a.reg }
+
+// Streams is the stream catalogue. Create and delete streams through
+// CreateStream and DeleteStream, which keep the log and the keys in step.
+func (a *App) Streams() *catalog.Streams { return a.streams }
+
+// Clock is the server clock.
+func (a *App) Clock() clock.Clock { return a.opts.Clock }
+
+// StartTime is when Open ran, by the server clock.
+func (a *App) StartTime() time.Time { return a.start }
+
+// DataDir is the data directory ("" in memory).
+func (a *App) DataDir() string { return a.opts.DataDir }
+
+// MaxEventBytes is the cap on one event body.
+func (a *App) MaxEventBytes() int { return a.opts.MaxEventBytes }
+
+// DeriveSecret returns a 32-byte secret for a named use (the signing key of
+// access tokens, say) that lives as long as the data dir; see
+// keys.Keys.DeriveSecret.
+func (a *App) DeriveSecret(label string) []byte { return a.keys.DeriveSecret(label) }

@@ -1,0 +1,310 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/keys"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// Page sizes of Reader.Read, in records; Options.PageBytes bounds a page in
+// bytes as well.
+const (
+	DefaultPageRecords = 100
+	MaxPageRecords     = 10000
+)
+
+// Record is one stored event as a stream shows it: for a source stream as
+// stored (PII encrypted), for a derived stream its view (consent filter,
+// decryption, masking).
+type Record struct {
+	Offset uint64
+	// Time is the acceptance time.
+	Time time.Time
+	Meta engine.RecordMeta
+	// JSON is the event as plain JSON (strmMeta plus fields, unions
+	// unwrapped).
+	JSON []byte
+	// Applied says what the view did; zero for a source stream.
+	Applied engine.Applied
+}
+
+// size is an upper bound of what r takes in a response: its JSON, its
+// metadata and a few bytes of framing per field.
+func (r *Record) size() int {
+	n := 64 + len(r.JSON) + len(r.Meta.SchemaRef) + len(r.Meta.ContractRef) + len(r.Meta.KeyLink) + 11*len(r.Meta.Consent)
+	for _, paths := range [][]string{r.Applied.Decrypted, r.Applied.Masked, r.Applied.Encrypted} {
+		for _, p := range paths {
+			n += len(p) + 8
+		}
+	}
+	return n
+}
+
+// Start is where a read starts; see FromBeginning, FromEnd, FromOffset and
+// FromTime.
+type Start struct {
+	kind   startKind
+	offset uint64
+	time   time.Time
+}
+
+type startKind uint8
+
+const (
+	startEnd startKind = iota
+	startBeginning
+	startOffset
+	startTime
+)
+
+// FromBeginning starts at the first retained record.
+func FromBeginning() Start { return Start{kind: startBeginning} }
+
+// FromEnd starts after the last record: only new records are read.
+func FromEnd() Start { return Start{kind: startEnd} }
+
+// FromOffset starts at an offset (a retained offset before it reads from the
+// first retained record).
+func FromOffset(off uint64) Start { return Start{kind: startOffset, offset: off} }
+
+// FromTime starts at the first record accepted at or after t.
+func FromTime(t time.Time) Start { return Start{kind: startTime, time: t} }
+
+// Reader reads one stream as it shows: the one stream reader of strmlocal,
+// behind egress, websocket tails and jobs. It pulls from the log only when
+// asked, so a consumer that stops asking holds the server to what it has
+// already taken (back-pressure), and every page or follow step is bounded
+// in records and in bytes (Options.PageBytes). A Reader is not safe for
+// concurrent use; what it returns is valid until its next call.
+type Reader struct {
+	a      *App
+	stream *catalog.Stream
+	id     log.StreamID        // the log read: a derived stream's source
+	view   *engine.View        // nil for a source stream
+	memo   *engine.DecryptMemo // derived streams only
+
+	buf  []byte   // JSON of the records returned last
+	recs []Record // the records returned last
+}
+
+// Reader returns a reader of st.
+func (a *App) Reader(st *catalog.Stream) (*Reader, error) {
+	r := &Reader{a: a, stream: st, id: st.ID}
+	if st.IsDerived() {
+		src, err := a.streams.Get(st.DerivedFrom)
+		if err != nil {
+			return nil, err
+		}
+		v := st.View()
+		r.id, r.view, r.memo = src.ID, &v, engine.NewDecryptMemo()
+	}
+	return r, nil
+}
+
+// Stream is the stream read.
+func (r *Reader) Stream() *catalog.Stream { return r.stream }
+
+// Bounds returns the offsets of the first retained record and of the end
+// of the log (the offset the next record will get). A derived stream has
+// the offsets of its source.
+func (r *Reader) Bounds() (first, end uint64, err error) { return r.a.log.Bounds(r.id) }
+
+// Seek returns the offset a read from s starts at.
+func (r *Reader) Seek(s Start) (uint64, error) {
+	switch s.kind {
+	case startOffset:
+		return s.offset, nil
+	case startTime:
+		return r.a.log.SeekTime(r.id, s.time)
+	}
+	first, end, err := r.a.log.Bounds(r.id)
+	if s.kind == startBeginning {
+		return first, err
+	}
+	return end, err
+}
+
+// Page is one page of Read.
+type Page struct {
+	Records []Record
+	// Next is the offset to read on from: past every record read, shown or
+	// dropped by the view.
+	Next uint64
+}
+
+// Read returns a page from offset from: up to limit records the stream
+// shows (DefaultPageRecords when limit ≤ 0, at most MaxPageRecords) and no
+// more than Options.PageBytes of them, though at least one record. A
+// derived stream's page reads on through the records its view drops, up to
+// the end of the log.
+func (r *Reader) Read(ctx context.Context, from uint64, limit int) (Page, error) {
+	return r.ReadUntil(ctx, from, math.MaxUint64, limit)
+}
+
+// ReadUntil is Read that stops at offset until.
+func (r *Reader) ReadUntil(ctx context.Context, from, until uint64, limit int) (Page, error) {
+	switch {
+	case limit <= 0:
+		limit = DefaultPageRecords
+	case limit > MaxPageRecords:
+		limit = MaxPageRecords
+	}
+	r.reset()
+	page := Page{Next: from}
+	size := 0
+	for len(r.recs) < limit && page.Next < until {
+		if err := ctx.Err(); err != nil {
+			return Page{}, err
+		}
+		n := min(uint64(limit-len(r.recs)), until-page.Next)
+		raw, err := r.a.log.Read(r.id, page.Next, int(n))
+		if err != nil || len(raw) == 0 {
+			page.Records = r.recs
+			return page, err
+		}
+		for _, rec := range raw {
+			added, err := r.add(rec, &size)
+			if err != nil {
+				return Page{}, err
+			}
+			if !added {
+				page.Records = r.recs
+				return page, nil // full: the next page starts at rec
+			}
+			page.Next = rec.Offset + 1
+		}
+	}
+	page.Records = r.recs
+	return page, nil
+}
+
+// Follower follows a stream from an offset on, waiting for new records; see
+// Reader.Follow.
+type Follower struct {
+	r       *Reader
+	sub     *log.Subscription
+	pending []log.Record // read from the log, not yet returned
+}
+
+// Follow returns a follower of the stream from offset from. Appends wake it;
+// it never polls, misses or repeats a record.
+func (r *Reader) Follow(from uint64) *Follower {
+	return &Follower{r: r, sub: r.a.log.Subscribe(r.id, from)}
+}
+
+// Next waits until the stream shows at least one new record and returns the
+// new records, no more than Options.PageBytes of them (at least one). It
+// returns ctx.Err() when ctx ends, log.ErrClosed when the App closes and
+// log.ErrDropped when the stream is deleted. The records are valid until
+// the next call.
+func (f *Follower) Next(ctx context.Context) ([]Record, error) {
+	r := f.r
+	r.reset()
+	size := 0
+	for {
+		if len(f.pending) == 0 {
+			if len(r.recs) > 0 {
+				return r.recs, nil
+			}
+			var err error
+			if f.pending, err = f.sub.Next(ctx); err != nil {
+				return nil, err
+			}
+		}
+		for len(f.pending) > 0 {
+			added, err := r.add(f.pending[0], &size)
+			if err != nil {
+				return nil, err
+			}
+			if !added {
+				return r.recs, nil
+			}
+			f.pending = f.pending[1:]
+		}
+	}
+}
+
+// reset forgets what the last call returned, keeping the memory.
+func (r *Reader) reset() {
+	clear(r.recs) // drop references to old metadata
+	r.recs, r.buf = r.recs[:0], r.buf[:0]
+}
+
+// add renders rec and appends it to r.recs if the stream shows it and it
+// fits in Options.PageBytes with what is there (a first record always
+// fits). It reports false, changing nothing, when rec does not fit.
+func (r *Reader) add(rec log.Record, size *int) (bool, error) {
+	start := len(r.buf)
+	out, keep, err := r.render(rec)
+	if err != nil || !keep {
+		r.buf = r.buf[:start]
+		return true, err
+	}
+	n := out.size()
+	if len(r.recs) > 0 && *size+n > r.a.opts.PageBytes {
+		r.buf = r.buf[:start]
+		return false, nil
+	}
+	*size += n
+	r.recs = append(r.recs, out)
+	return true, nil
+}
+
+// render turns a stored record into what the stream shows, appending its
+// JSON to r.buf. keep is false when the view drops it.
+func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
+	meta, err := engine.ParseRecordMeta(rec.Meta)
+	if err != nil {
+		return out, false, r.fail(rec, err)
+	}
+	out = Record{Offset: rec.Offset, Time: rec.Time, Meta: meta}
+	if r.view != nil && !r.view.Keeps(meta.Consent) {
+		return out, false, nil
+	}
+	s, err := r.a.reg.Schema(meta.SchemaRef)
+	if err != nil {
+		return out, false, r.fail(rec, err)
+	}
+	ev, err := s.DecodeStored(rec.Value)
+	if err != nil {
+		return out, false, r.fail(rec, fmt.Errorf("stored event does not decode: %w", err))
+	}
+	if r.view != nil {
+		c, err := r.a.reg.Contract(meta.ContractRef)
+		if err != nil {
+			return out, false, r.fail(rec, err)
+		}
+		var dec engine.Decrypter
+		key, err := r.a.keys.Get(meta.KeyLink)
+		switch {
+		case err == nil:
+			dec = r.memo.Through(key.ID, key)
+		case errors.Is(err, keys.ErrShredded), errors.Is(err, keys.ErrNotFound):
+			// Crypto-shredded: the view shows ciphertext and says so.
+		default:
+			return out, false, r.fail(rec, err)
+		}
+		if out.Applied, err = r.view.Apply(ev, c.CompiledContract, dec); err != nil {
+			return out, false, r.fail(rec, err)
+		}
+	}
+	start := len(r.buf)
+	r.buf = ev.AppendJSON(r.buf)
+	out.JSON = r.buf[start:len(r.buf):len(r.buf)]
+	return out, true, nil
+}
+
+// fail reports a stored record that cannot be read: a defect or a damaged
+// data dir, never the reader's fault. It is logged here, once.
+func (r *Reader) fail(rec log.Record, err error) error {
+	err = fmt.Errorf("offset %d: %w", rec.Offset, err)
+	r.a.opts.Logger.Error("cannot read record", "stream", r.stream.Name, "error", err)
+	return &unreadableError{err}
+}

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// CreateStream creates a stream and returns it with its client secret,
+// which is never available again. A derived stream's view is checked first,
+// including that every contract it masks fields of exists and has them.
+func (a *App) CreateStream(n catalog.NewStream) (*catalog.Stream, string, error) {
+	if n.DerivedFrom != "" {
+		if err := a.checkMasked(n); err != nil {
+			return nil, "", err
+		}
+	}
+	return a.streams.Create(n)
+}
+
+func (a *App) checkMasked(n catalog.NewStream) error {
+	v := n.View
+	if err := v.Validate(); err != nil || len(v.Masked) == 0 {
+		return err
+	}
+	var msgs []string
+	for _, ref := range slices.Sorted(maps.Keys(v.Masked)) {
+		c, err := a.reg.Contract(ref)
+		if err != nil {
+			msgs = append(msgs, "masked: event contract "+ref+" not found")
+		} else if err := v.CheckMasked(c.CompiledContract); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return &kindError{ErrInvalid, strings.Join(msgs, "\n")}
+	}
+	return nil
+}
+
+// DeleteStream deletes a stream (with its derived streams when recursive)
+// and returns the names deleted, the named one last. A source stream's
+// records, its keys and the catalogue entries go in one atomic batch.
+func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
+	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
+		dropKeys := a.keys.DropStream(id)
+		return a.log.Drop(id, func(b *pebble.Batch) error {
+			if err := also(b); err != nil {
+				return err
+			}
+			return dropKeys(b)
+		})
+	}
+	return a.streams.Delete(name, recursive, drop)
+}
+
+// source returns the named source stream.
+func (a *App) source(name string) (*catalog.Stream, error) {
+	st, err := a.streams.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDerived() {
+		return nil, &kindError{ErrDerived, fmt.Sprintf("stream %q is derived from %q; key links belong to the source stream %q", st.Name, st.DerivedFrom, st.DerivedFrom)}
+	}
+	return st, nil
+}
