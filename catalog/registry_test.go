@@ -915,6 +915,8 @@ func TestRegisterCatalogue(t *testing.T) {
 		// states of the entries that are not ACTIVE at the end, "schema ref"
 		// or "contract ref" to state.
 		states map[string]catalog.State
+		// missing: entries of the catalogue that end up not registered.
+		missing []string
 	}{
 		{name: "empty registry", added: builtinRefs},
 		{name: "archived by the user stays archived", added: builtinRefs,
@@ -945,6 +947,35 @@ func TestRegisterCatalogue(t *testing.T) {
 				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
 				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
 			}},
+		// A ref the user took for something else is skipped, with an error
+		// that names it, at every run.
+		{name: "schema ref taken by another definition",
+			before: func(t *testing.T, e *env) { mustSchema(t, e, "streammachine/demo/1.0.2", engine.Avro, tinyAvro, true) },
+			added: []string{
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+			},
+			kinds: []error{catalog.ErrExists, engine.ErrInvalidContract},
+			err: "catalogue schema streammachine/demo/1.0.2: schema streammachine/demo/1.0.2 is already registered with another definition; registered versions are immutable, so register the change as a new version\n" +
+				"catalogue event contract streammachine/example/1.3.0: keyField: 'consistentValue' does not exist in schema 'streammachine/demo/1.0.2'\n" +
+				"piiFields: 'consistentValue' does not exist in schema 'streammachine/demo/1.0.2'\n" +
+				"piiFields: 'someSensitiveValue' does not exist in schema 'streammachine/demo/1.0.2'\n" +
+				"piiFields: 'uniqueIdentifier' does not exist in schema 'streammachine/demo/1.0.2'\n" +
+				"validations[0]: field 'consistentValue' does not exist in schema 'streammachine/demo/1.0.2'",
+			states:  map[string]catalog.State{"schema streammachine/demo/1.0.2": catalog.Draft},
+			missing: []string{"contract streammachine/example/1.3.0"}},
+		{name: "contract ref taken by another contract",
+			before: func(t *testing.T, e *env) {
+				s := builtinSchema(t, "streammachine/clickstream/1.0.0")
+				mustSchema(t, e, s.Ref().String(), s.Type(), s.Definition(), false)
+				mustContract(t, e, engine.Contract{Ref: s.Ref(), SchemaRef: s.Ref(), KeyField: "url"}, false)
+			},
+			added: []string{
+				"streammachine/demo/1.0.2", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+				"streammachine/example/1.3.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+			},
+			kinds: []error{catalog.ErrExists},
+			err:   "catalogue event contract streammachine/clickstream/1.0.0: event contract streammachine/clickstream/1.0.0 is already registered with another definition; registered versions are immutable, so register the change as a new version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -988,9 +1019,26 @@ func TestRegisterCatalogue(t *testing.T) {
 			added, err = e.reg.RegisterCatalogue(schemas, contracts)
 			check(2, added, err)
 
-			// Everything of the catalogue is registered, from the first run on.
-			if got := append(schemaRefs(e.reg.Schemas(catalog.SchemaFilter{})), contractRefs(e.reg.Contracts(catalog.ContractFilter{}))...); !slices.Equal(got, builtinRefs) {
-				t.Errorf("registered:\n got %q\nwant %q", got, builtinRefs)
+			// Everything of the catalogue is registered, from the first run on,
+			// but what the user took for something else.
+			var got, want []string
+			for _, s := range e.reg.Schemas(catalog.SchemaFilter{}) {
+				got = append(got, "schema "+s.Ref().String())
+			}
+			for _, c := range e.reg.Contracts(catalog.ContractFilter{}) {
+				got = append(got, "contract "+c.Ref().String())
+			}
+			for i, ref := range builtinRefs {
+				kind := "schema "
+				if i >= 4 {
+					kind = "contract "
+				}
+				if !slices.Contains(tt.missing, kind+ref) {
+					want = append(want, kind+ref)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("registered:\n got %q\nwant %q", got, want)
 			}
 			for _, s := range e.reg.Schemas(catalog.SchemaFilter{}) {
 				want, ok := tt.states["schema "+s.Ref().String()]
