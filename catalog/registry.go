@@ -417,33 +417,35 @@ func (r *Registry) ActiveContract(ref string) (*engine.CompiledContract, error) 
 }
 
 // RegisterCatalogue registers schemas and contracts (the built-in catalogue)
-// as ACTIVE, skipping refs that are already registered: their state is the
-// user's. It returns the refs it registered, and joins an error for each
-// entry it could not register (one the user registered differently, say)
-// without stopping at it.
+// as ACTIVE, skipping refs that are already registered with the same
+// definition: their state is the user's. It returns the refs it registered,
+// and joins an error for each entry it could not register (one the user
+// registered differently, say) without stopping at it.
 func (r *Registry) RegisterCatalogue(schemas []*engine.Schema, contracts []*engine.CompiledContract) (added []string, err error) {
 	var errs []error
+	// CreateSchema and CreateContract leave an entry registered with the
+	// same definition as it is (created false) and refuse another one.
 	for _, s := range schemas {
 		ref := s.Ref().String()
-		if _, err := r.Schema(ref); err == nil {
-			continue
-		}
-		if _, _, err := r.CreateSchema(s.Ref(), s.Type(), []byte(s.Definition()), false); err != nil {
+		_, created, err := r.CreateSchema(s.Ref(), s.Type(), []byte(s.Definition()), false)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("catalogue schema %s: %w", ref, err))
 			continue
 		}
-		added = append(added, ref)
+		if created {
+			added = append(added, ref)
+		}
 	}
 	for _, c := range contracts {
 		ref := c.Ref().String()
-		if _, err := r.Contract(ref); err == nil {
-			continue
-		}
-		if _, _, err := r.CreateContract(c.Contract(), false); err != nil {
+		_, created, err := r.CreateContract(c.Contract(), false)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("catalogue event contract %s: %w", ref, err))
 			continue
 		}
-		added = append(added, ref)
+		if created {
+			added = append(added, ref)
+		}
 	}
 	return added, errors.Join(errs...)
 }
