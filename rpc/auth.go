@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // adminGuard requires "Authorization: Bearer <token>" on the management
@@ -77,7 +78,7 @@ func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error)
 	} else {
 		id, secret, ok := basicAuth(auth)
 		if !ok {
-			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing stream credentials: send the stream's client id and secret as HTTP Basic authorization, or a bearer token from "+TokenPath))
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing stream credentials: send the stream's client id and secret as HTTP Basic authorization, or a bearer token from "+client.TokenPath))
 		}
 		var err error
 		if st, err = s.cat.Authenticate(id, secret); err != nil {

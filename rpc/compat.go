@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/engine"
 )
 
@@ -18,13 +19,6 @@ import (
 // the append is durable), 400 with the plain-text reason, 401 with a JSON
 // error for the token, 403 for a derived stream's token, 413 over the
 // size limit.
-
-// Headers of POST /event.
-const (
-	headerSchemaRef     = "Strm-Schema-Ref"
-	headerSchemaID      = "Strm-Schema-Id" // legacy alias of Strm-Schema-Ref
-	headerSerialization = "Strm-Serialization-Type"
-)
 
 func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	maxBytes := s.app.MaxEventBytes()
@@ -49,7 +43,7 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, err.Error())
 		return
 	}
-	ser, err := serializationHeader(r.Header.Get(headerSerialization))
+	ser, err := serializationHeader(r.Header.Get(client.HeaderSerialization))
 	if err != nil {
 		refuse(http.StatusBadRequest, err.Error())
 		return
@@ -101,12 +95,12 @@ func (s *Server) httpError(w http.ResponseWriter, err error) {
 // the legacy Strm-Schema-Id, which holds either a ref or the bare name of
 // exactly one ACTIVE schema.
 func (s *Server) schemaRefHeader(h http.Header) (string, error) {
-	if ref := h.Get(headerSchemaRef); ref != "" {
+	if ref := h.Get(client.HeaderSchemaRef); ref != "" {
 		return ref, nil
 	}
-	id := h.Get(headerSchemaID)
+	id := h.Get(client.HeaderSchemaID)
 	if id == "" {
-		return "", errors.New("missing header " + headerSchemaRef + ": set it to the ref of the event's schema, handle/name/version")
+		return "", errors.New("missing header " + client.HeaderSchemaRef + ": set it to the ref of the event's schema, handle/name/version")
 	}
 	if strings.Contains(id, "/") {
 		return id, nil
@@ -114,7 +108,7 @@ func (s *Server) schemaRefHeader(h http.Header) (string, error) {
 	matches := s.reg.Schemas(catalog.SchemaFilter{Name: id, State: catalog.Active})
 	switch len(matches) {
 	case 0:
-		return "", fmt.Errorf("%s '%s' names no active schema: send %s: handle/name/version", headerSchemaID, id, headerSchemaRef)
+		return "", fmt.Errorf("%s '%s' names no active schema: send %s: handle/name/version", client.HeaderSchemaID, id, client.HeaderSchemaRef)
 	case 1:
 		return matches[0].Ref().String(), nil
 	}
@@ -122,7 +116,7 @@ func (s *Server) schemaRefHeader(h http.Header) (string, error) {
 	for i, m := range matches {
 		refs[i] = m.Ref().String()
 	}
-	return "", fmt.Errorf("%s '%s' names %d active schemas (%s): send %s with one of them", headerSchemaID, id, len(matches), strings.Join(refs, ", "), headerSchemaRef)
+	return "", fmt.Errorf("%s '%s' names %d active schemas (%s): send %s with one of them", client.HeaderSchemaID, id, len(matches), strings.Join(refs, ", "), client.HeaderSchemaRef)
 }
 
 // serializationHeader reads Strm-Serialization-Type; absent is 0, the
@@ -135,7 +129,7 @@ func serializationHeader(v string) (engine.Serialization, error) {
 	if ser, ok := engine.ParseSerialization(v); ok {
 		return ser, nil
 	}
-	return 0, fmt.Errorf("unsupported %s '%s': use %s or %s", headerSerialization, v, engine.ContentTypeAvroBinary, engine.ContentTypeJSON)
+	return 0, fmt.Errorf("unsupported %s '%s': use %s or %s", client.HeaderSerialization, v, engine.ContentTypeAvroBinary, engine.ContentTypeJSON)
 }
 
 func plainError(w http.ResponseWriter, status int, msg string) {

@@ -22,6 +22,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/rpc"
 	"github.com/strmlocal/strmlocal/strmtest"
 )
@@ -119,7 +120,7 @@ func TestTokenEndpoint(t *testing.T) {
 	sb := strmtest.New(t, withAuthClock(at))
 	st := sb.CreateStream("demo")
 	id, secret := st.Credentials.ClientId, st.Credentials.ClientSecret
-	u := sb.URL + rpc.TokenPath
+	u := sb.URL + client.TokenPath
 	for name, tr := range clients(t) {
 		t.Run(name, func(t *testing.T) {
 			u := strings.Replace(u, "http:", tr.scheme+":", 1)
@@ -183,7 +184,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"access token as refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh.AccessToken}}, nil,
 			400, "invalid_grant", "Invalid refresh token: invalid refresh token: an access token is not a refresh token"},
 		{"expired refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {expired}}, nil,
-			400, "invalid_grant", "Invalid refresh token: token expired: get a new one from " + rpc.TokenPath},
+			400, "invalid_grant", "Invalid refresh token: token expired: get a new one from " + client.TokenPath},
 		{"garbage refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x.y.z"}}, nil,
 			400, "invalid_grant", "Invalid refresh token: invalid token: not signed by this strmlocal server"},
 		{"another client's refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh.RefreshToken}}, []string{other.ClientId, other.ClientSecret},

@@ -17,6 +17,7 @@ import (
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/internal/clock"
 )
 
@@ -224,7 +225,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.HandleFunc("POST /event", s.eventHandler)
-	mux.HandleFunc("POST "+TokenPath, s.tokenHandler)
+	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
 	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", healthHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)

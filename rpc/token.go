@@ -12,11 +12,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/client"
 )
-
-// TokenPath is where the STRM drivers ask for access tokens (the Keycloak
-// realm of the original platform).
-const TokenPath = "/auth/realms/streams/protocol/openid-connect/token"
 
 // Token types, the "typ" claim: an access token is only accepted where an
 // access token is due, a refresh token only by the refresh grant.
@@ -118,8 +115,8 @@ func (t *tokens) issue(clientID string) (*tokenResponse, error) {
 
 // Why a token is refused; the messages go to the token's holder.
 var (
-	errTokenMissing  = errors.New("missing bearer token: get one from " + TokenPath + " with the stream's client id and secret")
-	errTokenExpired  = errors.New("token expired: get a new one from " + TokenPath)
+	errTokenMissing  = errors.New("missing bearer token: get one from " + client.TokenPath + " with the stream's client id and secret")
+	errTokenExpired  = errors.New("token expired: get a new one from " + client.TokenPath)
 	errTokenInvalid  = errors.New("invalid token: not signed by this strmlocal server")
 	errTokenNoClient = errors.New("Client ID is missing in the provided JWT")
 	errTokenType     = errors.New("invalid token: a refresh token is not an access token")

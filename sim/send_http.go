@@ -12,13 +12,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strmlocal/strmlocal/client"
+	"github.com/strmlocal/strmlocal/engine"
 )
 
 // ErrUnauthenticated: the server refused the stream's credentials or token.
 var ErrUnauthenticated = errors.New("sim: credentials refused")
-
-// tokenPath is the Keycloak-shaped token endpoint of the compat surface.
-const tokenPath = "/auth/realms/streams/protocol/openid-connect/token"
 
 // HTTPSender sends events the way the STRM drivers do (SPEC §7.1): one
 // POST /event per event with a bearer token from the OAuth2 token endpoint,
@@ -58,9 +58,9 @@ func (s *HTTPSender) now() time.Time {
 }
 
 func (s *HTTPSender) Send(ctx context.Context, b *Batch, res []Result, lat *Histogram) error {
-	ser := "application/x-avro-binary"
+	ser := engine.ContentTypeAvroBinary
 	if b.JSON {
-		ser = "application/json"
+		ser = engine.ContentTypeJSON
 	}
 	for i, body := range b.Events {
 		r, err := s.post(ctx, b.Schema, ser, body, lat)
@@ -86,8 +86,8 @@ func (s *HTTPSender) post(ctx context.Context, schema, ser string, body []byte, 
 			return Result{}, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Strm-Schema-Ref", schema)
-		req.Header.Set("Strm-Serialization-Type", ser)
+		req.Header.Set(client.HeaderSchemaRef, schema)
+		req.Header.Set(client.HeaderSerialization, ser)
 		req.Header.Set("Content-Type", ser)
 		start := time.Now()
 		resp, err := s.Client.Do(req)
@@ -148,7 +148,7 @@ func (s *HTTPSender) token(ctx context.Context, stale string) (string, error) {
 
 // grant asks the token endpoint for a token. REQUIRES: s.mu held.
 func (s *HTTPSender) grant(ctx context.Context, form url.Values) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+tokenPath, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+client.TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}

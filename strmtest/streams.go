@@ -2,7 +2,6 @@ package strmtest
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,7 +14,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
-	"github.com/strmlocal/strmlocal/rpc"
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // Stream is a stream of the sandbox with clients that carry its
@@ -61,11 +60,11 @@ func (sb *Sandbox) create(req *v1.CreateStreamRequest) *Stream {
 	}
 	st := res.Msg.Stream
 	// Stream calls carry the stream's credentials, not the admin token.
-	opts := []connect.ClientOption{connect.WithInterceptors(BasicAuth(st.Credentials.ClientId, st.Credentials.ClientSecret))}
+	sc := sb.Client.AsStream(st.Credentials)
 	return &Stream{
 		Stream: st,
-		Events: strmlocalv1connect.NewEventServiceClient(sb.HTTPClient, sb.URL, opts...),
-		Egress: strmlocalv1connect.NewEgressServiceClient(sb.HTTPClient, sb.URL, opts...),
+		Events: sc.Events,
+		Egress: sc.Egress,
 		sb:     sb,
 		t:      sb.t,
 	}
@@ -122,25 +121,22 @@ func (sb *Sandbox) Advance(d time.Duration) {
 	}
 }
 
-// BasicAuth sends a stream's credentials with every request, as the
-// EventService and EgressService require.
+// BasicAuth sends a stream's credentials with every request, unary and
+// streaming, as the EventService and EgressService require.
 func BasicAuth(clientID, secret string) connect.Interceptor {
-	value := "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret))
-	return &headerInterceptor{value: value}
+	return client.BasicAuth(clientID, secret)
 }
 
 // BearerAuth returns an interceptor that sends a bearer token (an access
 // token from the token endpoint, see Stream.Token) on every request.
-func BearerAuth(token string) connect.Interceptor {
-	return &headerInterceptor{value: "Bearer " + token}
-}
+func BearerAuth(token string) connect.Interceptor { return client.BearerAuth(token) }
 
 // Token returns a fresh access token of the stream from the STRM token
 // endpoint, for POST /event, GET /ws and the Connect API.
 func (s *Stream) Token() string {
 	s.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
-	req, err := http.NewRequest("POST", s.sb.URL+rpc.TokenPath, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest("POST", s.sb.URL+client.TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -158,25 +154,4 @@ func (s *Stream) Token() string {
 		s.t.Fatalf("strmtest: token of %s: %s %v", s.Name, res.Status, err)
 	}
 	return body.AccessToken
-}
-
-type headerInterceptor struct{ value string }
-
-func (h *headerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", h.value)
-		return next(ctx, req)
-	}
-}
-
-func (h *headerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", h.value)
-		return conn
-	}
-}
-
-func (h *headerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }

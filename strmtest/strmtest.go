@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
-
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/rpc"
 )
@@ -21,6 +20,9 @@ type Sandbox struct {
 	URL string
 	// HTTPClient speaks cleartext HTTP/2 (prior knowledge) to the server.
 	HTTPClient *http.Client
+	// Client holds every service client, with the admin token when the
+	// server has one.
+	Client *client.Client
 
 	Streams        strmlocalv1connect.StreamServiceClient
 	Schemas        strmlocalv1connect.SchemaServiceClient
@@ -32,8 +34,7 @@ type Sandbox struct {
 	// Clock is the server's virtual clock (nil without WithVirtualClock).
 	Clock *VirtualClock
 
-	t     testing.TB
-	copts []connect.ClientOption
+	t testing.TB
 }
 
 // Option adjusts the sandbox.
@@ -104,23 +105,20 @@ func New(t testing.TB, opts ...Option) *Sandbox {
 			t.Errorf("strmtest: close: %v", err)
 		}
 	})
-	var copts []connect.ClientOption
-	if o.AdminToken != "" {
-		copts = append(copts, connect.WithInterceptors(bearer(o.AdminToken)))
-	}
+	c := client.New(srv.URL(), client.Options{HTTPClient: hc, AdminToken: o.AdminToken})
 	sb := &Sandbox{
 		Server:         srv,
 		URL:            srv.URL(),
 		HTTPClient:     hc,
-		Streams:        strmlocalv1connect.NewStreamServiceClient(hc, srv.URL(), copts...),
-		Schemas:        strmlocalv1connect.NewSchemaServiceClient(hc, srv.URL(), copts...),
-		EventContracts: strmlocalv1connect.NewEventContractServiceClient(hc, srv.URL(), copts...),
-		Events:         strmlocalv1connect.NewEventServiceClient(hc, srv.URL(), copts...),
-		Keys:           strmlocalv1connect.NewKeyServiceClient(hc, srv.URL(), copts...),
-		ClockService:   strmlocalv1connect.NewClockServiceClient(hc, srv.URL(), copts...),
-		ServerInfo:     strmlocalv1connect.NewServerServiceClient(hc, srv.URL(), copts...),
+		Client:         c,
+		Streams:        c.Streams,
+		Schemas:        c.Schemas,
+		EventContracts: c.EventContracts,
+		Events:         c.Events,
+		Keys:           c.Keys,
+		ClockService:   c.Clock,
+		ServerInfo:     c.Server,
 		t:              t,
-		copts:          copts,
 	}
 	sb.Clock, _ = o.Clock.(*VirtualClock)
 	return sb
@@ -128,11 +126,4 @@ func New(t testing.TB, opts ...Option) *Sandbox {
 
 // NewHTTPClient returns a client that speaks cleartext HTTP/2 with prior
 // knowledge, which all three protocols (Connect, gRPC, gRPC-Web) work over.
-func NewHTTPClient() *http.Client {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: p}}
-}
-
-// bearer adds an Authorization header to every request.
-func bearer(token string) connect.Interceptor { return BearerAuth(token) }
+func NewHTTPClient() *http.Client { return client.NewH2CClient() }

@@ -17,7 +17,7 @@ import (
 
 // clock is a management client: it uses the admin token.
 func (e *env) clock() strmlocalv1connect.ClockServiceClient {
-	return strmlocalv1connect.NewClockServiceClient(e.httpClient(), e.server, e.clientOptions()...)
+	return e.client().Clock
 }
 
 func newClockCmd(e *env) *cobra.Command {

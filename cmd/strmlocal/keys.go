@@ -18,7 +18,7 @@ import (
 // keys is a management client: it uses the admin token, not a stream's
 // credentials.
 func (e *env) keys() strmlocalv1connect.KeyServiceClient {
-	return strmlocalv1connect.NewKeyServiceClient(e.httpClient(), e.server, e.clientOptions()...)
+	return e.client().Keys
 }
 
 func newKeysCmd(e *env) *cobra.Command {

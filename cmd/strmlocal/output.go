@@ -1,41 +1,24 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // printJSON writes m as indented protojson with a trailing newline.
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := marshalJSON(m)
+	b, err := client.MarshalJSON(m)
 	if err != nil {
 		return err
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-// marshalJSON renders m as protojson, indented by two spaces, with a
-// trailing newline. protojson varies its whitespace on purpose from build to
-// build; re-indenting makes the output byte-stable for scripts and diffs.
-func marshalJSON(m proto.Message) ([]byte, error) {
-	b, err := protojson.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
 }
 
 // printTable writes rows under a header, columns aligned.

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,7 +56,7 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	defServer := e.getenv("STRMLOCAL_SERVER")
 	if defServer == "" {
-		defServer = "http://127.0.0.1:50051"
+		defServer = client.DefaultServer
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.server, "server", defServer, "URL of the strmlocal server (env STRMLOCAL_SERVER)")
@@ -87,36 +88,26 @@ func newRootCmd(e *env) *cobra.Command {
 	return root
 }
 
-func (e *env) clientOptions() []connect.ClientOption {
-	if e.adminToken == "" {
-		return nil
-	}
-	token := e.adminToken
-	return []connect.ClientOption{connect.WithInterceptors(connect.UnaryInterceptorFunc(
-		func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-				req.Header().Set("Authorization", "Bearer "+token)
-				return next(ctx, req)
-			}
-		}))}
+// client is the client of the server this command line names, with its
+// admin token on every call.
+func (e *env) client() *client.Client {
+	return client.New(e.server, client.Options{HTTPClient: e.httpClient(), AdminToken: e.adminToken})
 }
 
 // httpClient is the client every command uses: HTTP/1.1 or HTTP/2 as the
 // server's URL and the protocol call for.
 func (e *env) httpClient() *http.Client { return http.DefaultClient }
 
-func (e *env) streams() strmlocalv1connect.StreamServiceClient {
-	return strmlocalv1connect.NewStreamServiceClient(e.httpClient(), e.server, e.clientOptions()...)
-}
+func (e *env) streams() strmlocalv1connect.StreamServiceClient { return e.client().Streams }
 
 // describe turns an error into the one line the user sees: what went wrong
 // and what to do about it.
 func describe(err error, server string) string {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
-		return oneLine(err.Error())
+		return client.OneLine(err.Error())
 	}
-	msg := oneLine(ce.Message())
+	msg := client.Message(err)
 	switch ce.Code() {
 	case connect.CodeUnavailable:
 		return fmt.Sprintf("cannot reach a strmlocal server at %s (%s); start one with `strmlocal serve`, or point --server / STRMLOCAL_SERVER at it", server, strings.TrimSpace(msg))
@@ -127,6 +118,3 @@ func describe(err error, server string) string {
 	}
 	return msg
 }
-
-// oneLine joins the lines of a message that reports several problems.
-func oneLine(msg string) string { return strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ") }

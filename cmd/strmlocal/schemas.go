@@ -20,11 +20,11 @@ import (
 )
 
 func (e *env) schemas() strmlocalv1connect.SchemaServiceClient {
-	return strmlocalv1connect.NewSchemaServiceClient(e.httpClient(), e.server, e.clientOptions()...)
+	return e.client().Schemas
 }
 
 func (e *env) contracts() strmlocalv1connect.EventContractServiceClient {
-	return strmlocalv1connect.NewEventContractServiceClient(e.httpClient(), e.server, e.clientOptions()...)
+	return e.client().EventContracts
 }
 
 // schemaType picks the type of a definition: --type when given, else JSON

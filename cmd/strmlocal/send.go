@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // sendBatch is how many events one SendEvents call carries.
@@ -76,14 +77,14 @@ rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
 				return err
 			}
 			defer in.Close()
-			client := e.streamEvents(creds)
+			events := e.streamEvents(creds)
 			var t sendTally
 			err = readEventLines(in, sendBatch, func(batch []eventLine) error {
 				req := &v1.SendEventsRequest{Stream: stream, SchemaRef: schemaRef, Serialization: v1.Serialization_SERIALIZATION_JSON}
 				for _, l := range batch {
 					req.Events = append(req.Events, l.body)
 				}
-				res, err := client.SendEvents(cmd.Context(), connect.NewRequest(req))
+				res, err := events.SendEvents(cmd.Context(), connect.NewRequest(req))
 				if err != nil {
 					return e.refused(stream, err)
 				}
@@ -97,7 +98,7 @@ rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
 						continue
 					}
 					t.rejected++
-					fmt.Fprintf(e.stdout, "line %d: rejected: %s\n", batch[i].n, oneLine(r.GetRejection().GetError()))
+					fmt.Fprintf(e.stdout, "line %d: rejected: %s\n", batch[i].n, client.OneLine(r.GetRejection().GetError()))
 				}
 				return nil
 			})

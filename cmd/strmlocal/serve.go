@@ -121,11 +121,3 @@ func defaultDataDir(getenv func(string) string) string {
 	}
 	return filepath.Join(getenv("HOME"), ".local", "share", "strmlocal")
 }
-
-// configDir is where client state (saved entities) lives.
-func configDir(getenv func(string) string) string {
-	if d := getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "strmlocal")
-	}
-	return filepath.Join(getenv("HOME"), ".config", "strmlocal")
-}

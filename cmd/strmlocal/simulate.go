@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
-	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/sim"
 )
 
@@ -115,7 +115,8 @@ func (e *env) simulate(cmd *cobra.Command, name, stream string, o simulateOption
 	hc := sim.NewHTTPClient(o.concurrency)
 	defer hc.CloseIdleConnections()
 	ctx := cmd.Context()
-	defs, err := sim.Definitions(ctx, strmlocalv1connect.NewSchemaServiceClient(hc, e.server, e.clientOptions()...), name)
+	c := client.New(e.server, client.Options{HTTPClient: hc, AdminToken: e.adminToken})
+	defs, err := sim.Definitions(ctx, c.Schemas, name)
 	if err != nil {
 		return err
 	}
@@ -124,13 +125,13 @@ func (e *env) simulate(cmd *cobra.Command, name, stream string, o simulateOption
 		return err
 	}
 	var send sim.Sender = &sim.ConnectSender{
-		Events: strmlocalv1connect.NewEventServiceClient(hc, e.server, connect.WithInterceptors(newBasicAuth(creds))),
+		Events: c.AsStream(creds).Events,
 		Stream: stream,
 	}
 	if o.via == "http" {
 		send = &sim.HTTPSender{Client: hc, URL: strings.TrimSuffix(e.server, "/"), ClientID: creds.ClientId, ClientSecret: creds.ClientSecret}
 	}
-	forget := &sim.ConnectForgetter{Keys: strmlocalv1connect.NewKeyServiceClient(hc, e.server, e.clientOptions()...)}
+	forget := &sim.ConnectForgetter{Keys: c.Keys}
 
 	// On a terminal one progress line is rewritten in place; elsewhere
 	// (CI logs, files) a plain line now and then.

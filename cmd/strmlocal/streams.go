@@ -76,7 +76,7 @@ with derived streams needs --recursive, which deletes those too.`,
 				deleted = []string{name}
 			}
 			for _, n := range deleted {
-				if err := e.saved().remove("Stream", n); err != nil {
+				if err := e.saved().Remove("Stream", n); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "deleted stream %s\n", n)
@@ -218,7 +218,7 @@ SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 			}
 			st := res.Msg.Stream
 			if o.save {
-				path, err := e.saved().save("Stream", st.Name, st)
+				path, err := e.saved().Save("Stream", st.Name, st)
 				if err != nil {
 					return fmt.Errorf("stream %s was created but its credentials could not be saved: %w", st.Name, err)
 				}

@@ -33,7 +33,7 @@ it works against any strmlocal server (--server).`,
 func (e *env) tuiOptions() tui.Options {
 	return tui.Options{
 		Server:        e.server,
-		ClientOptions: e.clientOptions(),
+		ClientOptions: e.client().ConnectOptions(),
 		Credentials:   e.streamCredentials,
 		Input:         e.stdin,
 		Output:        e.stdout,

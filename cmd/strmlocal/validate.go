@@ -21,7 +21,7 @@ const validateBatch = 500
 const maxLine = 64 << 20
 
 func (e *env) events() strmlocalv1connect.EventServiceClient {
-	return strmlocalv1connect.NewEventServiceClient(e.httpClient(), e.server, e.clientOptions()...)
+	return e.client().Events
 }
 
 // openInput opens the FILE argument of a command that reads events:
