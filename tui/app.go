@@ -84,7 +84,7 @@ func New(o Options) (*Model, error) {
 	m := &Model{
 		c: &common{
 			opts: o, client: newClient(o), styles: defaultStyles(), keys: defaultKeyMap(),
-			after: tick, frame: o.Frame,
+			after: tick, frame: o.Frame, tails: &group{},
 		},
 		ctx: ctx, cancel: cancel,
 		mouse:     true,
@@ -97,13 +97,15 @@ func New(o Options) (*Model, error) {
 	return m, nil
 }
 
-// Close stops the tail and every call in flight, waits for the tail's
-// goroutine, and closes idle connections: a call canceled while dialing
+// Close stops the tail and every call in flight, waits for every tail
+// reader the UI started (the current one and any still ending after a
+// cancel), and then closes idle connections: a call canceled while dialing
 // leaves its connection to the pool when the dial completes, and a server
 // waits for such an unused connection before it shuts down.
 func (m *Model) Close() {
 	m.stopTail()
 	m.cancel()
+	m.c.tails.wait()
 	m.c.opts.HTTPClient.CloseIdleConnections()
 }
 

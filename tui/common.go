@@ -102,6 +102,8 @@ type common struct {
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
 	// frame is the tail's batching delay; tests set it to zero.
 	frame time.Duration
+	// tails runs the tail readers; Close joins it.
+	tails *group
 }
 
 func tick(d time.Duration, msg tea.Msg) tea.Cmd {

@@ -57,10 +57,11 @@ func (m *Model) restartTail(st *v1.Stream, start tailStart) tea.Cmd {
 	default:
 		t.follow, t.from = true, fmt.Sprintf("last %s", thousands(uint64(start.history)))
 	}
-	return m.c.client.openTailCmd(m.ctx, t.gen, st.Name, start, m.c.opts.History)
+	return m.c.client.openTailCmd(m.ctx, m.c.tails, t.gen, st.Name, start, m.c.opts.History)
 }
 
-// stopTail stops the running tail, if any, and waits for its reader.
+// stopTail cancels the running tail, if any, without waiting for its
+// reader (Close joins it), and voids every message of it still on the way.
 func (m *Model) stopTail() {
 	if m.tail.t != nil {
 		m.tail.t.stop()
