@@ -121,6 +121,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
+		// Heights as the bodies will have them, so that paging before the
+		// next frame moves by a page of the new size.
+		m.streams.scroll.height = m.streamsRows()
+		m.detail.scroll.height = m.c.height - 3
+		m.side.scroll.height = m.c.height - 4
+		m.keys.scroll.height = m.c.height - 7
 		m.tailKeepVisible()
 		return nil
 	case tea.KeyPressMsg:
@@ -240,15 +246,15 @@ func (m *Model) wheel(msg tea.MouseWheelMsg) tea.Cmd {
 	}
 	switch m.screen {
 	case screenStreams:
-		m.streams.move(delta)
+		m.streams.scroll.move(delta)
 	case screenTail:
 		m.tailMove(delta)
 	case screenDetail:
-		m.detail.scroll = max(0, m.detail.scroll+delta)
+		m.detail.scroll.move(delta)
 	case screenSide:
-		m.side.scroll = max(0, m.side.scroll+delta)
+		m.side.scroll.move(delta)
 	case screenKeys:
-		m.keys.scroll = max(0, m.keys.scroll+delta)
+		m.keys.scroll.move(delta)
 	}
 	return nil
 }
@@ -261,7 +267,7 @@ func (m *Model) click(msg tea.MouseClickMsg) tea.Cmd {
 	y := msg.Y - 1 // the header line
 	switch m.screen {
 	case screenStreams:
-		m.streams.clickRow(y - 1) // the column titles
+		m.streams.scroll.click(y - 1) // the column titles
 	case screenTail:
 		m.tailClickRow(y - 1)
 	}

@@ -14,7 +14,7 @@ import (
 type detailState struct {
 	stream *v1.Stream
 	rec    *v1.Record
-	scroll int
+	scroll scroller // a pager over the body's lines
 }
 
 // keyLinksState is what the UI knows of a source stream's key links.
@@ -76,24 +76,17 @@ func (m *Model) keysSource() string {
 }
 
 func (m *Model) openDetail(st *v1.Stream, rec *v1.Record) tea.Cmd {
-	m.detail = detailState{stream: st, rec: rec}
+	m.detail = detailState{stream: st, rec: rec, scroll: scroller{pager: true, height: m.c.height - 3}}
 	m.open(screenDetail)
 	return tea.Batch(m.askKeyLinks(m.sourceOf(st)), m.askContract(rec.EventContractRef))
 }
 
 func (m *Model) detailKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, d := m.c.keys, &m.detail
+	if d.scroll.update(msg, k) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.up):
-		d.scroll = max(0, d.scroll-1)
-	case key.Matches(msg, k.down):
-		d.scroll++
-	case key.Matches(msg, k.pageUp):
-		d.scroll = max(0, d.scroll-(m.c.height-4))
-	case key.Matches(msg, k.pageDown):
-		d.scroll += m.c.height - 4
-	case key.Matches(msg, k.top):
-		d.scroll = 0
 	case key.Matches(msg, k.side):
 		return m.openSide(d.stream, d.rec.Offset)
 	case key.Matches(msg, k.keys):
@@ -219,8 +212,8 @@ func (m *Model) detailBody(w, h int) []string {
 	}
 	lines = append(lines, "")
 	lines = append(lines, m.jsonLines(rec, derived, nil, w)...)
-	d.scroll = max(0, min(d.scroll, len(lines)-h))
-	return lines[d.scroll:]
+	d.scroll.fit(len(lines), h)
+	return lines[d.scroll.offset:]
 }
 
 func fieldList(label string, fields []string) string {

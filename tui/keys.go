@@ -11,30 +11,23 @@ import (
 
 // keysState is the key links screen of one source stream.
 type keysState struct {
-	stream string // a source stream
-	asked  string // the stream the user picked (a derived one shows its source's keys)
-	scroll int
+	stream string   // a source stream
+	asked  string   // the stream the user picked (a derived one shows its source's keys)
+	scroll scroller // a pager over the key links
 }
 
 func (m *Model) openKeys(st *v1.Stream) tea.Cmd {
-	m.keys = keysState{stream: m.sourceOf(st), asked: st.GetName()}
+	m.keys = keysState{stream: m.sourceOf(st), asked: st.GetName(), scroll: scroller{pager: true, height: m.c.height - 7}}
 	m.open(screenKeys)
 	return tea.Batch(m.askKeyLinks(m.keys.stream), m.c.client.clockCmd(m.ctx))
 }
 
 func (m *Model) keysKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, s := m.c.keys, &m.keys
+	if s.scroll.update(msg, k) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.up):
-		s.scroll = max(0, s.scroll-1)
-	case key.Matches(msg, k.down):
-		s.scroll++
-	case key.Matches(msg, k.pageUp):
-		s.scroll = max(0, s.scroll-(m.c.height-5))
-	case key.Matches(msg, k.pageDown):
-		s.scroll += m.c.height - 5
-	case key.Matches(msg, k.top):
-		s.scroll = 0
 	case key.Matches(msg, k.retry):
 		return tea.Batch(m.askKeyLinks(s.stream), m.c.client.clockCmd(m.ctx))
 	}
@@ -83,8 +76,8 @@ func (m *Model) keysBody(w, h int) []string {
 		}
 	}
 	rows := h - len(lines) - 1
-	s.scroll = max(0, min(s.scroll, len(ks.links)-rows))
-	for i := s.scroll; i < len(ks.links) && i < s.scroll+rows; i++ {
+	s.scroll.fit(len(ks.links), rows)
+	for i := s.scroll.offset; i < len(ks.links) && i < s.scroll.offset+rows; i++ {
 		k := ks.links[i]
 		link := k.KeyLink
 		if keyW < 37 {

@@ -25,7 +25,7 @@ type sideState struct {
 	leftErr  string
 	rightErr string
 	end      uint64
-	scroll   int
+	scroll   scroller // a pager over the panes' lines
 }
 
 // openSide shows offset of st's source beside st (a derived stream), or
@@ -47,7 +47,10 @@ func (m *Model) openSide(st *v1.Stream, offset uint64) tea.Cmd {
 		return nil
 	}
 	di := slices.IndexFunc(derived, func(d *v1.Stream) bool { return d.Name == st.Name })
-	m.side = sideState{source: src, derived: derived, di: max(di, 0), offset: offset, seq: m.side.seq}
+	m.side = sideState{
+		source: src, derived: derived, di: max(di, 0), offset: offset, seq: m.side.seq,
+		scroll: scroller{pager: true, height: m.c.height - 4},
+	}
 	m.open(screenSide)
 	return tea.Batch(m.fetchSide(), m.askKeyLinks(src.Name))
 }
@@ -77,15 +80,18 @@ func (m *Model) applySide(msg sideMsg) tea.Cmd {
 
 func (m *Model) sideKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, s := m.c.keys, &m.side
+	if s.scroll.update(msg, k) {
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.next):
 		s.offset++
-		s.scroll = 0
+		s.scroll.offset = 0
 		return m.fetchSide()
 	case key.Matches(msg, k.prev):
 		if s.offset > 0 {
 			s.offset--
-			s.scroll = 0
+			s.scroll.offset = 0
 			return m.fetchSide()
 		}
 	case key.Matches(msg, k.nextStream):
@@ -94,10 +100,6 @@ func (m *Model) sideKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.prevStream):
 		s.di = (s.di + len(s.derived) - 1) % len(s.derived)
 		return m.fetchSide()
-	case key.Matches(msg, k.up):
-		s.scroll = max(0, s.scroll-1)
-	case key.Matches(msg, k.down):
-		s.scroll++
 	case key.Matches(msg, k.retry):
 		return m.fetchSide()
 	case key.Matches(msg, k.keys):
@@ -155,10 +157,10 @@ func (m *Model) sideBody(w, h int) []string {
 	}
 	right := m.pane(d, s.right, s.rightErr, paneW, reason)
 	rows := max(len(left), len(right))
-	s.scroll = max(0, min(s.scroll, rows-(h-1)))
+	s.scroll.fit(rows, h-1)
 	lines := []string{head}
 	sep := st.dim.Render(" │ ")
-	for i := s.scroll; i < rows && len(lines) < h; i++ {
+	for i := s.scroll.offset; i < rows && len(lines) < h; i++ {
 		l, r := "", ""
 		if i < len(left) {
 			l = left[i]

@@ -32,8 +32,7 @@ type streamsState struct {
 	liveKeys  map[string]int
 	totalKeys map[string]int
 
-	sel int
-	top int
+	scroll scroller // over rows
 }
 
 // treeRow is one line of the tree: a source stream, or a derived stream
@@ -93,10 +92,10 @@ func (m *Model) applyStreams(msg streamsMsg) tea.Cmd {
 		s.byName[st.Name] = st
 	}
 	s.rows = buildTree(msg.streams)
-	s.sel = 0
+	s.scroll.len, s.scroll.cursor = len(s.rows), 0
 	for i, r := range s.rows {
 		if r.stream.Name == selName {
-			s.sel = i
+			s.scroll.cursor = i
 		}
 	}
 	// Rates from the counts of the previous refresh.
@@ -157,20 +156,10 @@ func buildTree(streams []*v1.Stream) []treeRow {
 }
 
 func (s *streamsState) selected() (treeRow, bool) {
-	if s.sel < 0 || s.sel >= len(s.rows) {
-		return treeRow{}, false
+	if i := s.scroll.cursor; i >= 0 && i < len(s.rows) {
+		return s.rows[i], true
 	}
-	return s.rows[s.sel], true
-}
-
-func (s *streamsState) move(delta int) {
-	s.sel = max(0, min(len(s.rows)-1, s.sel+delta))
-}
-
-func (s *streamsState) clickRow(i int) {
-	if i >= 0 && s.top+i < len(s.rows) {
-		s.sel = s.top + i
-	}
+	return treeRow{}, false
 }
 
 // derivedOf returns the derived streams of a source, by name.
@@ -186,19 +175,10 @@ func (s *streamsState) derivedOf(source string) []*v1.Stream {
 
 func (m *Model) streamsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, s := m.c.keys, &m.streams
+	if s.scroll.update(msg, k) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.up):
-		s.move(-1)
-	case key.Matches(msg, k.down):
-		s.move(1)
-	case key.Matches(msg, k.pageUp):
-		s.move(-m.streamsRows())
-	case key.Matches(msg, k.pageDown):
-		s.move(m.streamsRows())
-	case key.Matches(msg, k.top):
-		s.sel = 0
-	case key.Matches(msg, k.bottom):
-		s.move(len(s.rows))
 	case key.Matches(msg, k.retry):
 		return m.refresh()
 	case key.Matches(msg, k.enter):
@@ -294,8 +274,8 @@ func (m *Model) streamsBody(w, h int) []string {
 	head := " " + pad("STREAM", nameW+1) + pad("CONSENT", colConsent) + lpad("EVENTS", colEvents) + lpad("RATE/s", colRate) + lpad("KEY LINKS", colKeys)
 	lines := []string{st.colHead.Render(ansi.Truncate(head, w, ""))}
 	rowsH := h - 1
-	s.top = clampTop(s.top, s.sel, rowsH, len(s.rows))
-	for i := s.top; i < len(s.rows) && i < s.top+rowsH; i++ {
+	s.scroll.fit(len(s.rows), rowsH)
+	for i := s.scroll.offset; i < len(s.rows) && i < s.scroll.offset+rowsH; i++ {
 		r := s.rows[i]
 		name := r.stream.Name
 		if r.child {
@@ -328,7 +308,7 @@ func (m *Model) streamsBody(w, h int) []string {
 		}
 		line := pad(ansi.Truncate(name, nameW, "…"), nameW+1) + pad(consentText(r.stream), colConsent) +
 			lpad(events, colEvents) + lpad(rateText(rate, ok && c.err == ""), colRate) + lpad(keys, colKeys)
-		if i == s.sel {
+		if i == s.scroll.cursor {
 			line = st.selected.Render(">" + line)
 		} else {
 			line = " " + line
@@ -397,21 +377,6 @@ func pad(s string, w int) string {
 func lpad(s string, w int) string {
 	s = ansi.Truncate(s, w-1, "")
 	return strings.Repeat(" ", w-ansi.StringWidth(s)) + s
-}
-
-// clampTop returns the first row to show so that sel is visible in h rows
-// of n, moving as little as possible from top.
-func clampTop(top, sel, h, n int) int {
-	if h <= 0 {
-		return 0
-	}
-	if sel < top {
-		top = sel
-	}
-	if sel >= top+h {
-		top = sel - h + 1
-	}
-	return max(0, min(top, n-h))
 }
 
 // wrap breaks s into lines of at most w columns at spaces.

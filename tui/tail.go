@@ -25,8 +25,8 @@ type tailState struct {
 	// enter it when following resumes.
 	held     []*v1.Record
 	follow   bool
-	sel      uint64 // seq of the selected row when not following
-	top      int    // index in the visible list of the first row shown
+	sel      uint64   // seq of the selected row when not following
+	scroll   scroller // over the visible list; its cursor is sel's index
 	finished bool
 	err      string
 	from     string // where this tail started, for the status line
@@ -46,7 +46,7 @@ func (m *Model) restartTail(st *v1.Stream, start tailStart) tea.Cmd {
 	t.gen++
 	t.ring.clear()
 	t.ring.base = t.ring.end() + 1 // seqs of the old tail never match
-	t.held, t.finished, t.err, t.top = nil, false, "", 0
+	t.held, t.finished, t.err, t.scroll.offset = nil, false, "", 0
 	t.opening, t.waiting = true, false
 	t.sel = t.ring.base
 	switch {
@@ -163,45 +163,50 @@ func (m *Model) tailRows() int { return max(1, m.c.height-3-1) }
 
 // tailKeepVisible makes the selection valid and visible.
 func (m *Model) tailKeepVisible() {
-	t := &m.tail
+	t, s := &m.tail, &m.tail.scroll
 	n := t.ring.visibleLen()
 	h := m.tailRows()
 	if t.follow || n == 0 {
 		if n > 0 {
 			t.sel = t.ring.visibleAt(n - 1)
 		}
-		t.top = max(0, n-h)
+		s.len, s.height, s.cursor, s.offset = n, h, max(0, n-1), max(0, n-h)
 		return
 	}
-	pos := t.ring.visibleIndex(t.sel)
-	t.sel = t.ring.visibleAt(pos)
-	t.top = clampTop(t.top, pos, h, n)
+	s.cursor = t.ring.visibleIndex(t.sel)
+	t.sel = t.ring.visibleAt(s.cursor)
+	s.fit(n, h)
+}
+
+// tailScroll lets f move the selection (a key, the wheel, a click) and
+// reports whether f took the input. Following, the selection starts on
+// the newest row; moving it pauses. With no rows there is nothing to move.
+func (m *Model) tailScroll(f func(*scroller) bool) bool {
+	t := &m.tail
+	n := t.ring.visibleLen()
+	s := t.scroll
+	s.len, s.height, s.cursor = n, m.tailRows(), n-1
+	if !t.follow {
+		s.cursor = t.ring.visibleIndex(t.sel)
+	}
+	if !f(&s) {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	t.scroll, t.follow, t.sel = s, false, t.ring.visibleAt(s.cursor)
+	m.tailKeepVisible()
+	return true
 }
 
 // tailMove moves the selection by delta rows; moving pauses following.
 func (m *Model) tailMove(delta int) {
-	t := &m.tail
-	n := t.ring.visibleLen()
-	if n == 0 {
-		return
-	}
-	pos := n - 1
-	if !t.follow {
-		pos = t.ring.visibleIndex(t.sel)
-	}
-	t.follow = false
-	t.sel = t.ring.visibleAt(max(0, min(n-1, pos+delta)))
-	m.tailKeepVisible()
+	m.tailScroll(func(s *scroller) bool { s.move(delta); return true })
 }
 
 func (m *Model) tailClickRow(i int) {
-	t := &m.tail
-	if i < 0 || t.top+i >= t.ring.visibleLen() {
-		return
-	}
-	t.follow = false
-	t.sel = t.ring.visibleAt(t.top + i)
-	m.tailKeepVisible()
+	m.tailScroll(func(s *scroller) bool { return s.click(i) })
 }
 
 // setFollow resumes (or pauses) following the newest events.
@@ -233,22 +238,17 @@ func (m *Model) selectedRecord() *v1.Record {
 
 func (m *Model) tailKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, t := m.c.keys, &m.tail
-	switch {
-	case key.Matches(msg, k.up):
-		m.tailMove(-1)
-	case key.Matches(msg, k.down):
-		m.tailMove(1)
-	case key.Matches(msg, k.pageUp):
-		m.tailMove(-m.tailRows())
-	case key.Matches(msg, k.pageDown):
-		m.tailMove(m.tailRows())
-	case key.Matches(msg, k.top):
-		m.tailMove(-t.ring.visibleLen())
-		if t.ring.visibleLen() > 0 && t.ring.base > 0 {
+	// The newest row is following, not a place the selection moves to.
+	if key.Matches(msg, k.bottom) {
+		return m.setFollow(true)
+	}
+	if m.tailScroll(func(s *scroller) bool { return s.update(msg, k) }) {
+		if key.Matches(msg, k.top) && t.ring.visibleLen() > 0 && t.ring.base > 0 {
 			m.status = fmt.Sprintf("oldest row in memory; : jumps to an earlier offset")
 		}
-	case key.Matches(msg, k.bottom):
-		return m.setFollow(true)
+		return nil
+	}
+	switch {
 	case key.Matches(msg, k.follow):
 		return m.setFollow(!t.follow)
 	case key.Matches(msg, k.jumpOffset):
@@ -317,7 +317,8 @@ func (m *Model) tailBody(w, h int) []string {
 	n := t.ring.visibleLen()
 	fieldsW := w - tcolOffset - 1 - tcolTime - tcolKeyLink - tcolConsent
 	var shown []*row
-	for i := t.top; i < n && i < t.top+h-1; i++ {
+	top := t.scroll.offset
+	for i := top; i < n && i < top+h-1; i++ {
 		shown = append(shown, t.ring.at(t.ring.visibleAt(i)))
 	}
 	cols := m.fieldColumns(shown, fieldsW)
@@ -342,7 +343,7 @@ func (m *Model) tailBody(w, h int) []string {
 		return append(lines, "  no events yet: waiting for new ones")
 	}
 	for i, r := range shown {
-		seq := t.ring.visibleAt(t.top + i)
+		seq := t.ring.visibleAt(top + i)
 		line := lpad(strconv.FormatUint(r.rec.Offset, 10), tcolOffset) + " " +
 			pad(m.fmtTime(r.rec.Time.AsTime(), "15:04:05.000"), tcolTime) +
 			pad(shortKey(r.rec.KeyLink), tcolKeyLink) +

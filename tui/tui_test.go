@@ -73,8 +73,8 @@ func TestTailFollowPauseResume(t *testing.T) {
 	tailOn(h)
 	batch(h, records(0, 30))
 	tl := &h.m.tail
-	if !tl.follow || tl.ring.n != 30 || tl.top != 30-h.m.tailRows() {
-		t.Fatalf("follow %v rows %d top %d", tl.follow, tl.ring.n, tl.top)
+	if !tl.follow || tl.ring.n != 30 || tl.scroll.offset != 30-h.m.tailRows() {
+		t.Fatalf("follow %v rows %d top %d", tl.follow, tl.ring.n, tl.scroll.offset)
 	}
 	// Up pauses on the row before the newest.
 	h.key("up")
@@ -102,8 +102,8 @@ func TestTailFollowPauseResume(t *testing.T) {
 	// space pauses, g goes to the oldest row held.
 	h.key("space")
 	h.key("g")
-	if h.m.selectedRecord().Offset != 20 || tl.top != 0 {
-		t.Fatalf("selected %d top %d", h.m.selectedRecord().Offset, tl.top)
+	if h.m.selectedRecord().Offset != 20 || tl.scroll.offset != 0 {
+		t.Fatalf("selected %d top %d", h.m.selectedRecord().Offset, tl.scroll.offset)
 	}
 }
 
