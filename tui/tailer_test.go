@@ -23,7 +23,7 @@ func TestStopTailDoesNotWait(t *testing.T) {
 		// in a slow network call would.
 		release := make(chan struct{})
 		ended := false
-		tl := newTailer(m.ctx, 1)
+		tl := newTailer(m.c.ctx, 1)
 		if !m.c.tails.goFunc(func() { <-release; ended = true }) {
 			t.Fatal("group refused a goroutine before Close")
 		}
