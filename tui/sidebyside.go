@@ -132,7 +132,8 @@ func (s *sideModel) shortHelp() []key.Binding {
 func (s *sideModel) keysSource() string { return s.source.GetName() }
 
 // droppedReason says why a derived stream does not show an event with
-// these consent levels (SPEC §6).
+// these consent levels, by the consent rules in docs/tui.md (Side by
+// side).
 func droppedReason(d *v1.Stream, consent []int32) string {
 	c := consentList(consent)
 	if d.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
