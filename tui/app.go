@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -36,7 +37,7 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-// screen is what the body of the frame shows.
+// screen names what the body of the frame shows.
 type screen int
 
 const (
@@ -47,30 +48,80 @@ const (
 	screenKeys
 )
 
-// Model is the whole UI state. It is a tea.Model; its methods run on the
-// program's goroutine only.
+// screenModel is one screen: streamsModel, tailModel, detailModel,
+// sideModel, keysModel, one file each. Model hands the open screen the
+// keys it does not take itself and each screen the messages addressed to
+// it. A screen's update returns a command, and a message for Model to
+// handle at once, before the frame is drawn: a navigation message
+// (openTailMsg, backMsg, …) or a statusMsg. Screens never change one
+// another; they ask Model to, by these messages.
+type screenModel interface {
+	update(msg tea.Msg) (tea.Cmd, tea.Msg)
+	// view renders the body, w×h; it may fit the screen's scroller to it.
+	view(w, h int) []string
+	title() string
+	status() string
+	// resize follows a change of the terminal's size (in common).
+	resize()
+	// bindings are the screen's keys for the help overlay, shortHelp its
+	// main ones for the bottom line.
+	bindings() []key.Binding
+	shortHelp() []key.Binding
+	// keysSource is the source stream whose key links the screen shows,
+	// kept current by each refresh; "" for none.
+	keysSource() string
+}
+
+// Navigation and the other messages screens send to Model.
+type (
+	openTailMsg   struct{ stream *v1.Stream }
+	openDetailMsg struct {
+		stream *v1.Stream
+		rec    *v1.Record
+	}
+	// openSideMsg shows offset of stream's source beside stream (a
+	// derived one), or beside the source's first derived stream.
+	openSideMsg struct {
+		stream *v1.Stream
+		offset uint64
+	}
+	// openKeysMsg shows the key links of stream's source.
+	openKeysMsg struct{ stream *v1.Stream }
+	// backMsg returns to the screen the open one was opened from.
+	backMsg struct{}
+	// statusMsg shows text in the status line until the next key.
+	statusMsg     struct{ text string }
+	openPromptMsg struct {
+		kind         promptKind
+		label, value string
+	}
+	// promptDoneMsg is the prompt's value, for the screen that opened it.
+	promptDoneMsg struct {
+		kind  promptKind
+		value string
+	}
+	promptClosedMsg struct{}
+)
+
+// Model is the top of the UI: the frame (header, status and help lines),
+// the screens and the way between them, the help overlay and the prompt.
+// It is a tea.Model; its methods run on the program's goroutine only.
 type Model struct {
 	c      *common
-	ctx    context.Context
 	cancel context.CancelFunc
 
 	screen screen
 	back   []screen // where esc returns to
-	help   bool
 	mouse  bool
-	prompt *prompt
-	status string // a one-line message until the next key
+	status string  // a one-line message until the next key
+	prompt *prompt // open: takes every key
+	help   helpModel
 
-	clock     *v1.GetClockResponse
-	contracts map[string]*v1.EventContract
-	asked     map[string]bool // contracts requested
-	keyLinks  map[string]*keyLinksState
-
-	streams streamsState
-	tail    tailState
-	detail  detailState
-	side    sideState
-	keys    keysState
+	streams streamsModel
+	tail    tailModel
+	detail  detailModel
+	side    sideModel
+	keys    keysModel
 }
 
 // New returns the UI's model; Run runs it. Close releases what it holds
@@ -81,78 +132,147 @@ func New(o Options) (*Model, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Model{
-		c: &common{
-			opts: o, client: newClient(o), styles: defaultStyles(), keys: defaultKeyMap(),
-			after: tick, frame: o.Frame,
-		},
-		ctx: ctx, cancel: cancel,
-		mouse:     true,
+	c := &common{
+		opts: o, client: newClient(o), ctx: ctx, styles: defaultStyles(), keys: defaultKeyMap(),
+		after: tick, frame: o.Frame, tails: &group{},
 		contracts: map[string]*v1.EventContract{},
 		asked:     map[string]bool{},
 		keyLinks:  map[string]*keyLinksState{},
 	}
-	m.streams.init()
-	m.tail.ring = newRing(o.History)
-	return m, nil
+	return &Model{
+		c: c, cancel: cancel,
+		mouse:   true,
+		help:    helpModel{c: c},
+		streams: newStreams(c),
+		tail:    newTail(c),
+		detail:  detailModel{c: c},
+		side:    sideModel{c: c},
+		keys:    keysModel{c: c},
+	}, nil
 }
 
-// Close stops the tail and every call in flight, waits for the tail's
-// goroutine, and closes idle connections: a call canceled while dialing
+// Close stops the tail and every call in flight, waits for every tail
+// reader the UI started (the current one and any still ending after a
+// cancel), and then closes idle connections: a call canceled while dialing
 // leaves its connection to the pool when the dial completes, and a server
 // waits for such an unused connection before it shuts down.
 func (m *Model) Close() {
-	m.stopTail()
+	m.tail.stop()
 	m.cancel()
+	m.c.tails.wait()
 	m.c.opts.HTTPClient.CloseIdleConnections()
 }
 
 // Init starts the first refresh.
-func (m *Model) Init() tea.Cmd { return m.refresh() }
+func (m *Model) Init() tea.Cmd { return m.streams.init() }
 
 // Update applies one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.update(msg)
 }
 
+// current is the open screen.
+func (m *Model) current() screenModel {
+	switch m.screen {
+	case screenTail:
+		return &m.tail
+	case screenDetail:
+		return &m.detail
+	case screenSide:
+		return &m.side
+	case screenKeys:
+		return &m.keys
+	}
+	return &m.streams
+}
+
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
-		m.tailKeepVisible()
+		for _, s := range []screenModel{&m.streams, &m.tail, &m.detail, &m.side, &m.keys} {
+			s.resize()
+		}
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseWheelMsg:
-		return m.wheel(msg)
-	case tea.MouseClickMsg:
-		return m.click(msg)
-	case refreshTickMsg:
-		if msg.gen != m.streams.tickGen || m.streams.refreshing {
+		if !m.mouseFree() || msg.Button != tea.MouseWheelUp && msg.Button != tea.MouseWheelDown {
 			return nil
 		}
-		return m.refresh()
-	case streamsMsg:
-		return m.applyStreams(msg)
-	case tailOpenedMsg:
-		return m.applyTailOpened(msg)
-	case tailBatchMsg:
-		return m.applyTailBatch(msg)
-	case contractMsg:
-		if msg.contract != nil {
-			m.contracts[msg.ref] = msg.contract
+		return m.route(m.current(), msg)
+	case tea.MouseClickMsg:
+		if !m.mouseFree() || msg.Button != tea.MouseLeft {
+			return nil
 		}
-		return nil
-	case keyLinksMsg:
-		m.applyKeyLinks(msg)
-		return nil
-	case clockMsg:
-		m.clock = msg.clock
-		return nil
+		return m.route(m.current(), msg)
+
+	// Answers, each to the screen that asked.
+	case refreshTickMsg:
+		return m.route(&m.streams, msg)
+	case streamsMsg:
+		cmd := m.route(&m.streams, msg)
+		// Keep what the open screen shows about keys current.
+		if src := m.current().keysSource(); msg.err == nil && src != "" {
+			cmd = tea.Batch(cmd, m.c.client.keyLinksCmd(m.c.ctx, src))
+		}
+		return cmd
+	case tailOpenedMsg, tailBatchMsg:
+		return m.route(&m.tail, msg)
 	case sideMsg:
-		return m.applySide(msg)
+		return m.route(&m.side, msg)
+	case contractMsg, keyLinksMsg, clockMsg:
+		m.c.learn(msg)
+		return nil
+
+	// From the screens.
+	case openTailMsg:
+		m.open(screenTail)
+		return m.tail.start(msg.stream, tailStart{history: m.c.opts.History})
+	case openDetailMsg:
+		cmd := m.detail.open(msg.stream, msg.rec)
+		m.open(screenDetail)
+		return cmd
+	case openSideMsg:
+		src, derived := m.streams.sideOf(msg.stream)
+		if len(derived) == 0 {
+			m.status = m.c.styles.warn.Render(fmt.Sprintf("%s has no derived streams: create one with `strmlocal create stream --derived-from %s --levels 2`", src.Name, src.Name))
+			return nil
+		}
+		cmd := m.side.open(src, derived, msg.stream.GetName(), msg.offset)
+		m.open(screenSide)
+		return cmd
+	case openKeysMsg:
+		cmd := m.keys.open(msg.stream)
+		m.open(screenKeys)
+		return cmd
+	case backMsg:
+		m.goBack()
+		return nil
+	case statusMsg:
+		m.status = msg.text
+		return nil
+	case openPromptMsg:
+		m.prompt = newPrompt(m.c, msg)
+		return nil
+	case promptClosedMsg:
+		m.prompt = nil
+		return nil
+	case promptDoneMsg:
+		m.prompt = nil
+		return m.route(m.current(), msg)
 	}
 	return nil
+}
+
+// route gives msg to s and handles at once what s sends back, so that a
+// key which opens a screen has opened it when Update returns.
+func (m *Model) route(s screenModel, msg tea.Msg) tea.Cmd {
+	cmd, out := s.update(msg)
+	if out == nil {
+		return cmd
+	}
+	return tea.Batch(cmd, m.update(out))
 }
 
 // key handles a key press: the prompt and the help overlay first, then
@@ -160,21 +280,21 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.keys
 	if m.prompt != nil {
-		return m.promptKey(msg)
+		cmd, out := m.prompt.update(msg)
+		if out != nil {
+			return tea.Batch(cmd, m.update(out))
+		}
+		return cmd
 	}
 	m.status = ""
-	if m.help {
-		if key.Matches(msg, k.quit) && msg.String() == "ctrl+c" {
-			return tea.Quit
-		}
-		m.help = false // any key closes the overlay
-		return nil
+	if m.help.open {
+		return m.help.update(msg)
 	}
 	switch {
 	case key.Matches(msg, k.quit):
 		return tea.Quit
 	case key.Matches(msg, k.help):
-		m.help = true
+		m.help.open = true
 		return nil
 	case key.Matches(msg, k.mouse):
 		m.mouse = !m.mouse
@@ -185,21 +305,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	case key.Matches(msg, k.back) && m.screen != screenStreams:
-		return m.goBack()
+		return m.update(backMsg{})
 	}
-	switch m.screen {
-	case screenStreams:
-		return m.streamsKey(msg)
-	case screenTail:
-		return m.tailKey(msg)
-	case screenDetail:
-		return m.detailKey(msg)
-	case screenSide:
-		return m.sideKey(msg)
-	case screenKeys:
-		return m.keysKey(msg)
-	}
-	return nil
+	return m.route(m.current(), msg)
 }
 
 // open shows a screen, remembering the current one for esc.
@@ -210,71 +318,35 @@ func (m *Model) open(s screen) {
 	m.screen = s
 }
 
-func (m *Model) goBack() tea.Cmd {
+// goBack returns to the previous screen. Leaving the tail for the tree
+// stops it; leaving it for an event or the side by side does not, so
+// that esc comes back to a table that kept following.
+func (m *Model) goBack() {
 	prev := screenStreams
 	if n := len(m.back); n > 0 {
 		prev, m.back = m.back[n-1], m.back[:n-1]
 	}
 	if m.screen == screenTail && prev == screenStreams {
-		m.stopTail()
+		m.tail.stop()
 	}
 	m.screen = prev
-	return nil
 }
 
-// wheel scrolls what is under the mouse.
-func (m *Model) wheel(msg tea.MouseWheelMsg) tea.Cmd {
-	if !m.mouse || m.help || m.prompt != nil {
-		return nil
+// mouseFree reports whether mouse input goes to the screen.
+func (m *Model) mouseFree() bool { return m.mouse && !m.help.open && m.prompt == nil }
+
+// wheelDelta is how many lines a wheel notch scrolls (Model passes on only
+// wheel up and down).
+func wheelDelta(msg tea.MouseWheelMsg) int {
+	if msg.Button == tea.MouseWheelUp {
+		return -3
 	}
-	delta := 0
-	switch msg.Button {
-	case tea.MouseWheelUp:
-		delta = -3
-	case tea.MouseWheelDown:
-		delta = 3
-	default:
-		return nil
-	}
-	switch m.screen {
-	case screenStreams:
-		m.streams.move(delta)
-	case screenTail:
-		m.tailMove(delta)
-	case screenDetail:
-		m.detail.scroll = max(0, m.detail.scroll+delta)
-	case screenSide:
-		m.side.scroll = max(0, m.side.scroll+delta)
-	case screenKeys:
-		m.keys.scroll = max(0, m.keys.scroll+delta)
-	}
-	return nil
+	return 3
 }
 
-// click selects the row under the mouse in the streams and tail tables.
-func (m *Model) click(msg tea.MouseClickMsg) tea.Cmd {
-	if !m.mouse || m.help || m.prompt != nil || msg.Button != tea.MouseLeft {
-		return nil
-	}
-	y := msg.Y - 1 // the header line
-	switch m.screen {
-	case screenStreams:
-		m.streams.clickRow(y - 1) // the column titles
-	case screenTail:
-		m.tailClickRow(y - 1)
-	}
-	return nil
-}
-
-// contractFor returns the contract of ref, asking the server once when it
-// is not known.
-func (m *Model) askContract(ref string) tea.Cmd {
-	if ref == "" || m.asked[ref] {
-		return nil
-	}
-	m.asked[ref] = true
-	return m.c.client.contractCmd(m.ctx, ref)
-}
+// tableRow is the row of a table under a click: below the header line and
+// the column titles.
+func tableRow(msg tea.MouseClickMsg) int { return msg.Y - 2 }
 
 // --- view ------------------------------------------------------------------------
 
@@ -300,23 +372,13 @@ func (m *Model) render() string {
 	if w < minWidth || h < minHeight {
 		return ansi.Truncate("terminal too small: strmlocal tui needs at least 40×8", w, "…")
 	}
-	bodyH := h - 3
+	bodyH := m.c.bodyHeight()
+	s := m.current()
 	var body []string
-	if m.help {
-		body = m.helpBody(w, bodyH)
+	if m.help.open {
+		body = m.help.view(w, bodyH, s.title(), s.bindings())
 	} else {
-		switch m.screen {
-		case screenStreams:
-			body = m.streamsBody(w, bodyH)
-		case screenTail:
-			body = m.tailBody(w, bodyH)
-		case screenDetail:
-			body = m.detailBody(w, bodyH)
-		case screenSide:
-			body = m.sideBody(w, bodyH)
-		case screenKeys:
-			body = m.keysBody(w, bodyH)
-		}
+		body = s.view(w, bodyH)
 	}
 	lines := make([]string, 0, h)
 	lines = append(lines, m.headerLine(w))
@@ -331,19 +393,7 @@ func (m *Model) render() string {
 	return strings.Join(lines, "\n")
 }
 
-func (m *Model) title() string {
-	switch m.screen {
-	case screenTail:
-		return "tail " + m.tail.stream.GetName()
-	case screenDetail:
-		return "event " + m.detail.stream.GetName()
-	case screenSide:
-		return "side by side " + m.side.source.GetName()
-	case screenKeys:
-		return "key links " + m.keys.stream
-	}
-	return "streams"
-}
+func (m *Model) title() string { return m.current().title() }
 
 func (m *Model) headerLine(w int) string {
 	left := " strmlocal › " + m.title()
@@ -354,11 +404,11 @@ func (m *Model) headerLine(w int) string {
 	switch {
 	case m.streams.unreachable:
 		rights = []string{"offline · " + url, "offline "}
-	case m.clock.GetVirtual():
-		now := m.clock.Now.AsTime()
+	case m.c.clock.GetVirtual():
+		now := m.c.clock.Now.AsTime()
 		rights = []string{
-			"virtual clock " + m.fmtTime(now, "2006-01-02 15:04:05") + " · " + url,
-			"virtual " + m.fmtTime(now, "15:04:05") + " · " + url,
+			"virtual clock " + m.c.fmtTime(now, "2006-01-02 15:04:05") + " · " + url,
+			"virtual " + m.c.fmtTime(now, "15:04:05") + " · " + url,
 			url,
 		}
 	default:
@@ -375,28 +425,26 @@ func (m *Model) headerLine(w int) string {
 }
 
 func (m *Model) statusLine(w int) string {
-	if m.prompt != nil {
-		return m.prompt.view(m.c.styles)
-	}
-	if m.status != "" {
+	switch {
+	case m.prompt != nil:
+		return m.prompt.view()
+	case m.status != "":
 		return m.status
+	case m.help.open:
+		return m.help.status()
 	}
-	if m.help {
-		return m.c.styles.dim.Render("any key closes help")
-	}
-	switch m.screen {
-	case screenStreams:
-		return m.streamsStatus()
-	case screenTail:
-		return m.tailStatus()
-	case screenDetail, screenSide:
-		return m.c.styles.dim.Render(legend)
-	}
-	return ""
+	return m.current().status()
 }
 
+// helpLine is the bottom line: the screen's main keys, back, help and
+// quit.
 func (m *Model) helpLine(w int) string {
+	k := m.c.keys
+	b := m.current().shortHelp()
+	if m.screen != screenStreams {
+		b = append(b, k.back)
+	}
 	h := help.New()
 	h.SetWidth(w)
-	return h.ShortHelpView(m.shortHelp())
+	return h.ShortHelpView(append(b, k.help, k.quit))
 }

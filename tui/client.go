@@ -383,9 +383,10 @@ type tailOpenedMsg struct {
 	err string
 }
 
-// openTailCmd looks up the stream's credentials and starts a tailer. The
-// tailer's context is canceled by Model.stopTail (or Model.Close).
-func (c *client) openTailCmd(ctx context.Context, gen int, stream string, start tailStart, limit int) tea.Cmd {
+// openTailCmd looks up the stream's credentials and starts a tailer on g,
+// which Model.Close joins. The tailer's context is canceled by
+// Model.stopTail (or Model.Close).
+func (c *client) openTailCmd(ctx context.Context, g *group, gen int, stream string, start tailStart, limit int) tea.Cmd {
 	return func() tea.Msg {
 		eg, err := c.egressFor(stream)
 		if err != nil {
@@ -400,128 +401,11 @@ func (c *client) openTailCmd(ctx context.Context, gen int, stream string, start 
 			end = res.Msg.EndOffset
 		}
 		t := newTailer(ctx, limit)
-		go t.run(eg, start.request(stream, end), func(err error) string { return c.describe(stream, err) })
+		req := start.request(stream, end)
+		if !g.goFunc(func() { t.run(eg, req, func(err error) string { return c.describe(stream, err) }) }) {
+			t.cancel()
+			return tailOpenedMsg{gen: gen, err: "the UI is closing"}
+		}
 		return tailOpenedMsg{gen: gen, t: t}
 	}
-}
-
-// tailer drains one Tail stream into a bounded buffer. Update takes what
-// has accumulated once per frame (wait). When the buffer is full the
-// tailer stops reading, which holds the server back by flow control: a
-// paused UI never loses records it has not shown.
-type tailer struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run returns
-	ready  chan struct{} // cap 1: records or the end are waiting
-	room   chan struct{} // cap 1: the buffer was drained
-	limit  int
-
-	mu       sync.Mutex
-	pending  []*v1.Record
-	finished bool
-	err      string
-}
-
-func newTailer(parent context.Context, limit int) *tailer {
-	ctx, cancel := context.WithCancel(parent)
-	return &tailer{
-		ctx: ctx, cancel: cancel, limit: max(limit, 1),
-		done: make(chan struct{}), ready: make(chan struct{}, 1), room: make(chan struct{}, 1),
-	}
-}
-
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
-func (t *tailer) run(eg strmlocalv1connect.EgressServiceClient, req *v1.TailRequest, describe func(error) string) {
-	defer close(t.done)
-	var errText string
-	defer func() {
-		t.mu.Lock()
-		t.finished, t.err = true, errText
-		t.mu.Unlock()
-		signal(t.ready)
-	}()
-	stream, err := eg.Tail(t.ctx, connect.NewRequest(req))
-	if err != nil {
-		if t.ctx.Err() == nil {
-			errText = describe(err)
-		}
-		return
-	}
-	defer stream.Close()
-	for stream.Receive() {
-		recs := stream.Msg().Records
-		for {
-			t.mu.Lock()
-			if len(t.pending) < t.limit {
-				t.pending = append(t.pending, recs...)
-				t.mu.Unlock()
-				break
-			}
-			t.mu.Unlock()
-			select {
-			case <-t.room:
-			case <-t.ctx.Done():
-				return
-			}
-		}
-		signal(t.ready)
-	}
-	if err := stream.Err(); err != nil && t.ctx.Err() == nil {
-		errText = describe(err)
-	}
-}
-
-// tailBatchMsg is what a tail delivered during one frame.
-type tailBatchMsg struct {
-	gen      int
-	recs     []*v1.Record
-	finished bool
-	err      string
-}
-
-// waitCmd blocks until records (or the end) are waiting, lets a frame's
-// worth accumulate, and returns them as one message.
-func (t *tailer) waitCmd(gen int, frame time.Duration) tea.Cmd {
-	return func() tea.Msg {
-		for {
-			select {
-			case <-t.ready:
-			case <-t.ctx.Done():
-				return nil
-			}
-			if frame > 0 {
-				timer := time.NewTimer(frame)
-				select {
-				case <-timer.C:
-				case <-t.ctx.Done():
-					timer.Stop()
-					return nil
-				}
-			}
-			t.mu.Lock()
-			msg := tailBatchMsg{gen: gen, recs: t.pending, finished: t.finished, err: t.err}
-			t.pending = nil
-			t.mu.Unlock()
-			signal(t.room)
-			// A signal that arrived while the previous batch was taken
-			// finds nothing: wait for the next one instead of sending an
-			// empty message.
-			if len(msg.recs) > 0 || msg.finished {
-				return msg
-			}
-		}
-	}
-}
-
-// stop cancels the tail and waits for its goroutine.
-func (t *tailer) stop() {
-	t.cancel()
-	<-t.done
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -89,10 +90,15 @@ func (o Options) withDefaults() (Options, error) {
 }
 
 // common is what every screen shares: the options, the terminal size, the
-// styles and the key map.
+// styles and the key map, and what the server said about event contracts,
+// key links and its clock, which several screens show. Screens hold a
+// pointer to the one common; it changes only on the program's goroutine
+// (in Update), never in a command.
 type common struct {
 	opts   Options
 	client *client
+	// ctx is the UI's: Close cancels it, which ends every call and tail.
+	ctx    context.Context
 	width  int
 	height int
 	styles styles
@@ -102,6 +108,90 @@ type common struct {
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
 	// frame is the tail's batching delay; tests set it to zero.
 	frame time.Duration
+	// tails runs the tail readers; Close joins it.
+	tails *group
+
+	clock     *v1.GetClockResponse
+	contracts map[string]*v1.EventContract
+	asked     map[string]bool // contracts requested
+	keyLinks  map[string]*keyLinksState
+}
+
+// bodyHeight is the rows between the header line and the status and help
+// lines.
+func (c *common) bodyHeight() int { return c.height - 3 }
+
+// askContract returns a command that reads the contract of ref, the first
+// time ref is asked about only.
+func (c *common) askContract(ref string) tea.Cmd {
+	if ref == "" || c.asked[ref] {
+		return nil
+	}
+	c.asked[ref] = true
+	return c.client.contractCmd(c.ctx, ref)
+}
+
+// keyLinksState is what the UI knows of a source stream's key links.
+type keyLinksState struct {
+	links   []*v1.KeyLink
+	byID    map[string]*v1.KeyLink
+	err     string
+	loading bool
+}
+
+// askKeyLinks reads the key links of a source stream again.
+func (c *common) askKeyLinks(source string) tea.Cmd {
+	ks := c.keyLinks[source]
+	if ks == nil {
+		ks = &keyLinksState{}
+		c.keyLinks[source] = ks
+	}
+	ks.loading = true
+	return c.client.keyLinksCmd(c.ctx, source)
+}
+
+// learn keeps what a message says about contracts, key links or the clock,
+// and reports whether msg was such a message.
+func (c *common) learn(msg tea.Msg) bool {
+	switch msg := msg.(type) {
+	case contractMsg:
+		if msg.contract != nil {
+			c.contracts[msg.ref] = msg.contract
+		}
+	case keyLinksMsg:
+		ks := c.keyLinks[msg.stream]
+		if ks == nil {
+			ks = &keyLinksState{}
+			c.keyLinks[msg.stream] = ks
+		}
+		ks.loading = false
+		if msg.err != "" {
+			ks.err = msg.err
+			break
+		}
+		ks.err, ks.links = "", msg.links
+		ks.byID = make(map[string]*v1.KeyLink, len(msg.links))
+		for _, k := range msg.links {
+			ks.byID[k.KeyLink] = k
+		}
+	case clockMsg:
+		c.clock = msg.clock
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *common) fmtTime(t time.Time, layout string) string {
+	return t.In(c.opts.Location).Format(layout)
+}
+
+// sourceOf is the source stream a stream's key links belong to.
+func sourceOf(st *v1.Stream) string {
+	if st.GetDerivedFrom() != "" {
+		return st.DerivedFrom
+	}
+	return st.GetName()
 }
 
 func tick(d time.Duration, msg tea.Msg) tea.Cmd {

@@ -3,27 +3,63 @@
 // only through the public Connect API, so it works against any strmlocal
 // server.
 //
-// Screens, one file each:
+// # Components
 //
-//   - streams.go: source streams with their derived streams as a tree,
-//     consent rules, event counts, live rates and live key links.
-//   - tail.go: live events of one stream as a table: follow or pause, jump
-//     to an offset or a time, filter by a field value, scroll back through
-//     the rows held in memory (ring.go).
-//   - detail.go: one event as pretty JSON with its PII fields marked by
-//     level, ciphertexts distinct from plaintext, its key link and period.
-//   - sidebyside.go: a source event beside the same offset of a derived
-//     stream, or why the derived stream dropped it.
-//   - keys.go: the key links of a stream and the server clock.
-//   - help.go: the key bindings.
+// Model (app.go) is the tea.Model: it draws the frame (header, body,
+// status line, key help), keeps the way back between screens, and routes
+// messages. Each screen is a component of its own, one file each, with
+// update, view, title, status, resize and its bindings (screenModel):
 //
-// The program follows the Elm split: Model holds all state, Update is the
-// only place it changes, View renders it. I/O happens only in tea.Cmds
-// (client.go) that return typed messages; commands capture copies of what
-// they need, never the model. The tail is the one long-lived reader: a
-// goroutine drains the Tail stream into a bounded buffer, and one command
-// per frame hands what has accumulated to Update as a single message, so
-// 10k events/s cost one Update and one View per frame, not one per event.
+//   - streamsModel (streams.go): source streams with their derived streams
+//     as a tree, consent rules, event counts, live rates and live key
+//     links; it refreshes itself on a timer whichever screen is open.
+//   - tailModel (tail.go): live events of one stream as a table: follow or
+//     pause, jump to an offset or a time, filter by a field value, scroll
+//     back through the rows held in memory (ring.go).
+//   - detailModel (detail.go): one event as pretty JSON with its PII fields
+//     marked by level, ciphertexts distinct from plaintext, its key link
+//     and period.
+//   - sideModel (sidebyside.go): a source event beside the same offset of a
+//     derived stream, or why the derived stream dropped it.
+//   - keysModel (keys.go): the key links of a stream and the server clock.
+//
+// The help overlay (helpModel, help.go) and the one-line prompt (prompt.go)
+// are components too, drawn over the open screen rather than instead of
+// it. Every component holds the one *common (common.go): options, client,
+// the UI's context, terminal size, styles, key map, and what the server
+// said about event contracts, key links and its clock. It changes only on
+// the program's goroutine.
+//
+// # Navigation by message
+//
+// A component's update returns a command and, for Model, a message:
+// openTailMsg, openDetailMsg, openSideMsg, openKeysMsg, backMsg (esc),
+// statusMsg, openPromptMsg; the prompt answers with promptDoneMsg, which
+// Model hands to the screen that opened it, or promptClosedMsg. Model
+// handles that message before Update returns, so a key that opens a screen
+// has opened it in the same Update. Components never reach into one
+// another. Answers of the server go to the component that asked.
+//
+// # Scrolling
+//
+// Every list and pager scrolls with one scroller (scroller.go): cursor,
+// offset, height and len, with update(key) for up, down, page up, page
+// down, top and bottom, fit(len, height) from the view, and click(row).
+// Lists (the tree, the tail) move a cursor the window follows; pagers (an
+// event, the side by side, the key links) move the window.
+//
+// # I/O and goroutines
+//
+// I/O happens only in tea.Cmds (client.go) that return typed messages;
+// commands capture copies of what they need, never the model. The tail is
+// the one long-lived reader (tailer.go): a goroutine drains the Tail
+// stream into a bounded buffer, and one command per frame hands what has
+// accumulated to Update as a single message, so 10k events/s cost one
+// Update and one View per frame, not one per event. Update never waits:
+// stopping a tail cancels its reader and moves on, and messages of a
+// stopped tail carry an old generation and are dropped. Readers run on a
+// group that Close joins after canceling the UI's context, so none
+// outlives Close.
 //
 // Stream credentials come from Options.Credentials (the CLI reads the
 // saved entities); a stream without them shows a one-line explanation in

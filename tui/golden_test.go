@@ -14,7 +14,7 @@ func loadStreams(t *testing.T, s *seeded, h *harness) {
 	h.run(h.m.Init(), func() bool { return h.m.streams.loaded && !h.m.streams.refreshing })
 	s.send(t, 8)
 	h.clock.now = h.clock.now.Add(2 * time.Second)
-	h.run(h.m.refresh(), func() bool { return !h.m.streams.refreshing })
+	h.run(h.m.streams.refresh(), func() bool { return !h.m.streams.refreshing })
 }
 
 func TestGoldenStreams(t *testing.T) {
@@ -47,7 +47,7 @@ func openTail(t *testing.T, s *seeded, h *harness, rows int) {
 	t.Helper()
 	cmd := h.key("enter")
 	h.run(cmd, func() bool {
-		return h.m.tail.ring.n == rows && h.m.contracts["streammachine/example/1.3.0"] != nil
+		return h.m.tail.ring.n == rows && h.m.c.contracts["streammachine/example/1.3.0"] != nil
 	})
 }
 
@@ -66,7 +66,7 @@ func TestGoldenTail(t *testing.T) {
 	if h.m.tail.follow {
 		t.Fatal("up did not pause")
 	}
-	if r := h.m.selectedRecord(); r.Offset != 22 {
+	if r := h.m.tail.selectedRecord(); r.Offset != 22 {
 		t.Fatalf("selected offset %d, want 22", r.Offset)
 	}
 	if got := h.frame(); !strings.Contains(got, " PAUSED  · 24 rows (last 10,000) · at offset 22\n") {
@@ -87,9 +87,11 @@ func TestGoldenSideBySide(t *testing.T) {
 			off = int(r.Offset)
 		}
 	}
-	h.m.jumpOffset(uint64(off))
+	h.m.tail.jumpOffset(uint64(off))
 	cmd := h.key("s")
-	h.run(cmd, func() bool { return !h.m.side.loading && h.m.keyLinks["demo"] != nil && !h.m.keyLinks["demo"].loading })
+	h.run(cmd, func() bool {
+		return !h.m.side.loading && h.m.c.keyLinks["demo"] != nil && !h.m.c.keyLinks["demo"].loading
+	})
 	// The first derived stream, by name, is demo-0-1; tab moves to demo-2.
 	if d := h.m.side.derived[h.m.side.di].Name; d != "demo-0-1" {
 		t.Fatalf("derived %s, want demo-0-1", d)
@@ -139,7 +141,7 @@ func TestKeysViewShowsRotationAndShredding(t *testing.T) {
 	s.sb.Advance(7 * 24 * time.Hour) // past the retention of the first period's keys only
 	h.run(h.m.Init(), func() bool { return h.m.streams.loaded })
 	cmd := h.key("K") // demo is selected
-	h.run(cmd, func() bool { return !h.m.keyLinks["demo"].loading })
+	h.run(cmd, func() bool { return !h.m.c.keyLinks["demo"].loading })
 	frame := normalize(h.frame(), s.sb.URL)
 	for _, want := range []string{
 		"key links of demo",

@@ -336,3 +336,37 @@ func fieldValue(doc, path string) (string, bool) {
 		return fmt.Sprint(v), true
 	}
 }
+
+// jsonLines renders a record's JSON with the PII gutter, values styled by
+// kind and cut to width w (the detail and the side by side panes).
+func (c *common) jsonLines(rec *v1.Record, collapse map[string]bool, w int) []string {
+	st := c.styles
+	jl, err := prettyJSON(rec.Json, collapse)
+	if err != nil {
+		return []string{st.errorText.Render("cannot read the event's JSON: " + err.Error())}
+	}
+	a := newAnnotator(rec, c.contracts[rec.EventContractRef])
+	out := make([]string, 0, len(jl))
+	for _, l := range jl {
+		an := annot{}
+		if l.leaf && l.path != "" && !strings.HasPrefix(l.path, "strmMeta") {
+			an = a.of(l.path, l.str)
+		}
+		gutter := an.marker()
+		if an.pii {
+			gutter = st.level.Render(gutter)
+		}
+		prefix := strings.Repeat("  ", l.indent) + l.key
+		value := l.value
+		if l.comma {
+			value += ","
+		}
+		room := w - 4 - len([]rune(prefix))
+		if room < 4 {
+			room = 4
+		}
+		value = cutMiddle(value, room)
+		out = append(out, gutter+prefix+styleValue(st, an.kind, value))
+	}
+	return out
+}

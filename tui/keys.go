@@ -9,40 +9,65 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
-// keysState is the key links screen of one source stream.
-type keysState struct {
-	stream string // a source stream
-	asked  string // the stream the user picked (a derived one shows its source's keys)
-	scroll int
+// keysModel is the key links screen of one source stream, with the
+// server's clock (rotation and shredding go by it).
+type keysModel struct {
+	c      *common
+	stream string   // a source stream
+	asked  string   // the stream the user picked (a derived one shows its source's keys)
+	scroll scroller // a pager over the key links
 }
 
-func (m *Model) openKeys(st *v1.Stream) tea.Cmd {
-	m.keys = keysState{stream: m.sourceOf(st), asked: st.GetName()}
-	m.open(screenKeys)
-	return tea.Batch(m.askKeyLinks(m.keys.stream), m.c.client.clockCmd(m.ctx))
+// open shows the key links of st's source and reads them and the clock
+// again.
+func (s *keysModel) open(st *v1.Stream) tea.Cmd {
+	s.stream, s.asked = sourceOf(st), st.GetName()
+	s.scroll = scroller{pager: true}
+	s.resize()
+	return s.read()
 }
 
-func (m *Model) keysKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, s := m.c.keys, &m.keys
-	switch {
-	case key.Matches(msg, k.up):
-		s.scroll = max(0, s.scroll-1)
-	case key.Matches(msg, k.down):
-		s.scroll++
-	case key.Matches(msg, k.pageUp):
-		s.scroll = max(0, s.scroll-(m.c.height-5))
-	case key.Matches(msg, k.pageDown):
-		s.scroll += m.c.height - 5
-	case key.Matches(msg, k.top):
-		s.scroll = 0
-	case key.Matches(msg, k.retry):
-		return tea.Batch(m.askKeyLinks(s.stream), m.c.client.clockCmd(m.ctx))
+func (s *keysModel) read() tea.Cmd {
+	return tea.Batch(s.c.askKeyLinks(s.stream), s.c.client.clockCmd(s.c.ctx))
+}
+
+// resize: the table has the body less a title, the clock, the column
+// titles and the totals.
+func (s *keysModel) resize() { s.scroll.height = s.c.bodyHeight() - 4 }
+
+func (s *keysModel) update(msg tea.Msg) (tea.Cmd, tea.Msg) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		s.scroll.move(wheelDelta(msg))
+	case tea.KeyPressMsg:
+		if s.scroll.update(msg, s.c.keys) {
+			return nil, nil
+		}
+		if key.Matches(msg, s.c.keys.retry) {
+			return s.read(), nil
+		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (m *Model) keysBody(w, h int) []string {
-	s, st := &m.keys, m.c.styles
+func (s *keysModel) title() string { return "key links " + s.stream }
+
+func (s *keysModel) status() string { return "" }
+
+func (s *keysModel) bindings() []key.Binding {
+	k := s.c.keys
+	return []key.Binding{k.up, k.down, k.retry}
+}
+
+func (s *keysModel) shortHelp() []key.Binding {
+	k := s.c.keys
+	return []key.Binding{k.up, k.down}
+}
+
+func (s *keysModel) keysSource() string { return s.stream }
+
+func (s *keysModel) view(w, h int) []string {
+	c, st := s.c, s.c.styles
 	var lines []string
 	title := "key links of " + s.stream
 	if s.asked != s.stream {
@@ -50,16 +75,16 @@ func (m *Model) keysBody(w, h int) []string {
 	}
 	lines = append(lines, st.title.Render(title))
 	clock := "clock: real"
-	if m.clock != nil && m.clock.Now != nil {
-		clock = "clock " + m.fmtTime(m.clock.Now.AsTime(), "2006-01-02 15:04:05 MST")
-		if m.clock.Virtual {
+	if c.clock != nil && c.clock.Now != nil {
+		clock = "clock " + c.fmtTime(c.clock.Now.AsTime(), "2006-01-02 15:04:05 MST")
+		if c.clock.Virtual {
 			clock += ", virtual: `strmlocal clock advance 25h` moves it"
 		} else {
 			clock += ", real"
 		}
 	}
 	lines = append(lines, st.dim.Render(clock))
-	ks := m.keyLinks[s.stream]
+	ks := c.keyLinks[s.stream]
 	switch {
 	case ks == nil || (ks.loading && ks.links == nil && ks.err == ""):
 		return append(lines, "", "  reading key links…")
@@ -83,8 +108,8 @@ func (m *Model) keysBody(w, h int) []string {
 		}
 	}
 	rows := h - len(lines) - 1
-	s.scroll = max(0, min(s.scroll, len(ks.links)-rows))
-	for i := s.scroll; i < len(ks.links) && i < s.scroll+rows; i++ {
+	s.scroll.fit(len(ks.links), rows)
+	for i := s.scroll.offset; i < len(ks.links) && i < s.scroll.offset+rows; i++ {
 		k := ks.links[i]
 		link := k.KeyLink
 		if keyW < 37 {
@@ -95,12 +120,12 @@ func (m *Model) keysBody(w, h int) []string {
 		case k.Forgotten:
 			shred = "forgotten"
 		case k.Shredded && k.ShredTime != nil:
-			shred = "yes " + m.fmtTime(k.ShredTime.AsTime(), "01-02 15:04")
+			shred = "yes " + c.fmtTime(k.ShredTime.AsTime(), "01-02 15:04")
 		case k.Shredded:
 			shred = "yes"
 		}
-		line := pad(link, keyW) + pad(m.fmtTime(k.CreateTime.AsTime(), layout), 18) +
-			pad(m.fmtTime(k.RotateTime.AsTime(), layout), 18) + pad(m.fmtTime(k.ExpireTime.AsTime(), layout), 18)
+		line := pad(link, keyW) + pad(c.fmtTime(k.CreateTime.AsTime(), layout), 18) +
+			pad(c.fmtTime(k.RotateTime.AsTime(), layout), 18) + pad(c.fmtTime(k.ExpireTime.AsTime(), layout), 18)
 		if k.Shredded {
 			line += st.errorText.Render(shred)
 		} else {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -9,9 +8,14 @@ import (
 )
 
 // prompt is the one-line input of the tail screen (jump to an offset or a
-// time, filter). It is small on purpose: bubbles' textinput needs a
-// clipboard module this project does not carry.
+// time, filter), shown in the status line. It is small on purpose: bubbles'
+// textinput needs a clipboard module this project does not carry.
+//
+// A screen opens it with openPromptMsg; while it is open it takes every
+// key. Enter closes it with a promptDoneMsg, which Model hands to the
+// screen that opened it; esc closes it with promptClosedMsg.
 type prompt struct {
+	c     *common
 	kind  promptKind
 	label string
 	value []rune
@@ -25,21 +29,22 @@ const (
 	promptFilter
 )
 
-func newPrompt(k promptKind, label string) *prompt { return &prompt{kind: k, label: label} }
-
-func (p *prompt) view(st styles) string {
-	return st.title.Render(p.label+" › ") + string(p.value) + "█"
+func newPrompt(c *common, msg openPromptMsg) *prompt {
+	return &prompt{c: c, kind: msg.kind, label: msg.label, value: []rune(msg.value)}
 }
 
-// promptKey edits the prompt; enter applies it, esc drops it.
-func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
-	p, k := m.prompt, m.c.keys
+func (p *prompt) view() string {
+	return p.c.styles.title.Render(p.label+" › ") + string(p.value) + "█"
+}
+
+// update edits the value; enter applies it, esc drops it.
+func (p *prompt) update(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
+	k := p.c.keys
 	switch {
 	case key.Matches(msg, k.promptCancel):
-		m.prompt = nil
+		return nil, promptClosedMsg{}
 	case key.Matches(msg, k.promptApply):
-		m.prompt = nil
-		return m.applyPrompt(p.kind, strings.TrimSpace(string(p.value)))
+		return nil, promptDoneMsg{kind: p.kind, value: strings.TrimSpace(string(p.value))}
 	case key.Matches(msg, k.promptBackspace):
 		if n := len(p.value); n > 0 {
 			p.value = p.value[:n-1]
@@ -47,48 +52,9 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	case msg.String() == "ctrl+u":
 		p.value = nil
 	case msg.String() == "ctrl+c":
-		return tea.Quit
+		return tea.Quit, nil
 	case msg.Text != "" && msg.Mod&(tea.ModCtrl|tea.ModAlt) == 0:
 		p.value = append(p.value, []rune(msg.Text)...)
 	}
-	return nil
-}
-
-func (m *Model) applyPrompt(kind promptKind, v string) tea.Cmd {
-	switch kind {
-	case promptOffset:
-		if v == "" {
-			return nil
-		}
-		off, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			m.status = m.c.styles.errorText.Render("an offset is a whole number ≥ 0, e.g. 1200")
-			return nil
-		}
-		return m.jumpOffset(off)
-	case promptTime:
-		if v == "" {
-			return nil
-		}
-		at, err := parseJumpTime(v, m.jumpRef(), m.c.opts.Location)
-		if err != nil {
-			m.status = m.c.styles.errorText.Render(err.Error())
-			return nil
-		}
-		return m.jumpTime(at)
-	case promptFilter:
-		if v == "" {
-			m.tail.ring.setFilter(nil)
-			m.tailKeepVisible()
-			return nil
-		}
-		f, err := parseFilter(v)
-		if err != nil {
-			m.status = m.c.styles.errorText.Render(err.Error())
-			return nil
-		}
-		m.tail.ring.setFilter(f)
-		m.tailKeepVisible()
-	}
-	return nil
+	return nil, nil
 }

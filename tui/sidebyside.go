@@ -11,9 +11,10 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
-// sideState is one offset of a source stream beside the same offset of one
+// sideModel is one offset of a source stream beside the same offset of one
 // of its derived streams.
-type sideState struct {
+type sideModel struct {
+	c        *common
 	source   *v1.Stream
 	derived  []*v1.Stream
 	di       int // the derived stream shown
@@ -25,42 +26,44 @@ type sideState struct {
 	leftErr  string
 	rightErr string
 	end      uint64
-	scroll   int
+	scroll   scroller // a pager over the panes' lines
 }
 
-// openSide shows offset of st's source beside st (a derived stream), or
-// beside st's first derived stream when st is a source.
-func (m *Model) openSide(st *v1.Stream, offset uint64) tea.Cmd {
-	src := st
-	if st.GetDerivedFrom() != "" {
-		src = m.streams.byName[st.DerivedFrom]
-		if src == nil {
-			src = &v1.Stream{Name: st.DerivedFrom}
-		}
+// open shows offset of src beside the derived stream named pick (the
+// first of derived when none is).
+func (s *sideModel) open(src *v1.Stream, derived []*v1.Stream, pick string, offset uint64) tea.Cmd {
+	di := slices.IndexFunc(derived, func(d *v1.Stream) bool { return d.Name == pick })
+	// seq carries on: an answer to the previous side by side must not be
+	// taken for this one's.
+	*s = sideModel{
+		c: s.c, source: src, derived: derived, di: max(di, 0), offset: offset, seq: s.seq,
+		scroll: scroller{pager: true},
 	}
-	derived := m.streams.derivedOf(src.Name)
-	if len(derived) == 0 && st.GetDerivedFrom() != "" {
-		derived = []*v1.Stream{st}
-	}
-	if len(derived) == 0 {
-		m.status = m.c.styles.warn.Render(fmt.Sprintf("%s has no derived streams: create one with `strmlocal create stream --derived-from %s --levels 2`", src.Name, src.Name))
-		return nil
-	}
-	di := slices.IndexFunc(derived, func(d *v1.Stream) bool { return d.Name == st.Name })
-	m.side = sideState{source: src, derived: derived, di: max(di, 0), offset: offset, seq: m.side.seq}
-	m.open(screenSide)
-	return tea.Batch(m.fetchSide(), m.askKeyLinks(src.Name))
+	s.resize()
+	return tea.Batch(s.fetch(), s.c.askKeyLinks(src.Name))
 }
 
-func (m *Model) fetchSide() tea.Cmd {
-	s := &m.side
+func (s *sideModel) resize() { s.scroll.height = s.c.bodyHeight() - 1 }
+
+func (s *sideModel) fetch() tea.Cmd {
 	s.seq++
 	s.loading = true
-	return m.c.client.sideCmd(m.ctx, s.seq, s.source.Name, s.derived[s.di].Name, s.offset)
+	return s.c.client.sideCmd(s.c.ctx, s.seq, s.source.Name, s.derived[s.di].Name, s.offset)
 }
 
-func (m *Model) applySide(msg sideMsg) tea.Cmd {
-	s := &m.side
+func (s *sideModel) update(msg tea.Msg) (tea.Cmd, tea.Msg) {
+	switch msg := msg.(type) {
+	case sideMsg:
+		return s.apply(msg), nil
+	case tea.MouseWheelMsg:
+		s.scroll.move(wheelDelta(msg))
+	case tea.KeyPressMsg:
+		return s.key(msg)
+	}
+	return nil, nil
+}
+
+func (s *sideModel) apply(msg sideMsg) tea.Cmd {
 	if msg.seq != s.seq {
 		return nil
 	}
@@ -69,52 +72,68 @@ func (m *Model) applySide(msg sideMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, r := range []*v1.Record{msg.left, msg.right} {
 		if r != nil {
-			cmds = append(cmds, m.askContract(r.EventContractRef))
+			cmds = append(cmds, s.c.askContract(r.EventContractRef))
 		}
 	}
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) sideKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, s := m.c.keys, &m.side
+func (s *sideModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
+	k := s.c.keys
+	if s.scroll.update(msg, k) {
+		return nil, nil
+	}
 	switch {
 	case key.Matches(msg, k.next):
 		s.offset++
-		s.scroll = 0
-		return m.fetchSide()
+		s.scroll.offset = 0
+		return s.fetch(), nil
 	case key.Matches(msg, k.prev):
 		if s.offset > 0 {
 			s.offset--
-			s.scroll = 0
-			return m.fetchSide()
+			s.scroll.offset = 0
+			return s.fetch(), nil
 		}
 	case key.Matches(msg, k.nextStream):
 		s.di = (s.di + 1) % len(s.derived)
-		return m.fetchSide()
+		return s.fetch(), nil
 	case key.Matches(msg, k.prevStream):
 		s.di = (s.di + len(s.derived) - 1) % len(s.derived)
-		return m.fetchSide()
-	case key.Matches(msg, k.up):
-		s.scroll = max(0, s.scroll-1)
-	case key.Matches(msg, k.down):
-		s.scroll++
+		return s.fetch(), nil
 	case key.Matches(msg, k.retry):
-		return m.fetchSide()
+		return s.fetch(), nil
 	case key.Matches(msg, k.keys):
-		return m.openKeys(s.source)
+		return nil, openKeysMsg{stream: s.source}
 	case key.Matches(msg, k.enter):
 		if s.right != nil {
-			return m.openDetail(s.derived[s.di], s.right)
+			return nil, openDetailMsg{stream: s.derived[s.di], rec: s.right}
 		}
 		if s.left != nil {
-			return m.openDetail(s.source, s.left)
+			return nil, openDetailMsg{stream: s.source, rec: s.left}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
+func (s *sideModel) title() string { return "side by side " + s.source.GetName() }
+
+func (s *sideModel) status() string { return s.c.styles.dim.Render(legend) }
+
+func (s *sideModel) bindings() []key.Binding {
+	k := s.c.keys
+	return []key.Binding{k.next, k.prev, k.nextStream, k.prevStream, k.up, k.down, k.enter, k.keys}
+}
+
+func (s *sideModel) shortHelp() []key.Binding {
+	k := s.c.keys
+	return []key.Binding{k.next, k.prev, k.nextStream}
+}
+
+func (s *sideModel) keysSource() string { return s.source.GetName() }
+
 // droppedReason says why a derived stream does not show an event with
-// these consent levels (SPEC §6).
+// these consent levels, by the consent rules in docs/tui.md (Side by
+// side).
 func droppedReason(d *v1.Stream, consent []int32) string {
 	c := consentList(consent)
 	if d.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
@@ -140,25 +159,25 @@ func droppedReason(d *v1.Stream, consent []int32) string {
 	return "dropped by the stream's consent rules"
 }
 
-func (m *Model) sideBody(w, h int) []string {
-	s, st := &m.side, m.c.styles
+func (s *sideModel) view(w, h int) []string {
+	st := s.c.styles
 	d := s.derived[s.di]
 	paneW := (w - 3) / 2
 	head := st.title.Render(fmt.Sprintf("offset %d", s.offset)) + st.dim.Render(fmt.Sprintf(" · %s (encrypted) beside %s (%s)", s.source.Name, d.Name, consentText(d)))
 	if len(s.derived) > 1 {
 		head += st.dim.Render(fmt.Sprintf(" · %d/%d tab", s.di+1, len(s.derived)))
 	}
-	left := m.pane(s.source, s.left, s.leftErr, paneW, "")
+	left := s.pane(s.source, s.left, s.leftErr, paneW, "")
 	reason := ""
 	if s.right == nil && s.rightErr == "" && s.left != nil {
 		reason = droppedReason(d, s.left.ConsentLevels)
 	}
-	right := m.pane(d, s.right, s.rightErr, paneW, reason)
+	right := s.pane(d, s.right, s.rightErr, paneW, reason)
 	rows := max(len(left), len(right))
-	s.scroll = max(0, min(s.scroll, rows-(h-1)))
+	s.scroll.fit(rows, h-1)
 	lines := []string{head}
 	sep := st.dim.Render(" │ ")
-	for i := s.scroll; i < rows && len(lines) < h; i++ {
+	for i := s.scroll.offset; i < rows && len(lines) < h; i++ {
 		l, r := "", ""
 		if i < len(left) {
 			l = left[i]
@@ -173,11 +192,11 @@ func (m *Model) sideBody(w, h int) []string {
 
 // pane renders one side: a title, the key link, and the event as JSON with
 // strmMeta collapsed (its consent and key are in the title).
-func (m *Model) pane(st *v1.Stream, rec *v1.Record, errText string, w int, dropped string) []string {
-	sty := m.c.styles
+func (s *sideModel) pane(st *v1.Stream, rec *v1.Record, errText string, w int, dropped string) []string {
+	sty := s.c.styles
 	lines := []string{sty.title.Render(ansi.Truncate(st.Name, w, "…"))}
 	switch {
-	case m.side.loading && rec == nil && errText == "":
+	case s.loading && rec == nil && errText == "":
 		return append(lines, sty.dim.Render("reading…"))
 	case errText != "":
 		for _, l := range wrap(errText, w) {
@@ -190,20 +209,20 @@ func (m *Model) pane(st *v1.Stream, rec *v1.Record, errText string, w int, dropp
 		}
 		return lines
 	case rec == nil:
-		if m.side.offset >= m.side.end {
-			return append(lines, sty.dim.Render(fmt.Sprintf("no event at offset %d yet (the stream ends at %d)", m.side.offset, m.side.end)))
+		if s.offset >= s.end {
+			return append(lines, sty.dim.Render(fmt.Sprintf("no event at offset %d yet (the stream ends at %d)", s.offset, s.end)))
 		}
-		return append(lines, sty.dim.Render(fmt.Sprintf("no event at offset %d", m.side.offset)))
+		return append(lines, sty.dim.Render(fmt.Sprintf("no event at offset %d", s.offset)))
 	}
 	derived := st.DerivedFrom != ""
 	meta := "consent " + consentList(rec.ConsentLevels) + " · key " + shortKey(rec.KeyLink)
 	lines = append(lines, sty.dim.Render(meta))
-	if k := m.keyLinks[m.side.source.Name]; k != nil && k.byID[rec.KeyLink].GetShredded() || rec.Shredded {
+	if k := s.c.keyLinks[s.source.Name]; k != nil && k.byID[rec.KeyLink].GetShredded() || rec.Shredded {
 		lines = append(lines, sty.errorText.Render("key shredded: stays encrypted"))
 	} else if derived {
 		lines = append(lines, sty.dim.Render(fmt.Sprintf("%d decrypted · %d masked · %d encrypted", len(rec.Decrypted), len(rec.Masked), len(rec.Encrypted))))
 	} else {
 		lines = append(lines, sty.dim.Render("as stored: every PII value encrypted"))
 	}
-	return append(lines, m.jsonLines(rec, derived, map[string]bool{"strmMeta": true}, w)...)
+	return append(lines, s.c.jsonLines(rec, map[string]bool{"strmMeta": true}, w)...)
 }

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,8 +13,13 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
-// streamsState is the stream tree and what the refreshes learnt about it.
-type streamsState struct {
+// streamsModel is the first screen: the stream tree and what the
+// refreshes learnt about it. It refreshes itself on a timer for as long as
+// the UI runs, whichever screen is open, since the other screens read its
+// streams (the side by side finds a source's derived streams here).
+type streamsModel struct {
+	c *common
+
 	loaded      bool
 	refreshing  bool
 	tickGen     int
@@ -32,8 +36,7 @@ type streamsState struct {
 	liveKeys  map[string]int
 	totalKeys map[string]int
 
-	sel int
-	top int
+	scroll scroller // a list over rows
 }
 
 // treeRow is one line of the tree: a source stream, or a derived stream
@@ -46,43 +49,71 @@ type treeRow struct {
 
 type refreshTickMsg struct{ gen int }
 
-func (s *streamsState) init() {
-	s.byName = map[string]*v1.Stream{}
-	s.counts = map[string]countState{}
-	s.rates = map[string]float64{}
-	s.prevCount = map[string]uint64{}
+func newStreams(c *common) streamsModel {
+	return streamsModel{
+		c:      c,
+		byName: map[string]*v1.Stream{}, counts: map[string]countState{},
+		rates: map[string]float64{}, prevCount: map[string]uint64{},
+	}
 }
 
+// init starts the first refresh.
+func (s *streamsModel) init() tea.Cmd { return s.refresh() }
+
 // refresh starts a refresh unless one is running.
-func (m *Model) refresh() tea.Cmd {
-	if m.streams.refreshing {
+func (s *streamsModel) refresh() tea.Cmd {
+	if s.refreshing {
 		return nil
 	}
-	m.streams.refreshing = true
-	prev := make(map[string]countState, len(m.streams.counts))
-	for k, v := range m.streams.counts {
+	s.refreshing = true
+	prev := make(map[string]countState, len(s.counts))
+	for k, v := range s.counts {
 		prev[k] = v
 	}
-	return m.c.client.refreshCmd(m.ctx, m.c.opts.Now, prev)
+	return s.c.client.refreshCmd(s.c.ctx, s.c.opts.Now, prev)
 }
 
 // schedule arranges the next refresh after d; an earlier schedule is void.
-func (m *Model) schedule(d time.Duration) tea.Cmd {
-	m.streams.tickGen++
-	return m.c.after(d, refreshTickMsg{gen: m.streams.tickGen})
+func (s *streamsModel) schedule(d time.Duration) tea.Cmd {
+	s.tickGen++
+	return s.c.after(d, refreshTickMsg{gen: s.tickGen})
 }
 
-func (m *Model) applyStreams(msg streamsMsg) tea.Cmd {
-	s := &m.streams
+func (s *streamsModel) resize() { s.scroll.height = s.rowsHeight() }
+
+// rowsHeight is how many rows of the tree fit: the body less the column
+// titles.
+func (s *streamsModel) rowsHeight() int { return max(1, s.c.bodyHeight()-1) }
+
+func (s *streamsModel) update(msg tea.Msg) (tea.Cmd, tea.Msg) {
+	switch msg := msg.(type) {
+	case refreshTickMsg:
+		if msg.gen != s.tickGen || s.refreshing {
+			return nil, nil
+		}
+		return s.refresh(), nil
+	case streamsMsg:
+		return s.apply(msg), nil
+	case tea.KeyPressMsg:
+		return s.key(msg)
+	case tea.MouseWheelMsg:
+		s.scroll.move(wheelDelta(msg))
+	case tea.MouseClickMsg:
+		s.scroll.click(tableRow(msg))
+	}
+	return nil, nil
+}
+
+func (s *streamsModel) apply(msg streamsMsg) tea.Cmd {
 	s.refreshing = false
 	if msg.err != nil {
-		s.err = m.c.client.describe("", msg.err)
+		s.err = s.c.client.describe("", msg.err)
 		s.unreachable = unreachable(msg.err)
-		return m.schedule(m.c.opts.Retry)
+		return s.schedule(s.c.opts.Retry)
 	}
 	s.err, s.unreachable, s.loaded = "", false, true
 	if msg.clock != nil {
-		m.clock = msg.clock
+		s.c.clock = msg.clock
 	}
 	selName := ""
 	if r, ok := s.selected(); ok {
@@ -93,10 +124,10 @@ func (m *Model) applyStreams(msg streamsMsg) tea.Cmd {
 		s.byName[st.Name] = st
 	}
 	s.rows = buildTree(msg.streams)
-	s.sel = 0
+	s.scroll.len, s.scroll.cursor = len(s.rows), 0
 	for i, r := range s.rows {
 		if r.stream.Name == selName {
-			s.sel = i
+			s.scroll.cursor = i
 		}
 	}
 	// Rates from the counts of the previous refresh.
@@ -117,13 +148,7 @@ func (m *Model) applyStreams(msg streamsMsg) tea.Cmd {
 	}
 	s.counts, s.rates, s.prevCount, s.prevAt = msg.counts, rates, counts, msg.at
 	s.liveKeys, s.totalKeys = msg.liveKeys, msg.totalKeys
-	var cmds []tea.Cmd
-	cmds = append(cmds, m.schedule(m.c.opts.Refresh))
-	// Keep what the open screen shows about keys current.
-	if src := m.keysSource(); src != "" {
-		cmds = append(cmds, m.c.client.keyLinksCmd(m.ctx, src))
-	}
-	return tea.Batch(cmds...)
+	return s.schedule(s.c.opts.Refresh)
 }
 
 // buildTree orders streams as source, its derived streams, next source.
@@ -156,109 +181,62 @@ func buildTree(streams []*v1.Stream) []treeRow {
 	return rows
 }
 
-func (s *streamsState) selected() (treeRow, bool) {
-	if s.sel < 0 || s.sel >= len(s.rows) {
-		return treeRow{}, false
+func (s *streamsModel) selected() (treeRow, bool) {
+	if i := s.scroll.cursor; i >= 0 && i < len(s.rows) {
+		return s.rows[i], true
 	}
-	return s.rows[s.sel], true
+	return treeRow{}, false
 }
 
-func (s *streamsState) move(delta int) {
-	s.sel = max(0, min(len(s.rows)-1, s.sel+delta))
-}
-
-func (s *streamsState) clickRow(i int) {
-	if i >= 0 && s.top+i < len(s.rows) {
-		s.sel = s.top + i
+// sideOf returns the streams a side by side of st shows: st's source, and
+// the source's derived streams by name (st alone when the tree does not
+// know its source's).
+func (s *streamsModel) sideOf(st *v1.Stream) (*v1.Stream, []*v1.Stream) {
+	src := st
+	if st.GetDerivedFrom() != "" {
+		src = s.byName[st.DerivedFrom]
+		if src == nil {
+			src = &v1.Stream{Name: st.DerivedFrom}
+		}
 	}
-}
-
-// derivedOf returns the derived streams of a source, by name.
-func (s *streamsState) derivedOf(source string) []*v1.Stream {
-	var out []*v1.Stream
+	var derived []*v1.Stream
 	for _, r := range s.rows {
-		if r.stream.DerivedFrom == source {
-			out = append(out, r.stream)
+		if r.stream.DerivedFrom == src.Name {
+			derived = append(derived, r.stream)
 		}
 	}
-	return out
+	if len(derived) == 0 && st.GetDerivedFrom() != "" {
+		derived = []*v1.Stream{st}
+	}
+	return src, derived
 }
 
-func (m *Model) streamsKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, s := m.c.keys, &m.streams
+func (s *streamsModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
+	k := s.c.keys
+	if s.scroll.update(msg, k) {
+		return nil, nil
+	}
+	r, ok := s.selected()
 	switch {
-	case key.Matches(msg, k.up):
-		s.move(-1)
-	case key.Matches(msg, k.down):
-		s.move(1)
-	case key.Matches(msg, k.pageUp):
-		s.move(-m.streamsRows())
-	case key.Matches(msg, k.pageDown):
-		s.move(m.streamsRows())
-	case key.Matches(msg, k.top):
-		s.sel = 0
-	case key.Matches(msg, k.bottom):
-		s.move(len(s.rows))
 	case key.Matches(msg, k.retry):
-		return m.refresh()
-	case key.Matches(msg, k.enter):
-		if r, ok := s.selected(); ok {
-			return m.startTail(r.stream, tailStart{history: m.c.opts.History})
+		return s.refresh(), nil
+	case key.Matches(msg, k.enter) && ok:
+		return nil, openTailMsg{stream: r.stream}
+	case key.Matches(msg, k.keys) && ok:
+		return nil, openKeysMsg{stream: r.stream}
+	case key.Matches(msg, k.side) && ok:
+		// The newest event of the source, if it has any.
+		src := r.stream
+		if src.DerivedFrom != "" {
+			src = s.byName[src.DerivedFrom]
 		}
-	case key.Matches(msg, k.keys):
-		if r, ok := s.selected(); ok {
-			return m.openKeys(r.stream)
+		off := uint64(0)
+		if c := s.counts[src.GetName()]; c.end > 0 {
+			off = c.end - 1
 		}
-	case key.Matches(msg, k.side):
-		if r, ok := s.selected(); ok {
-			// The newest event of the source, if it has any.
-			src := r.stream
-			if src.DerivedFrom != "" {
-				src = s.byName[src.DerivedFrom]
-			}
-			off := uint64(0)
-			if c := s.counts[src.GetName()]; c.end > 0 {
-				off = c.end - 1
-			}
-			return m.openSide(r.stream, off)
-		}
+		return nil, openSideMsg{stream: r.stream, offset: off}
 	}
-	return nil
-}
-
-func (m *Model) streamsRows() int { return max(1, m.c.height-3-1) }
-
-// consentText describes a stream's consent rules: "source",
-// "cumulative ≥2", "granular 0,1".
-func consentText(st *v1.Stream) string {
-	if st.DerivedFrom == "" {
-		return "source"
-	}
-	levels := levelsText(st.Levels, ",")
-	if st.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
-		return "granular " + levels
-	}
-	return "cumulative ≥" + levels
-}
-
-func levelsText(levels []int32, sep string) string {
-	parts := make([]string, len(levels))
-	for i, l := range levels {
-		parts[i] = strconv.Itoa(int(l))
-	}
-	return strings.Join(parts, sep)
-}
-
-// consentList is a record's consent levels as "[0 1]".
-func consentList(levels []int32) string { return "[" + levelsText(levels, " ") + "]" }
-
-// thousands writes n with comma separators.
-func thousands(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
+	return nil, nil
 }
 
 func rateText(r float64, ok bool) string {
@@ -279,11 +257,13 @@ const (
 	colKeys    = 11
 )
 
-func (m *Model) streamsBody(w, h int) []string {
-	s, st := &m.streams, m.c.styles
+func (s *streamsModel) title() string { return "streams" }
+
+func (s *streamsModel) view(w, h int) []string {
+	st := s.c.styles
 	if !s.loaded {
 		if s.err != "" {
-			return m.unreachableBody(w)
+			return s.unreachableBody(w)
 		}
 		return []string{"", "  loading streams…"}
 	}
@@ -294,8 +274,8 @@ func (m *Model) streamsBody(w, h int) []string {
 	head := " " + pad("STREAM", nameW+1) + pad("CONSENT", colConsent) + lpad("EVENTS", colEvents) + lpad("RATE/s", colRate) + lpad("KEY LINKS", colKeys)
 	lines := []string{st.colHead.Render(ansi.Truncate(head, w, ""))}
 	rowsH := h - 1
-	s.top = clampTop(s.top, s.sel, rowsH, len(s.rows))
-	for i := s.top; i < len(s.rows) && i < s.top+rowsH; i++ {
+	s.scroll.fit(len(s.rows), rowsH)
+	for i := s.scroll.offset; i < len(s.rows) && i < s.scroll.offset+rowsH; i++ {
 		r := s.rows[i]
 		name := r.stream.Name
 		if r.child {
@@ -328,7 +308,7 @@ func (m *Model) streamsBody(w, h int) []string {
 		}
 		line := pad(ansi.Truncate(name, nameW, "…"), nameW+1) + pad(consentText(r.stream), colConsent) +
 			lpad(events, colEvents) + lpad(rateText(rate, ok && c.err == ""), colRate) + lpad(keys, colKeys)
-		if i == s.sel {
+		if i == s.scroll.cursor {
 			line = st.selected.Render(">" + line)
 		} else {
 			line = " " + line
@@ -340,20 +320,20 @@ func (m *Model) streamsBody(w, h int) []string {
 
 // unreachableBody explains that the server cannot be reached and that the
 // UI keeps trying.
-func (m *Model) unreachableBody(w int) []string {
-	st := m.c.styles
+func (s *streamsModel) unreachableBody(w int) []string {
+	st := s.c.styles
 	lines := []string{""}
-	for _, l := range wrap(m.streams.err, w-4) {
+	for _, l := range wrap(s.err, w-4) {
 		lines = append(lines, "  "+st.errorText.Render(l))
 	}
 	lines = append(lines, "",
-		fmt.Sprintf("  retrying every %s · r retries now · q quits", m.c.opts.Retry),
+		fmt.Sprintf("  retrying every %s · r retries now · q quits", s.c.opts.Retry),
 		"  start a server with `strmlocal serve`, or pass --server URL")
 	return lines
 }
 
-func (m *Model) streamsStatus() string {
-	s, st := &m.streams, m.c.styles
+func (s *streamsModel) status() string {
+	st := s.c.styles
 	if s.loaded && s.err != "" {
 		return st.errorText.Render(s.err)
 	}
@@ -382,66 +362,16 @@ func (m *Model) streamsStatus() string {
 	return st.dim.Render(strings.Join(parts, " · "))
 }
 
-// --- small layout helpers ------------------------------------------------------
-
-// pad pads (or cuts) s to width w.
-func pad(s string, w int) string {
-	s = ansi.Truncate(s, w, "")
-	if n := ansi.StringWidth(s); n < w {
-		s += strings.Repeat(" ", w-n)
-	}
-	return s
+func (s *streamsModel) bindings() []key.Binding {
+	k := s.c.keys
+	return []key.Binding{k.up, k.down, k.enter, k.side, k.keys, k.retry}
 }
 
-// lpad right-aligns s in width w, keeping one space before it.
-func lpad(s string, w int) string {
-	s = ansi.Truncate(s, w-1, "")
-	return strings.Repeat(" ", w-ansi.StringWidth(s)) + s
+func (s *streamsModel) shortHelp() []key.Binding {
+	k := s.c.keys
+	enter := k.enter
+	enter.SetHelp("enter", "tail")
+	return []key.Binding{enter, k.side, k.keys}
 }
 
-// clampTop returns the first row to show so that sel is visible in h rows
-// of n, moving as little as possible from top.
-func clampTop(top, sel, h, n int) int {
-	if h <= 0 {
-		return 0
-	}
-	if sel < top {
-		top = sel
-	}
-	if sel >= top+h {
-		top = sel - h + 1
-	}
-	return max(0, min(top, n-h))
-}
-
-// wrap breaks s into lines of at most w columns at spaces.
-func wrap(s string, w int) []string {
-	if w < 10 {
-		w = 10
-	}
-	var lines []string
-	var cur string
-	for _, word := range strings.Fields(s) {
-		switch {
-		case cur == "":
-			cur = word
-		case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
-			cur += " " + word
-		default:
-			lines = append(lines, cur)
-			cur = word
-		}
-		for ansi.StringWidth(cur) > w {
-			lines = append(lines, ansi.Truncate(cur, w, ""))
-			cur = ansi.TruncateLeft(cur, w, "")
-		}
-	}
-	if cur != "" {
-		lines = append(lines, cur)
-	}
-	return lines
-}
-
-func (m *Model) fmtTime(t time.Time, layout string) string {
-	return t.In(m.c.opts.Location).Format(layout)
-}
+func (s *streamsModel) keysSource() string { return "" }

@@ -13,8 +13,12 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
-// tailState is the live table of one stream's events.
-type tailState struct {
+// tailModel is the live table of one stream's events. Its reader (a
+// tailer) runs from start until stop; every message of a tail carries the
+// generation it was started with, so that what a stopped tail still
+// delivers is ignored.
+type tailModel struct {
+	c       *common
 	stream  *v1.Stream
 	gen     int
 	t       *tailer
@@ -25,86 +29,99 @@ type tailState struct {
 	// enter it when following resumes.
 	held     []*v1.Record
 	follow   bool
-	sel      uint64 // seq of the selected row when not following
-	top      int    // index in the visible list of the first row shown
+	sel      uint64   // seq of the selected row when not following
+	scroll   scroller // a list over the visible rows; its cursor is sel's index
 	finished bool
 	err      string
 	from     string // where this tail started, for the status line
 }
 
-// startTail opens the tail screen on a stream and starts reading.
-func (m *Model) startTail(st *v1.Stream, start tailStart) tea.Cmd {
-	m.open(screenTail)
-	return m.restartTail(st, start)
-}
+func newTail(c *common) tailModel { return tailModel{c: c, ring: newRing(c.opts.History)} }
 
-// restartTail (re)starts reading st from start into an empty table.
-func (m *Model) restartTail(st *v1.Stream, start tailStart) tea.Cmd {
-	m.stopTail()
-	t := &m.tail
+// start (re)starts reading st from start into an empty table.
+func (t *tailModel) start(st *v1.Stream, start tailStart) tea.Cmd {
+	t.stop()
 	t.stream = st
 	t.gen++
 	t.ring.clear()
 	t.ring.base = t.ring.end() + 1 // seqs of the old tail never match
-	t.held, t.finished, t.err, t.top = nil, false, "", 0
+	t.held, t.finished, t.err, t.scroll.offset = nil, false, "", 0
 	t.opening, t.waiting = true, false
 	t.sel = t.ring.base
 	switch {
 	case start.offset != nil:
 		t.follow, t.from = false, "from offset "+strconv.FormatUint(*start.offset, 10)
 	case start.time != nil:
-		t.follow, t.from = false, "from "+m.fmtTime(*start.time, "2006-01-02 15:04:05")
+		t.follow, t.from = false, "from "+t.c.fmtTime(*start.time, "2006-01-02 15:04:05")
 	default:
 		t.follow, t.from = true, fmt.Sprintf("last %s", thousands(uint64(start.history)))
 	}
-	return m.c.client.openTailCmd(m.ctx, t.gen, st.Name, start, m.c.opts.History)
+	return t.c.client.openTailCmd(t.c.ctx, t.c.tails, t.gen, st.Name, start, t.c.opts.History)
 }
 
-// stopTail stops the running tail, if any, and waits for its reader.
-func (m *Model) stopTail() {
-	if m.tail.t != nil {
-		m.tail.t.stop()
-		m.tail.t = nil
+// stop cancels the running tail, if any, without waiting for its reader
+// (Close joins it), and voids every message of it still on the way.
+func (t *tailModel) stop() {
+	if t.t != nil {
+		t.t.stop()
+		t.t = nil
 	}
-	m.tail.gen++ // messages of the stopped tail are ignored
-	m.tail.waiting, m.tail.opening = false, false
+	t.gen++
+	t.waiting, t.opening = false, false
 }
 
-func (m *Model) applyTailOpened(msg tailOpenedMsg) tea.Cmd {
-	if msg.gen != m.tail.gen {
+func (t *tailModel) update(msg tea.Msg) (tea.Cmd, tea.Msg) {
+	switch msg := msg.(type) {
+	case tailOpenedMsg:
+		return t.applyOpened(msg), nil
+	case tailBatchMsg:
+		return t.applyBatch(msg), nil
+	case tea.KeyPressMsg:
+		return t.key(msg)
+	case promptDoneMsg:
+		return t.applyPrompt(msg.kind, msg.value)
+	case tea.MouseWheelMsg:
+		t.move(wheelDelta(msg))
+	case tea.MouseClickMsg:
+		t.scrollBy(func(s *scroller) bool { return s.click(tableRow(msg)) })
+	}
+	return nil, nil
+}
+
+func (t *tailModel) applyOpened(msg tailOpenedMsg) tea.Cmd {
+	if msg.gen != t.gen {
 		if msg.t != nil {
 			msg.t.stop()
 		}
 		return nil
 	}
-	m.tail.opening = false
+	t.opening = false
 	if msg.err != "" {
-		m.tail.err, m.tail.finished = msg.err, true
+		t.err, t.finished = msg.err, true
 		return nil
 	}
-	m.tail.t = msg.t
-	m.tail.waiting = true
-	return msg.t.waitCmd(m.tail.gen, m.c.frame)
+	t.t = msg.t
+	t.waiting = true
+	return msg.t.waitCmd(t.gen, t.c.frame)
 }
 
-func (m *Model) applyTailBatch(msg tailBatchMsg) tea.Cmd {
-	t := &m.tail
+func (t *tailModel) applyBatch(msg tailBatchMsg) tea.Cmd {
 	if msg.gen != t.gen {
 		return nil
 	}
 	t.waiting = false
-	cmds := m.contractsOf(msg.recs)
-	m.tailAppend(msg.recs)
+	cmds := t.contractsOf(msg.recs)
+	t.append(msg.recs)
 	if msg.finished {
 		t.finished, t.err = true, msg.err
 		return tea.Batch(cmds...)
 	}
-	cmds = append(cmds, m.tailWait())
+	cmds = append(cmds, t.wait())
 	return tea.Batch(cmds...)
 }
 
 // contractsOf asks for the contracts of records not known yet.
-func (m *Model) contractsOf(recs []*v1.Record) []tea.Cmd {
+func (t *tailModel) contractsOf(recs []*v1.Record) []tea.Cmd {
 	var cmds []tea.Cmd
 	last := ""
 	for _, r := range recs {
@@ -112,17 +129,16 @@ func (m *Model) contractsOf(recs []*v1.Record) []tea.Cmd {
 			continue
 		}
 		last = r.EventContractRef
-		if c := m.askContract(last); c != nil {
+		if c := t.c.askContract(last); c != nil {
 			cmds = append(cmds, c)
 		}
 	}
 	return cmds
 }
 
-// tailWait asks for the next batch unless one is awaited or the UI cannot
-// take more (paused with a full table).
-func (m *Model) tailWait() tea.Cmd {
-	t := &m.tail
+// wait asks for the next batch unless one is awaited or the UI cannot take
+// more (paused with a full table).
+func (t *tailModel) wait() tea.Cmd {
 	if t.t == nil || t.waiting || t.finished || len(t.held) > 0 {
 		return nil
 	}
@@ -130,21 +146,20 @@ func (m *Model) tailWait() tea.Cmd {
 		return nil
 	}
 	t.waiting = true
-	return t.t.waitCmd(t.gen, m.c.frame)
+	return t.t.waitCmd(t.gen, t.c.frame)
 }
 
-// tailAppend adds records to the table. Following, the oldest rows make
-// room; paused, rows beyond the table's room are held back so that the
-// rows being looked at stay.
-func (m *Model) tailAppend(recs []*v1.Record) {
-	t := &m.tail
+// append adds records to the table. Following, the oldest rows make room;
+// paused, rows beyond the table's room are held back so that the rows
+// being looked at stay.
+func (t *tailModel) append(recs []*v1.Record) {
 	if !t.follow {
 		n := min(len(recs), t.ring.room())
 		for _, r := range recs[:n] {
 			t.ring.push(r)
 		}
 		t.held = append(t.held, recs[n:]...)
-		m.tailKeepVisible()
+		t.keepVisible()
 		return
 	}
 	// Only the newest rows the table holds matter.
@@ -154,153 +169,209 @@ func (m *Model) tailAppend(recs []*v1.Record) {
 	for _, r := range recs {
 		t.ring.push(r)
 	}
-	m.tailKeepVisible()
+	t.keepVisible()
 }
 
-// tailRows is how many table rows fit: the body less the column titles.
-func (m *Model) tailRows() int { return max(1, m.c.height-3-1) }
+// rows is how many table rows fit: the body less the column titles.
+func (t *tailModel) rows() int { return max(1, t.c.bodyHeight()-1) }
 
-// tailKeepVisible makes the selection valid and visible.
-func (m *Model) tailKeepVisible() {
-	t := &m.tail
+func (t *tailModel) resize() { t.keepVisible() }
+
+// keepVisible makes the selection valid and visible.
+func (t *tailModel) keepVisible() {
+	s := &t.scroll
 	n := t.ring.visibleLen()
-	h := m.tailRows()
+	h := t.rows()
 	if t.follow || n == 0 {
 		if n > 0 {
 			t.sel = t.ring.visibleAt(n - 1)
 		}
-		t.top = max(0, n-h)
+		s.len, s.height, s.cursor, s.offset = n, h, max(0, n-1), max(0, n-h)
 		return
 	}
-	pos := t.ring.visibleIndex(t.sel)
-	t.sel = t.ring.visibleAt(pos)
-	t.top = clampTop(t.top, pos, h, n)
+	s.cursor = t.ring.visibleIndex(t.sel)
+	t.sel = t.ring.visibleAt(s.cursor)
+	s.fit(n, h)
 }
 
-// tailMove moves the selection by delta rows; moving pauses following.
-func (m *Model) tailMove(delta int) {
-	t := &m.tail
+// scrollBy lets f move the selection (a key, the wheel, a click) and
+// reports whether f took the input. Following, the selection starts on
+// the newest row; moving it pauses. With no rows there is nothing to move.
+func (t *tailModel) scrollBy(f func(*scroller) bool) bool {
 	n := t.ring.visibleLen()
-	if n == 0 {
-		return
-	}
-	pos := n - 1
+	s := t.scroll
+	s.len, s.height, s.cursor = n, t.rows(), n-1
 	if !t.follow {
-		pos = t.ring.visibleIndex(t.sel)
+		s.cursor = t.ring.visibleIndex(t.sel)
 	}
-	t.follow = false
-	t.sel = t.ring.visibleAt(max(0, min(n-1, pos+delta)))
-	m.tailKeepVisible()
+	if !f(&s) {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	t.scroll, t.follow, t.sel = s, false, t.ring.visibleAt(s.cursor)
+	t.keepVisible()
+	return true
 }
 
-func (m *Model) tailClickRow(i int) {
-	t := &m.tail
-	if i < 0 || t.top+i >= t.ring.visibleLen() {
-		return
-	}
-	t.follow = false
-	t.sel = t.ring.visibleAt(t.top + i)
-	m.tailKeepVisible()
+// move moves the selection by delta rows; moving pauses following.
+func (t *tailModel) move(delta int) {
+	t.scrollBy(func(s *scroller) bool { s.move(delta); return true })
 }
 
 // setFollow resumes (or pauses) following the newest events.
-func (m *Model) setFollow(on bool) tea.Cmd {
-	t := &m.tail
+func (t *tailModel) setFollow(on bool) tea.Cmd {
 	if !on {
 		if t.follow {
 			t.follow = false
-			m.tailKeepVisible()
+			t.keepVisible()
 		}
 		return nil
 	}
 	t.follow = true
 	held := t.held
 	t.held = nil
-	m.tailAppend(held)
-	m.tailKeepVisible()
-	return m.tailWait()
+	t.append(held)
+	t.keepVisible()
+	return t.wait()
 }
 
 // selectedRecord is the record under the selection, if any.
-func (m *Model) selectedRecord() *v1.Record {
-	t := &m.tail
+func (t *tailModel) selectedRecord() *v1.Record {
 	if t.ring.visibleLen() == 0 || !t.ring.held(t.sel) {
 		return nil
 	}
 	return t.ring.at(t.sel).rec
 }
 
-func (m *Model) tailKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, t := m.c.keys, &m.tail
+func (t *tailModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
+	k := t.c.keys
+	// The newest row is following, not a place the selection moves to.
+	if key.Matches(msg, k.bottom) {
+		return t.setFollow(true), nil
+	}
+	if t.scrollBy(func(s *scroller) bool { return s.update(msg, k) }) {
+		if key.Matches(msg, k.top) && t.ring.visibleLen() > 0 && t.ring.base > 0 {
+			return nil, statusMsg{"oldest row in memory; : jumps to an earlier offset"}
+		}
+		return nil, nil
+	}
 	switch {
-	case key.Matches(msg, k.up):
-		m.tailMove(-1)
-	case key.Matches(msg, k.down):
-		m.tailMove(1)
-	case key.Matches(msg, k.pageUp):
-		m.tailMove(-m.tailRows())
-	case key.Matches(msg, k.pageDown):
-		m.tailMove(m.tailRows())
-	case key.Matches(msg, k.top):
-		m.tailMove(-t.ring.visibleLen())
-		if t.ring.visibleLen() > 0 && t.ring.base > 0 {
-			m.status = fmt.Sprintf("oldest row in memory; : jumps to an earlier offset")
-		}
-	case key.Matches(msg, k.bottom):
-		return m.setFollow(true)
 	case key.Matches(msg, k.follow):
-		return m.setFollow(!t.follow)
+		return t.setFollow(!t.follow), nil
 	case key.Matches(msg, k.jumpOffset):
-		m.prompt = newPrompt(promptOffset, "jump to offset")
+		return nil, openPromptMsg{kind: promptOffset, label: "jump to offset"}
 	case key.Matches(msg, k.jumpTime):
-		m.prompt = newPrompt(promptTime, "jump to time (RFC 3339, or 15:04:05 today)")
+		return nil, openPromptMsg{kind: promptTime, label: "jump to time (RFC 3339, or 15:04:05 today)"}
 	case key.Matches(msg, k.filter):
-		m.prompt = newPrompt(promptFilter, "filter field=value (empty clears)")
+		p := openPromptMsg{kind: promptFilter, label: "filter field=value (empty clears)"}
 		if t.ring.filter != nil {
-			m.prompt.value = []rune(t.ring.filter.text)
+			p.value = t.ring.filter.text
 		}
+		return nil, p
 	case key.Matches(msg, k.retry):
 		if t.finished {
-			return m.restartTail(t.stream, tailStart{history: m.c.opts.History})
+			return t.start(t.stream, tailStart{history: t.c.opts.History}), nil
 		}
 	case key.Matches(msg, k.enter):
-		if r := m.selectedRecord(); r != nil {
-			return m.openDetail(t.stream, r)
+		if r := t.selectedRecord(); r != nil {
+			return nil, openDetailMsg{stream: t.stream, rec: r}
 		}
 	case key.Matches(msg, k.side):
-		if r := m.selectedRecord(); r != nil {
-			return m.openSide(t.stream, r.Offset)
+		if r := t.selectedRecord(); r != nil {
+			return nil, openSideMsg{stream: t.stream, offset: r.Offset}
 		}
 	case key.Matches(msg, k.keys):
-		return m.openKeys(t.stream)
+		return nil, openKeysMsg{stream: t.stream}
 	}
-	return nil
+	return nil, nil
+}
+
+// applyPrompt acts on what the prompt opened by key returned.
+func (t *tailModel) applyPrompt(kind promptKind, v string) (tea.Cmd, tea.Msg) {
+	errText := func(s string) tea.Msg { return statusMsg{t.c.styles.errorText.Render(s)} }
+	switch kind {
+	case promptOffset:
+		if v == "" {
+			return nil, nil
+		}
+		off, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, errText("an offset is a whole number ≥ 0, e.g. 1200")
+		}
+		return t.jumpOffset(off)
+	case promptTime:
+		if v == "" {
+			return nil, nil
+		}
+		at, err := parseJumpTime(v, t.jumpRef(), t.c.opts.Location)
+		if err != nil {
+			return nil, errText(err.Error())
+		}
+		return t.jumpTime(at), nil
+	case promptFilter:
+		if v == "" {
+			t.ring.setFilter(nil)
+			t.keepVisible()
+			return nil, nil
+		}
+		f, err := parseFilter(v)
+		if err != nil {
+			return nil, errText(err.Error())
+		}
+		t.ring.setFilter(f)
+		t.keepVisible()
+	}
+	return nil, nil
 }
 
 // jumpOffset selects the row at offset if it is held, and otherwise
 // starts the tail there.
-func (m *Model) jumpOffset(off uint64) tea.Cmd {
-	t := &m.tail
+func (t *tailModel) jumpOffset(off uint64) (tea.Cmd, tea.Msg) {
 	if seq, ok := t.ring.findOffset(off); ok {
 		t.follow, t.sel = false, seq
+		t.keepVisible()
 		if t.ring.filter != nil {
-			m.status = "filter on: the nearest matching row is selected"
+			return nil, statusMsg{"filter on: the nearest matching row is selected"}
 		}
-		m.tailKeepVisible()
-		return nil
+		return nil, nil
 	}
-	return m.restartTail(t.stream, tailStart{offset: &off})
+	return t.start(t.stream, tailStart{offset: &off}), nil
 }
 
-func (m *Model) jumpTime(at time.Time) tea.Cmd {
-	t := &m.tail
+func (t *tailModel) jumpTime(at time.Time) tea.Cmd {
 	if seq, ok := t.ring.findTime(at); ok {
 		t.follow, t.sel = false, seq
-		m.tailKeepVisible()
+		t.keepVisible()
 		return nil
 	}
-	return m.restartTail(t.stream, tailStart{time: &at})
+	return t.start(t.stream, tailStart{time: &at})
 }
+
+// jumpRef is the day a bare time of day refers to: the server clock's.
+func (t *tailModel) jumpRef() time.Time {
+	if t.c.clock != nil && t.c.clock.Now != nil {
+		return t.c.clock.Now.AsTime()
+	}
+	return t.c.opts.Now()
+}
+
+func (t *tailModel) title() string { return "tail " + t.stream.GetName() }
+
+func (t *tailModel) bindings() []key.Binding {
+	k := t.c.keys
+	return []key.Binding{k.up, k.down, k.follow, k.bottom, k.top, k.jumpOffset, k.jumpTime, k.filter, k.enter, k.side, k.keys, k.retry}
+}
+
+func (t *tailModel) shortHelp() []key.Binding {
+	k := t.c.keys
+	enter := k.enter
+	enter.SetHelp("enter", "detail")
+	return []key.Binding{k.follow, k.jumpOffset, k.filter, enter, k.side}
+}
+
+func (t *tailModel) keysSource() string { return "" }
 
 // Columns of the tail table; FIELDS takes the rest.
 const (
@@ -310,16 +381,17 @@ const (
 	tcolConsent = 10
 )
 
-func (m *Model) tailBody(w, h int) []string {
-	t, st := &m.tail, m.c.styles
+func (t *tailModel) view(w, h int) []string {
+	st := t.c.styles
 	head := lpad("OFFSET", tcolOffset) + " " + pad("TIME", tcolTime) + pad("KEY LINK", tcolKeyLink) + pad("CONSENT", tcolConsent)
 	n := t.ring.visibleLen()
 	fieldsW := w - tcolOffset - 1 - tcolTime - tcolKeyLink - tcolConsent
 	var shown []*row
-	for i := t.top; i < n && i < t.top+h-1; i++ {
+	top := t.scroll.offset
+	for i := top; i < n && i < top+h-1; i++ {
 		shown = append(shown, t.ring.at(t.ring.visibleAt(i)))
 	}
-	cols := m.fieldColumns(shown, fieldsW)
+	cols := fieldColumns(shown, fieldsW)
 	if cols == nil {
 		head += "FIELDS"
 	}
@@ -341,13 +413,13 @@ func (m *Model) tailBody(w, h int) []string {
 		return append(lines, "  no events yet: waiting for new ones")
 	}
 	for i, r := range shown {
-		seq := t.ring.visibleAt(t.top + i)
+		seq := t.ring.visibleAt(top + i)
 		line := lpad(strconv.FormatUint(r.rec.Offset, 10), tcolOffset) + " " +
-			pad(m.fmtTime(r.rec.Time.AsTime(), "15:04:05.000"), tcolTime) +
+			pad(t.c.fmtTime(r.rec.Time.AsTime(), "15:04:05.000"), tcolTime) +
 			pad(shortKey(r.rec.KeyLink), tcolKeyLink) +
 			pad(consentList(r.rec.ConsentLevels), tcolConsent)
 		selected := !t.follow && seq == t.sel
-		line += m.rowFields(r, cols, fieldsW, !selected)
+		line += t.rowFields(r, cols, fieldsW, !selected)
 		if selected {
 			line = st.selected.Render(pad(ansi.Strip(line), w))
 		}
@@ -366,7 +438,7 @@ type fieldColumn struct {
 
 // fieldColumns returns columns for the fields of rows when they all have
 // the same schema, or nil (then each row shows name=value pairs).
-func (m *Model) fieldColumns(rows []*row, w int) []fieldColumn {
+func fieldColumns(rows []*row, w int) []fieldColumn {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -406,9 +478,9 @@ func (r *row) parse() {
 // rowFields renders the fields of a row in its columns, or as name=value
 // pairs in width w. Ciphertexts are cut short: their start identifies them
 // well enough.
-func (m *Model) rowFields(r *row, cols []fieldColumn, w int, styled bool) string {
+func (t *tailModel) rowFields(r *row, cols []fieldColumn, w int, styled bool) string {
 	r.parse()
-	a := newAnnotator(r.rec, m.contracts[r.rec.EventContractRef])
+	a := newAnnotator(r.rec, t.c.contracts[r.rec.EventContractRef])
 	var b strings.Builder
 	if cols != nil {
 		for i, c := range cols {
@@ -423,7 +495,7 @@ func (m *Model) rowFields(r *row, cols []fieldColumn, w int, styled bool) string
 			}
 			text := pad(val, c.width)
 			if styled {
-				text = styleValue(m.c.styles, an.kind, val) + strings.Repeat(" ", c.width-ansi.StringWidth(val))
+				text = styleValue(t.c.styles, an.kind, val) + strings.Repeat(" ", c.width-ansi.StringWidth(val))
 			}
 			b.WriteString(text)
 		}
@@ -447,43 +519,15 @@ func (m *Model) rowFields(r *row, cols []fieldColumn, w int, styled bool) string
 		}
 		used += ansi.StringWidth(text)
 		if styled {
-			text = styleValue(m.c.styles, an.kind, text)
+			text = styleValue(t.c.styles, an.kind, text)
 		}
 		b.WriteString(text)
 	}
 	return ansi.Truncate(b.String(), w, "…")
 }
 
-// shortKey is the first 8 characters of a key link and an ellipsis.
-func shortKey(k string) string {
-	if len(k) <= 8 {
-		return k
-	}
-	return k[:8] + "…"
-}
-
-// cutCipher shortens a ciphertext to its first 10 characters.
-func cutCipher(s string) string {
-	if len(s) <= 11 {
-		return s
-	}
-	return s[:10] + "…"
-}
-
-func styleValue(st styles, k fieldKind, s string) string {
-	switch k {
-	case cipherField:
-		return st.cipher.Render(s)
-	case decryptedField:
-		return st.decrypted.Render(s)
-	case maskedField:
-		return st.masked.Render(s)
-	}
-	return s
-}
-
-func (m *Model) tailStatus() string {
-	t, st := &m.tail, m.c.styles
+func (t *tailModel) status() string {
+	st := t.c.styles
 	var state string
 	switch {
 	case t.finished && t.err != "":
@@ -502,7 +546,7 @@ func (m *Model) tailStatus() string {
 		} else {
 			parts = append(parts, fmt.Sprintf("%s rows (%s)", thousands(uint64(t.ring.n)), t.from))
 		}
-		if r := m.selectedRecord(); r != nil && !t.follow {
+		if r := t.selectedRecord(); r != nil && !t.follow {
 			parts = append(parts, fmt.Sprintf("at offset %d", r.Offset))
 		}
 		if len(t.held) > 0 || (!t.follow && t.ring.full()) {
@@ -531,12 +575,4 @@ func parseJumpTime(s string, ref time.Time, loc *time.Location) (time.Time, erro
 		}
 	}
 	return time.Time{}, fmt.Errorf("cannot read %q as a time: use RFC 3339 (2026-11-22T12:00:00Z), 2026-11-22 12:00:00 or 12:00:00", s)
-}
-
-// jumpRef is the day a bare time of day refers to: the server clock's.
-func (m *Model) jumpRef() time.Time {
-	if m.clock != nil && m.clock.Now != nil {
-		return m.clock.Now.AsTime()
-	}
-	return m.c.opts.Now()
 }

@@ -56,8 +56,8 @@ func records(from, n int) []*v1.Record {
 // had been opened, without a server.
 func tailOn(h *harness) {
 	m := h.m
-	m.contracts[demoContract.Ref] = demoContract
-	m.asked[demoContract.Ref] = true
+	m.c.contracts[demoContract.Ref] = demoContract
+	m.c.asked[demoContract.Ref] = true
 	m.open(screenTail)
 	m.tail.stream = &v1.Stream{Name: "demo"}
 	m.tail.follow = true
@@ -73,19 +73,19 @@ func TestTailFollowPauseResume(t *testing.T) {
 	tailOn(h)
 	batch(h, records(0, 30))
 	tl := &h.m.tail
-	if !tl.follow || tl.ring.n != 30 || tl.top != 30-h.m.tailRows() {
-		t.Fatalf("follow %v rows %d top %d", tl.follow, tl.ring.n, tl.top)
+	if !tl.follow || tl.ring.n != 30 || tl.scroll.offset != 30-h.m.tail.rows() {
+		t.Fatalf("follow %v rows %d top %d", tl.follow, tl.ring.n, tl.scroll.offset)
 	}
 	// Up pauses on the row before the newest.
 	h.key("up")
-	if tl.follow || h.m.selectedRecord().Offset != 28 {
-		t.Fatalf("follow %v selected %d", tl.follow, h.m.selectedRecord().Offset)
+	if tl.follow || h.m.tail.selectedRecord().Offset != 28 {
+		t.Fatalf("follow %v selected %d", tl.follow, h.m.tail.selectedRecord().Offset)
 	}
 	// Paused, new rows fill the table up to its size; the rest is held
 	// and no more are asked for.
 	batch(h, records(30, 40))
-	if tl.ring.n != 50 || len(tl.held) != 20 || h.m.selectedRecord().Offset != 28 {
-		t.Fatalf("rows %d held %d selected %d", tl.ring.n, len(tl.held), h.m.selectedRecord().Offset)
+	if tl.ring.n != 50 || len(tl.held) != 20 || h.m.tail.selectedRecord().Offset != 28 {
+		t.Fatalf("rows %d held %d selected %d", tl.ring.n, len(tl.held), h.m.tail.selectedRecord().Offset)
 	}
 	if !strings.Contains(h.frame(), "newer waiting (f)") {
 		t.Fatalf("frame:\n%s", h.frame())
@@ -102,8 +102,8 @@ func TestTailFollowPauseResume(t *testing.T) {
 	// space pauses, g goes to the oldest row held.
 	h.key("space")
 	h.key("g")
-	if h.m.selectedRecord().Offset != 20 || tl.top != 0 {
-		t.Fatalf("selected %d top %d", h.m.selectedRecord().Offset, tl.top)
+	if h.m.tail.selectedRecord().Offset != 20 || tl.scroll.offset != 0 {
+		t.Fatalf("selected %d top %d", h.m.tail.selectedRecord().Offset, tl.scroll.offset)
 	}
 }
 
@@ -131,15 +131,15 @@ func TestTailJumpAndFilter(t *testing.T) {
 	if cmd := h.key("enter"); cmd != nil {
 		t.Fatal("a held offset should not restart the tail")
 	}
-	if h.m.tail.follow || h.m.selectedRecord().Offset != 12 {
-		t.Fatalf("selected %d", h.m.selectedRecord().Offset)
+	if h.m.tail.follow || h.m.tail.selectedRecord().Offset != 12 {
+		t.Fatalf("selected %d", h.m.tail.selectedRecord().Offset)
 	}
 	// @ jumps to a held time of day.
 	h.key("@")
 	h.typeText("12:00:30")
 	h.key("enter")
-	if h.m.selectedRecord().Offset != 30 {
-		t.Fatalf("selected %d, want 30", h.m.selectedRecord().Offset)
+	if h.m.tail.selectedRecord().Offset != 30 {
+		t.Fatalf("selected %d, want 30", h.m.tail.selectedRecord().Offset)
 	}
 	// / filters on a field value; rows arriving later are filtered too.
 	h.key("/")
@@ -148,8 +148,8 @@ func TestTailJumpAndFilter(t *testing.T) {
 	if n := h.m.tail.ring.visibleLen(); n != 10 {
 		t.Fatalf("%d rows match, want 10", n)
 	}
-	if h.m.selectedRecord().Offset != 31 {
-		t.Fatalf("selected %d, want 31 (the first match after 30)", h.m.selectedRecord().Offset)
+	if h.m.tail.selectedRecord().Offset != 31 {
+		t.Fatalf("selected %d, want 31 (the first match after 30)", h.m.tail.selectedRecord().Offset)
 	}
 	batch(h, records(40, 10))
 	if n := h.m.tail.ring.visibleLen(); n != 12 {
@@ -233,7 +233,7 @@ func TestDetailMarksPII(t *testing.T) {
 	rec.Shredded = false
 	derived := &v1.Stream{Name: "demo-2", DerivedFrom: "demo", ConsentType: v1.ConsentType_CONSENT_TYPE_CUMULATIVE, Levels: []int32{2}}
 	h.m.update(tea.WindowSizeMsg{Width: 80, Height: 40})
-	h.m.openDetail(derived, rec)
+	h.m.update(openDetailMsg{stream: derived, rec: rec})
 	h.m.update(keyLinksMsg{stream: "demo", links: []*v1.KeyLink{{
 		KeyLink: rec.KeyLink, Stream: "demo",
 		CreateTime: timestamppb.New(t0), RotateTime: timestamppb.New(t0.Add(24 * time.Hour)),
@@ -274,8 +274,8 @@ func TestFrameFitsAndResizes(t *testing.T) {
 		h.m.update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		for _, screen := range []func(){
 			func() { h.m.screen = screenTail },
-			func() { h.m.help = true },
-			func() { h.m.help = false; h.key("enter") }, // detail of the newest row
+			func() { h.m.help.open = true },
+			func() { h.m.help.open = false; h.key("enter") }, // detail of the newest row
 		} {
 			screen()
 			lines := strings.Split(h.frame(), "\n")
@@ -307,7 +307,7 @@ func TestHelpOverlayAndQuit(t *testing.T) {
 		}
 	}
 	h.key("x") // any key closes it
-	if h.m.help {
+	if h.m.help.open {
 		t.Fatal("help still open")
 	}
 	if cmd := h.key("q"); cmd == nil || cmd() != tea.Quit() {
