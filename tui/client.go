@@ -2,11 +2,9 @@ package tui
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,13 +14,14 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	strmclient "github.com/strmlocal/strmlocal/client"
 )
 
 // client makes every Connect call of the UI. Its methods are safe for
 // concurrent use: they run inside tea.Cmds.
 type client struct {
 	url       string
-	hc        connect.HTTPClient
+	cc        *strmclient.Client
 	streams   strmlocalv1connect.StreamServiceClient
 	keys      strmlocalv1connect.KeyServiceClient
 	clock     strmlocalv1connect.ClockServiceClient
@@ -34,27 +33,27 @@ type client struct {
 }
 
 func newClient(o Options) *client {
-	url := strings.TrimRight(o.Server, "/")
+	cc := strmclient.New(o.Server, strmclient.Options{HTTPClient: o.HTTPClient, ConnectOptions: o.ClientOptions})
 	return &client{
-		url:       url,
-		hc:        o.HTTPClient,
-		streams:   strmlocalv1connect.NewStreamServiceClient(o.HTTPClient, url, o.ClientOptions...),
-		keys:      strmlocalv1connect.NewKeyServiceClient(o.HTTPClient, url, o.ClientOptions...),
-		clock:     strmlocalv1connect.NewClockServiceClient(o.HTTPClient, url, o.ClientOptions...),
-		contracts: strmlocalv1connect.NewEventContractServiceClient(o.HTTPClient, url, o.ClientOptions...),
+		url:       cc.URL,
+		cc:        cc,
+		streams:   cc.Streams,
+		keys:      cc.Keys,
+		clock:     cc.Clock,
+		contracts: cc.EventContracts,
 		creds:     o.Credentials,
 		egress:    map[string]strmlocalv1connect.EgressServiceClient{},
 	}
 }
 
-// errNoCredentials wraps the Credentials func's answer so that a pane can
+// credentialsError wraps the Credentials func's answer so that a pane can
 // tell "cannot read this stream" from "cannot reach the server".
 type credentialsError struct {
 	stream string
 	err    error
 }
 
-func (e *credentialsError) Error() string { return oneLine(e.err.Error()) }
+func (e *credentialsError) Error() string { return strmclient.OneLine(e.err.Error()) }
 func (e *credentialsError) Unwrap() error { return e.err }
 
 // egressFor returns an Egress client that reads as the stream. Clients are
@@ -73,8 +72,7 @@ func (c *client) egressFor(stream string) (strmlocalv1connect.EgressServiceClien
 	if err != nil {
 		return nil, &credentialsError{stream: stream, err: err}
 	}
-	auth := basicAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(cr.ClientId+":"+cr.ClientSecret)))
-	e := strmlocalv1connect.NewEgressServiceClient(c.hc, c.url, connect.WithInterceptors(auth))
+	e := c.cc.AsStream(cr).Egress
 	c.egress[stream] = e
 	return e, nil
 }
@@ -86,29 +84,6 @@ func (c *client) forget(stream string) {
 	c.mu.Unlock()
 }
 
-// basicAuth sends a stream's credentials on unary and streaming calls. The
-// header value is never shown or logged.
-type basicAuth string
-
-func (b basicAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", string(b))
-		return next(ctx, req)
-	}
-}
-
-func (b basicAuth) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", string(b))
-		return conn
-	}
-}
-
-func (b basicAuth) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
-
 // describe is the one line shown for an error of a call about stream (""
 // for management calls).
 func (c *client) describe(stream string, err error) string {
@@ -116,12 +91,7 @@ func (c *client) describe(stream string, err error) string {
 	if errors.As(err, &ce) {
 		return ce.Error()
 	}
-	msg := err.Error()
-	var cerr *connect.Error
-	if errors.As(err, &cerr) {
-		msg = cerr.Message()
-	}
-	msg = oneLine(msg)
+	msg := strmclient.Message(err)
 	switch connect.CodeOf(err) {
 	case connect.CodeUnavailable:
 		return fmt.Sprintf("cannot reach the strmlocal server at %s (%s)", c.url, msg)
@@ -136,8 +106,6 @@ func (c *client) describe(stream string, err error) string {
 	}
 	return msg
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
 
 // unreachable reports whether err means the server could not be reached
 // at all (as opposed to refusing one request).
