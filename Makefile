@@ -7,6 +7,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X main.version=$(VERSION)
 # buf is pinned here and run through `go run`; its plugins come from go.mod.
 BUF     := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
+# staticcheck is pinned the same way.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS    ?=
 
 .PHONY: help build run test test-deps bench lint generate check-generate
@@ -24,18 +26,21 @@ test: test-deps ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
 
 # The compat tests drive the real curl (HTTP/1.1 and --http2-prior-knowledge).
+# Packages are installed only when running as root (CI); make never calls
+# sudo: elsewhere it says what to install.
 test-deps:
 	@command -v curl >/dev/null || { \
-		echo "installing curl for the compat tests"; \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi; }
+		if [ "$$(id -u)" = 0 ]; then echo "installing curl for the compat tests"; \
+			apt-get update -qq && apt-get install -y -qq curl; \
+		else echo "the compat tests need curl: install it (e.g. apt-get install curl) and run make test again" >&2; exit 1; fi; }
 
 bench: ## Run the benchmarks (real disk, fsync on)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./...
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 generate: ## Regenerate the API code from proto/
 	$(BUF) lint

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net's HTTP/2 transport is the one that sends :scheme https over h2c, as the Node and Java drivers do
+
 package rpc_test
 
 import (
@@ -51,6 +53,8 @@ func clients(t *testing.T) map[string]struct {
 	scheme string
 } {
 	h1 := &http.Client{}
+	// x/net's HTTP/2 transport is the one that sends :scheme https over a
+	// cleartext connection, as those drivers do; net/http's sends http.
 	h2c := &http.Client{Transport: &http2.Transport{
 		AllowHTTP: true,
 		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {

@@ -32,11 +32,6 @@ const (
 		{"name": "customer", "type": {"type": "record", "name": "Customer", "fields": [{"name": "email", "type": ["null", "string"], "default": null}]}}]}`
 )
 
-var catalogueRefs = []string{
-	"streammachine/clickstream/1.0.0", "streammachine/demo/1.0.2",
-	"strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
-}
-
 func TestCatalogueRegisteredAtStart(t *testing.T) {
 	ctx := context.Background()
 	sb := strmtest.New(t, strmtest.WithClock(fixedClock()))

@@ -115,9 +115,10 @@ func (t *tokens) issue(clientID string) (*tokenResponse, error) {
 
 // Why a token is refused; the messages go to the token's holder.
 var (
-	errTokenMissing  = errors.New("missing bearer token: get one from " + client.TokenPath + " with the stream's client id and secret")
-	errTokenExpired  = errors.New("token expired: get a new one from " + client.TokenPath)
-	errTokenInvalid  = errors.New("invalid token: not signed by this strmlocal server")
+	errTokenMissing = errors.New("missing bearer token: get one from " + client.TokenPath + " with the stream's client id and secret")
+	errTokenExpired = errors.New("token expired: get a new one from " + client.TokenPath)
+	errTokenInvalid = errors.New("invalid token: not signed by this strmlocal server")
+	//lint:ignore ST1005 the original gateway's wording, which drivers may match
 	errTokenNoClient = errors.New("Client ID is missing in the provided JWT")
 	errTokenType     = errors.New("invalid token: a refresh token is not an access token")
 )

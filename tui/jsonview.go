@@ -116,14 +116,6 @@ type jline struct {
 	str    bool   // value is a JSON string
 }
 
-func (l jline) text() string {
-	s := strings.Repeat("  ", l.indent) + l.key + l.value
-	if l.comma {
-		s += ","
-	}
-	return s
-}
-
 // prettyJSON lays out a JSON document one value per line, keeping the key
 // order of the document (the schema's), with paths for annotation. Arrays
 // of scalars stay on one line; objects at a path in collapse are shown as
