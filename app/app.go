@@ -20,8 +20,8 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultRotation      = 24 * time.Hour
-	DefaultKeyRetention  = 7 * 24 * time.Hour
+	DefaultRotation      = keys.DefaultRotation
+	DefaultKeyRetention  = keys.DefaultRetention
 	DefaultMaxEventBytes = engine.DefaultMaxEventBytes
 	// DefaultPageBytes bounds one page of a Reader (see docs/architecture.md):
 	// large enough that small events fill a page by count first.

@@ -38,6 +38,13 @@ var (
 	ErrClosed = errors.New("keys: closed")
 )
 
+// Defaults of Options: a key period of a day, as the original platform had,
+// and a week to read an event after its period ended.
+const (
+	DefaultRotation  = 24 * time.Hour
+	DefaultRetention = 7 * 24 * time.Hour
+)
+
 // Options configure Keys.
 type Options struct {
 	// Now is the one server clock: link creation, rotation and Forget read
@@ -45,11 +52,11 @@ type Options struct {
 	Now func() time.Time
 	// Rotation is how long after its creation a link rotates: the first For
 	// after that creates a new link. Fixed per link when it is created.
-	// Default: 24h.
+	// Default: DefaultRotation.
 	Rotation time.Duration
 	// Retention is how long a key is kept after its period ends
 	// (Link.RotatesAt) before Sweep deletes it. Fixed per link when it is
-	// created. Default: 7*24h.
+	// created. Default: DefaultRetention.
 	Retention time.Duration
 	// Master wraps every stored keyset and the hash key (envelope
 	// encryption); see LoadMaster. Required.
@@ -74,10 +81,10 @@ func (o *Options) validate() error {
 		o.Now = time.Now
 	}
 	if o.Rotation == 0 {
-		o.Rotation = 24 * time.Hour
+		o.Rotation = DefaultRotation
 	}
 	if o.Retention == 0 {
-		o.Retention = 7 * 24 * time.Hour
+		o.Retention = DefaultRetention
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

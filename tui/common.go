@@ -15,6 +15,14 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
+// Defaults of Options.
+const (
+	DefaultRefresh = time.Second
+	DefaultRetry   = 2 * time.Second
+	DefaultFrame   = time.Second / 60 // one tail message per frame at 60 Hz
+	DefaultHistory = 10000
+)
+
 // Options configure the UI. The zero value of every field but Server and
 // Credentials is a usable default.
 type Options struct {
@@ -37,16 +45,18 @@ type Options struct {
 	// Location is the time zone times are shown in. Default time.Local.
 	Location *time.Location
 	// Refresh is how often the streams, counts, key links and clock are
-	// read again. Default 1s.
+	// read again. Default: DefaultRefresh.
 	Refresh time.Duration
-	// Retry is how often an unreachable server is tried again. Default 2s.
+	// Retry is how often an unreachable server is tried again.
+	// Default: DefaultRetry.
 	Retry time.Duration
 	// Frame is the longest a batch of tailed events waits before it is
-	// handed to the UI: at most one tail message per frame. Default 1/60 s.
+	// handed to the UI: at most one tail message per frame.
+	// Default: DefaultFrame.
 	Frame time.Duration
 	// History is how many rows the tail keeps in memory to scroll back
-	// through (older ones are read again by jumping to them). Default
-	// 10000.
+	// through (older ones are read again by jumping to them).
+	// Default: DefaultHistory.
 	History int
 	// Input and Output are the terminal (Run only). Default stdin/stdout.
 	Input  io.Reader
@@ -75,16 +85,16 @@ func (o Options) withDefaults() (Options, error) {
 		o.Location = time.Local
 	}
 	if o.Refresh <= 0 {
-		o.Refresh = time.Second
+		o.Refresh = DefaultRefresh
 	}
 	if o.Retry <= 0 {
-		o.Retry = 2 * time.Second
+		o.Retry = DefaultRetry
 	}
 	if o.Frame <= 0 {
-		o.Frame = time.Second / 60
+		o.Frame = DefaultFrame
 	}
 	if o.History <= 0 {
-		o.History = 10000
+		o.History = DefaultHistory
 	}
 	return o, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/clock"
@@ -52,8 +53,8 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.BoolVar(&o.noDemo, "no-demo", false, "do not register the built-in catalogue (demo, clickstream and sensor schemas and contracts)")
 	f.IntVar(&o.maxEvent, "max-event-size", engine.DefaultMaxEventBytes, "largest event body accepted, in bytes")
 	f.StringVar(&o.clock, "clock", "real", "real, or virtual: a clock that starts now and moves only with `strmlocal clock advance`")
-	f.DurationVar(&o.rotation, "rotation", 24*time.Hour, "how long a key link lasts before the next event of its session gets a new one")
-	f.DurationVar(&o.retention, "key-retention", 7*24*time.Hour, "how long a key is kept after its period ends; then its events can no longer be decrypted")
+	f.DurationVar(&o.rotation, "rotation", app.DefaultRotation, "how long a key link lasts before the next event of its session gets a new one")
+	f.DurationVar(&o.retention, "key-retention", app.DefaultKeyRetention, "how long a key is kept after its period ends; then its events can no longer be decrypted")
 	return cmd
 }
 
