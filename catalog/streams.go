@@ -34,7 +34,8 @@ type Stream struct {
 	SecretHash []byte    `json:"secretHash"`
 	CreateTime time.Time `json:"createTime"`
 
-	// Derived streams only (SPEC §6): the source stream and the view of it.
+	// Derived streams only (docs/pipeline.md, "Egress and derived streams"):
+	// the source stream and the view of it.
 	DerivedFrom string              `json:"derivedFrom,omitempty"`
 	ConsentType string              `json:"consentType,omitempty"`
 	Levels      []int32             `json:"levels,omitempty"`

@@ -14,7 +14,7 @@ import (
 	"github.com/strmlocal/strmlocal/engine"
 )
 
-// The STRM event gateway (SPEC §7.1): POST /event with one event per
+// The STRM event gateway (docs/compat.md): POST /event with one event per
 // request, as the original drivers send it. Answers: 204 accepted (after
 // the append is durable), 400 with the plain-text reason, 401 with a JSON
 // error for the token, 403 for a derived stream's token, 413 over the

@@ -63,7 +63,7 @@ func mustAccept(t *testing.T, res []*v1.EventResult) {
 	}
 }
 
-// TestWorkedExample is SPEC §6's example through the real server, and the
+// TestWorkedExample is the worked example of docs/pipeline.md through the real server, and the
 // same for GRANULAR sets with gaps.
 func TestWorkedExample(t *testing.T) {
 	sb := strmtest.New(t)

@@ -10,7 +10,7 @@ import (
 	"github.com/strmlocal/strmlocal/app"
 )
 
-// wsHandler serves GET /ws (SPEC §7.1): a websocket tail of the stream the
+// wsHandler serves GET /ws (docs/compat.md): a websocket tail of the stream the
 // bearer token belongs to, source or derived, from the end of the stream
 // on, one event per text frame as the plain JSON event. "?asJson=true" is
 // accepted and changes nothing: JSON is the only form.

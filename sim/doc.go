@@ -1,4 +1,4 @@
-// Package sim simulates producers for strmlocal (SPEC §9): generators that
+// Package sim simulates producers for strmlocal (docs/sim.md): generators that
 // make realistic events for the built-in catalogue, and a driver that paces
 // them and sends them through the public API, as any client would.
 //

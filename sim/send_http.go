@@ -20,7 +20,7 @@ import (
 // ErrUnauthenticated: the server refused the stream's credentials or token.
 var ErrUnauthenticated = errors.New("sim: credentials refused")
 
-// HTTPSender sends events the way the STRM drivers do (SPEC §7.1): one
+// HTTPSender sends events the way the STRM drivers do (docs/compat.md): one
 // POST /event per event with a bearer token from the OAuth2 token endpoint,
 // refreshed before it expires. It proves the compat surface under load; use
 // a Client whose transport keeps at least Options.Concurrency idle

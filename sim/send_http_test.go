@@ -16,7 +16,7 @@ import (
 	"github.com/strmlocal/strmlocal/sim"
 )
 
-// gateway is a fake of the compat surface's wire contract (SPEC §7.1): it
+// gateway is a fake of the compat surface's wire contract (docs/compat.md): it
 // issues numbered tokens valid for ttl, and answers POST /event by the
 // body: "ok" 204, "bad" 400, "big" 413, "boom" 500; a token it revoked
 // gets 401.

@@ -10,7 +10,7 @@ import (
 
 // sendDemo creates stream demo and its derived stream demo-2 (CUMULATIVE
 // level 2) and sends four events of one session, with consent [], [0], [2]
-// and [3]: the SPEC §6 worked example.
+// and [3]: the worked example of docs/pipeline.md.
 func sendDemo(c *cli) {
 	c.t.Helper()
 	c.mustRun("create stream demo")

@@ -190,7 +190,9 @@ type ReadEventsRequest struct {
 	FromOffset uint64 `protobuf:"varint,2,opt,name=from_offset,json=fromOffset,proto3" json:"from_offset,omitempty"`
 	// Start at the first event accepted at or after this time instead.
 	FromTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=from_time,json=fromTime,proto3" json:"from_time,omitempty"`
-	// At most this many records (default 100, at most 10000).
+	// At most this many records (default 100, at most 10000), and no more
+	// than 4 MiB of them (at least one record): next_offset says where to go
+	// on.
 	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -47,6 +47,7 @@ type EgressServiceClient interface {
 	// what exists). A following tail first sends a response without records,
 	// at once, so that a client knows the tail is live before any event
 	// arrives (many clients see nothing of a stream until its first message).
+	// Every response holds at most 4 MiB of records (at least one record).
 	Tail(context.Context, *connect.Request[v1.TailRequest]) (*connect.ServerStreamForClient[v1.TailResponse], error)
 	// ReadEvents returns one page of records.
 	ReadEvents(context.Context, *connect.Request[v1.ReadEventsRequest]) (*connect.Response[v1.ReadEventsResponse], error)
@@ -101,6 +102,7 @@ type EgressServiceHandler interface {
 	// what exists). A following tail first sends a response without records,
 	// at once, so that a client knows the tail is live before any event
 	// arrives (many clients see nothing of a stream until its first message).
+	// Every response holds at most 4 MiB of records (at least one record).
 	Tail(context.Context, *connect.Request[v1.TailRequest], *connect.ServerStream[v1.TailResponse]) error
 	// ReadEvents returns one page of records.
 	ReadEvents(context.Context, *connect.Request[v1.ReadEventsRequest]) (*connect.Response[v1.ReadEventsResponse], error)
