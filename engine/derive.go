@@ -18,18 +18,6 @@ import (
 // stored. This file holds that logic; reading the log and finding keys are
 // the caller's.
 
-// Sentinel errors of derived views.
-var (
-	// ErrInvalidView: a derived stream definition (View) is refused.
-	ErrInvalidView = errors.New("engine: invalid derived stream")
-	// ErrNotInView: View.Apply was given an event the view does not keep. It
-	// signals a caller bug: filter with View.Keeps first.
-	ErrNotInView = errors.New("engine: event not in derived stream")
-	// ErrDecrypt: a PII value did not decrypt (tampered or foreign
-	// ciphertext, wrong key). The error also wraps the Decrypter's error.
-	ErrDecrypt = errors.New("engine: cannot decrypt")
-)
-
 // ConsentType says how a derived stream reads its consent levels.
 type ConsentType uint8
 

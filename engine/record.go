@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"encoding/binary"
-	"errors"
-)
+import "encoding/binary"
 
 // RecordMeta is what the log stores beside an encrypted event so that it can
 // be read back and filtered without decoding it (SPEC §5): the refs to
@@ -17,8 +14,6 @@ type RecordMeta struct {
 
 // recordMetaVersion leads the encoding so that it can change later.
 const recordMetaVersion = 1
-
-var errRecordMeta = errors.New("engine: corrupt record metadata")
 
 // Append appends the encoding of m to dst.
 func (m *RecordMeta) Append(dst []byte) []byte {
