@@ -17,11 +17,11 @@ import (
 //     Avro's JSON encoding); floats also accept "NaN", "Infinity", "-Infinity";
 //   - unknown and repeated fields are refused.
 
-func (d *decoder) avroJSON() error {
+func (d *decoder) avroJSON(root *anode) error {
 	if d.peek() == 0 {
 		return errf("invalid JSON: empty body")
 	}
-	v, err := d.js(d.schema.avro.root)
+	v, err := d.js(root)
 	if err != nil {
 		return err
 	}

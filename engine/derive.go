@@ -223,13 +223,9 @@ func (v View) Decrypts(level int) bool {
 // keepsEvent is Keeps on ev's own strmMeta.consentLevels, without allocating
 // for up to 16 levels.
 func (v View) keepsEvent(ev *Event) bool {
-	var i int
-	if ev.schema.typ == JSONSchema {
-		if i = ev.jsMeta("consentLevels"); i < 0 {
-			return false
-		}
-	} else {
-		i = int(ev.schema.avro.meta.consent)
+	i := ev.metaSlot(metaConsent)
+	if i < 0 {
+		return false
 	}
 	arr := ev.vals[i]
 	if arr.kind != vArray {

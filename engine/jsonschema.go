@@ -8,14 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// jsPlan is the compiled form of a JSON Schema. JSON Schema events keep their
-// own document order (the compiled schema does not record property order),
-// so their values are a generic tree of objects and arrays.
+// jsPlan is the compiled form of a JSON Schema and the codec of its events.
+// JSON Schema events keep their own document order (the compiled schema does
+// not record property order), so their values are a generic tree of objects
+// and arrays and a field is found by walking its path.
 type jsPlan struct {
 	compiled *jsonschema.Schema
 }
@@ -59,7 +61,7 @@ func compileJSONSchema(s *Schema) error {
 	}
 	sum := sha256.Sum256(fp)
 	s.fingerprint = hex.EncodeToString(sum[:])
-	s.js = &jsPlan{compiled: compiled}
+	s.codec = &jsPlan{compiled: compiled}
 	s.fields = jsIndex(compiled)
 	return nil
 }
@@ -252,7 +254,7 @@ func jsIndex(root *jsonschema.Schema) []Field {
 			}
 			fsegs := append(slices.Clip(segs), name)
 			k, nullable := jsKind(jsTypes(p, map[*jsonschema.Schema]bool{}))
-			out = append(out, Field{Path: path, Kind: k, Nullable: nullable, segs: fsegs})
+			out = append(out, Field{Path: path, Kind: k, Nullable: nullable, slot: -1, segs: fsegs})
 			if k == KindObject {
 				walk(path, fsegs, p, depth+1)
 			}
@@ -305,7 +307,7 @@ func checkJSONMeta(root *jsonschema.Schema) error {
 
 // jsonSchemaEvent parses d.raw as a generic JSON tree and, if asked,
 // validates it against the schema.
-func (d *decoder) jsonSchemaEvent(validate bool) error {
+func (d *decoder) jsonSchemaEvent(compiled *jsonschema.Schema, validate bool) error {
 	if d.peek() == 0 {
 		return errf("invalid JSON: empty body")
 	}
@@ -320,7 +322,7 @@ func (d *decoder) jsonSchemaEvent(validate bool) error {
 	if !validate {
 		return nil
 	}
-	if err := d.schema.js.compiled.Validate(toAny(d.vals, v)); err != nil {
+	if err := compiled.Validate(toAny(d.vals, v)); err != nil {
 		return validationError(err)
 	}
 	return nil
@@ -504,53 +506,76 @@ func validationError(err error) error {
 }
 
 // objGet returns the slot of key in the object at slot obj, or -1.
-func (e *Event) objGet(obj int, key string) int {
+func objGet(vals []value, obj int, key string) int {
 	if obj < 0 {
 		return -1
 	}
-	o := e.vals[obj]
+	o := vals[obj]
 	if o.kind != vObject {
 		return -1
 	}
 	for i := range int(o.count()) {
-		if e.vals[int(o.first())+2*i].str == key {
+		if vals[int(o.first())+2*i].str == key {
 			return int(o.first()) + 2*i + 1
 		}
 	}
 	return -1
 }
 
-func (e *Event) jsLookup(segs []string) int {
+func jsLookup(vals []value, segs []string) int {
 	i := 0
 	for _, s := range segs {
-		if i = e.objGet(i, s); i < 0 {
+		if i = objGet(vals, i, s); i < 0 {
 			return -1
 		}
 	}
 	return i
 }
 
-func (e *Event) jsMeta(name string) int {
-	return e.objGet(e.objGet(0, "strmMeta"), name)
-}
-
 // jsSet stores v at segs, adding the property to its parent object when it is
 // not there yet. The parent's pairs then move to the end of vals so that
 // they stay contiguous.
-func (e *Event) jsSet(segs []string, v value) error {
-	parent := e.jsLookup(segs[:len(segs)-1])
-	if parent < 0 || e.vals[parent].kind != vObject {
-		return fmt.Errorf("%w: field '%s' has no parent object in this event", ErrField, strings.Join(segs, "/"))
+func jsSet(vals []value, segs []string, v value) ([]value, error) {
+	parent := jsLookup(vals, segs[:len(segs)-1])
+	if parent < 0 || vals[parent].kind != vObject {
+		return vals, fmt.Errorf("%w: field '%s' has no parent object in this event", ErrField, strings.Join(segs, "/"))
 	}
 	key := segs[len(segs)-1]
-	if i := e.objGet(parent, key); i >= 0 {
-		e.vals[i] = v
-		return nil
+	if i := objGet(vals, parent, key); i >= 0 {
+		vals[i] = v
+		return vals, nil
 	}
-	o := e.vals[parent]
-	off := len(e.vals)
-	e.vals = append(e.vals, e.vals[o.first():o.first()+2*o.count()]...)
-	e.vals = append(e.vals, value{kind: vString, str: key}, v)
-	e.vals[parent] = container(vObject, int32(off), o.count()+1)
-	return nil
+	o := vals[parent]
+	off := len(vals)
+	vals = append(vals, vals[o.first():o.first()+2*o.count()]...)
+	vals = append(vals, value{kind: vString, str: key}, v)
+	vals[parent] = container(vObject, int32(off), o.count()+1)
+	return vals, nil
+}
+
+func (p *jsPlan) serialization() Serialization { return JSON }
+
+func (p *jsPlan) decode(d *decoder, ser Serialization, validate bool) error {
+	if ser != JSON {
+		return d.unsupported(ser)
+	}
+	d.vals = make([]value, 1, 32)
+	return d.jsonSchemaEvent(p.compiled, validate)
+}
+
+// encode writes JSON, the only serialization of JSON Schema events.
+func (p *jsPlan) encode(dst []byte, e *Event) []byte { return p.appendJSON(dst, e) }
+
+func (p *jsPlan) appendJSON(dst []byte, e *Event) []byte {
+	return e.appendAnyJSON(dst, e.vals[0])
+}
+
+func (p *jsPlan) lookup(vals []value, f Field) int { return jsLookup(vals, f.segs) }
+
+// set stores v at f's path; an integer becomes its decimal literal.
+func (p *jsPlan) set(vals []value, f Field, v value) ([]value, error) {
+	if v.kind == vLong {
+		v = value{kind: vNumber, str: strconv.FormatInt(int64(v.num), 10)}
+	}
+	return jsSet(vals, f.segs, v)
 }

@@ -9,12 +9,7 @@ import (
 // Encode appends the event in its schema's own serialization: Avro binary for
 // Avro schemas, JSON for JSON Schema. Events only change through the typed
 // setters, so the result always decodes again with the same schema.
-func (e *Event) Encode(dst []byte) []byte {
-	if e.schema.typ == JSONSchema {
-		return e.AppendJSON(dst)
-	}
-	return e.appendAvro(dst, e.schema.avro.root, e.vals[0])
-}
+func (e *Event) Encode(dst []byte) []byte { return e.schema.codec.encode(dst, e) }
 
 // AppendJSON appends the event as plain JSON, the egress shape: for Avro,
 // fields in schema order (strmMeta first when the schema puts it first), union
@@ -22,12 +17,7 @@ func (e *Event) Encode(dst []byte) []byte {
 // points 0-255, NaN and infinities as the strings "NaN", "Infinity",
 // "-Infinity"; for JSON Schema, the document in the producer's key order.
 // The output decodes again as lenient JSON with the same schema.
-func (e *Event) AppendJSON(dst []byte) []byte {
-	if e.schema.typ == JSONSchema {
-		return e.appendAnyJSON(dst, e.vals[0])
-	}
-	return e.appendAvroJSON(dst, e.schema.avro.root, e.vals[0])
-}
+func (e *Event) AppendJSON(dst []byte) []byte { return e.schema.codec.appendJSON(dst, e) }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (e *Event) MarshalJSON() ([]byte, error) {
