@@ -305,7 +305,8 @@ func avroKind(n *anode) Kind {
 	return KindInvalid
 }
 
-// strmMetaSpec is SPEC §2. billingId is optional: the platform ignores it, so
+// strmMetaSpec is the strmMeta shape of docs/registry.md ("strmMeta"), for
+// both schema types. billingId is optional: the platform ignores it, so
 // a schema that leaves it out loses nothing.
 var strmMetaSpec = []struct {
 	name     string

@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/murmur3"
 )
 
-// Derived streams (SPEC §6) are computed when read: the stored, encrypted
-// event goes through View.Apply on its way out, so no plaintext copy is ever
-// stored. This file holds that logic; reading the log and finding keys are
-// the caller's.
+// Derived streams (docs/pipeline.md, "Egress and derived streams") are
+// computed when read: the stored, encrypted event goes through View.Apply on
+// its way out, so no plaintext copy is ever stored. This file holds that
+// logic; reading the log and finding keys are the caller's.
 
 // ConsentType says how a derived stream reads its consent levels.
 type ConsentType uint8
@@ -255,8 +255,8 @@ type Applied struct {
 	Encrypted []string // PII fields left as ciphertext
 	// Shredded: the view covers some PII value of the event, but there was
 	// no key to decrypt it with (dec was nil: the key was deleted by retention
-	// or by forgetting the person). Derived streams say so in the record
-	// metadata (SPEC §4).
+	// or by forgetting the person). Derived streams say so on the record
+	// (docs/pipeline.md, "Egress and derived streams").
 	Shredded bool
 }
 

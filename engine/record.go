@@ -3,8 +3,9 @@ package engine
 import "encoding/binary"
 
 // RecordMeta is what the log stores beside an encrypted event so that it can
-// be read back and filtered without decoding it (SPEC §5): the refs to
-// decode and check it with, its key link and its consent levels.
+// be read back and filtered without decoding it (docs/pipeline.md,
+// "Ingest"): the refs to decode and check it with, its key link and its
+// consent levels.
 type RecordMeta struct {
 	SchemaRef   string
 	ContractRef string

@@ -180,9 +180,9 @@ type Schema struct {
 }
 
 // CompileSchema checks and compiles a schema definition. The top level must be
-// an Avro record or a JSON Schema object with a strmMeta record/object shaped as
-// SPEC §2 describes; every deviation is refused with a message naming
-// strmMeta.<field>.
+// an Avro record or a JSON Schema object with a strmMeta record/object shaped
+// as docs/registry.md ("strmMeta") describes; every deviation is refused with
+// a message naming strmMeta.<field>.
 func CompileSchema(ref Ref, typ SchemaType, definition []byte) (*Schema, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
