@@ -5,9 +5,9 @@ import (
 	"unicode/utf8"
 )
 
-// avroBinary decodes d.raw as one bare Avro binary datum of the root record.
-func (d *decoder) avroBinary() error {
-	v, err := d.bin(d.schema.avro.root)
+// avroBinary decodes d.raw as one bare Avro binary datum of root.
+func (d *decoder) avroBinary(root *anode) error {
+	v, err := d.bin(root)
 	if err != nil {
 		return err
 	}

@@ -17,11 +17,11 @@ import (
 //     Avro's JSON encoding); floats also accept "NaN", "Infinity", "-Infinity";
 //   - unknown and repeated fields are refused.
 
-func (d *decoder) avroJSON() error {
+func (d *decoder) avroJSON(root *anode) error {
 	if d.peek() == 0 {
 		return errf("invalid JSON: empty body")
 	}
-	v, err := d.js(d.schema.avro.root)
+	v, err := d.ajson(root)
 	if err != nil {
 		return err
 	}
@@ -29,12 +29,12 @@ func (d *decoder) avroJSON() error {
 	return d.end()
 }
 
-// js decodes the next JSON value as plan node n.
-func (d *decoder) js(n *anode) (value, error) {
+// ajson decodes the next JSON value as plan node n.
+func (d *decoder) ajson(n *anode) (value, error) {
 	c := d.peek()
 	switch n.t {
 	case aUnion:
-		return d.jsUnion(n)
+		return d.ajsonUnion(n)
 	case aNull:
 		if c == 'n' {
 			return value{kind: vNull}, d.literal("null")
@@ -59,29 +59,29 @@ func (d *decoder) js(n *anode) (value, error) {
 			return v, nil
 		}
 		if c == '"' && (n.t == aFloat || n.t == aDouble) {
-			return d.jsStr(n)
+			return d.ajsonString(n)
 		}
 	case aString, aBytes, aFixed, aEnum:
 		if c == '"' {
-			return d.jsStr(n)
+			return d.ajsonString(n)
 		}
 	case aRecord:
 		if c == '{' {
-			return d.jsRecord(n)
+			return d.ajsonRecord(n)
 		}
 	case aArray:
 		if c == '[' {
-			return d.jsArray(n)
+			return d.ajsonArray(n)
 		}
 	case aMap:
 		if c == '{' {
-			return d.jsMap(n)
+			return d.ajsonMap(n)
 		}
 	}
 	return value{}, d.typeErr(n.desc)
 }
 
-func (d *decoder) jsStr(n *anode) (value, error) {
+func (d *decoder) ajsonString(n *anode) (value, error) {
 	s, err := d.str()
 	if err != nil {
 		return value{}, err
@@ -195,7 +195,7 @@ func latin1(s string) (string, bool) {
 	return string(b), true
 }
 
-func (d *decoder) jsRecord(n *anode) (value, error) {
+func (d *decoder) ajsonRecord(n *anode) (value, error) {
 	if err := d.enter(); err != nil {
 		return value{}, err
 	}
@@ -229,7 +229,7 @@ func (d *decoder) jsRecord(n *anode) (value, error) {
 			if err := d.expect(':', "expected ':' after a field name"); err != nil {
 				return value{}, err
 			}
-			v, err := d.js(n.fields[i].node)
+			v, err := d.ajson(n.fields[i].node)
 			if err != nil {
 				return value{}, inField(err, key)
 			}
@@ -293,7 +293,7 @@ func (n *anode) fieldIndex(name string, next int) int {
 	return -1
 }
 
-func (d *decoder) jsArray(n *anode) (value, error) {
+func (d *decoder) ajsonArray(n *anode) (value, error) {
 	if err := d.enter(); err != nil {
 		return value{}, err
 	}
@@ -307,7 +307,7 @@ func (d *decoder) jsArray(n *anode) (value, error) {
 		d.pos++
 	} else {
 		for {
-			v, err := d.js(n.elem)
+			v, err := d.ajson(n.elem)
 			if err == nil {
 				err = d.push(v)
 			}
@@ -331,7 +331,7 @@ func (d *decoder) jsArray(n *anode) (value, error) {
 	return container(vArray, off, cnt), nil
 }
 
-func (d *decoder) jsMap(n *anode) (value, error) {
+func (d *decoder) ajsonMap(n *anode) (value, error) {
 	if err := d.enter(); err != nil {
 		return value{}, err
 	}
@@ -358,7 +358,7 @@ func (d *decoder) jsMap(n *anode) (value, error) {
 			if err := d.expect(':', "expected ':' after a map key"); err != nil {
 				return fail(err)
 			}
-			v, err := d.js(n.elem)
+			v, err := d.ajson(n.elem)
 			if err == nil {
 				err = d.push(v)
 			}
@@ -385,7 +385,7 @@ func (d *decoder) jsMap(n *anode) (value, error) {
 	return container(vMap, off, cnt), nil
 }
 
-func (d *decoder) jsUnion(n *anode) (value, error) {
+func (d *decoder) ajsonUnion(n *anode) (value, error) {
 	c := d.peek()
 	pick := func(i int, v value, err error) (value, error) {
 		v.branch = int32(i)
@@ -405,7 +405,7 @@ func (d *decoder) jsUnion(n *anode) (value, error) {
 			}
 			d.peek()
 			d.pos++ // ':'
-			v, err := d.js(n.branches[i])
+			v, err := d.ajson(n.branches[i])
 			if err != nil {
 				return value{}, err
 			}
@@ -414,31 +414,31 @@ func (d *decoder) jsUnion(n *anode) (value, error) {
 			return pick(i, v, nil)
 		}
 		if other := nonNull(n); other >= 0 {
-			v, err := d.js(n.branches[other])
+			v, err := d.ajson(n.branches[other])
 			return pick(other, v, err)
 		}
 		for i, b := range n.branches {
 			if b.t == aRecord || b.t == aMap {
-				v, err := d.js(b)
+				v, err := d.ajson(b)
 				return pick(i, v, err)
 			}
 		}
 	case nonNull(n) >= 0:
 		// [null, T] given a non-null value: decode as T for a precise message.
 		other := nonNull(n)
-		v, err := d.js(n.branches[other])
+		v, err := d.ajson(n.branches[other])
 		return pick(other, v, err)
 	case c == '[':
 		for i, b := range n.branches {
 			if b.t == aArray {
-				v, err := d.js(b)
+				v, err := d.ajson(b)
 				return pick(i, v, err)
 			}
 		}
 	case c == 't' || c == 'f':
 		for i, b := range n.branches {
 			if b.t == aBoolean {
-				v, err := d.js(b)
+				v, err := d.ajson(b)
 				return pick(i, v, err)
 			}
 		}
@@ -531,4 +531,59 @@ func nonNull(n *anode) int {
 		return int(1 - n.nullBr)
 	}
 	return -1
+}
+
+// appendAvroJSON appends v, a value of plan node n, as plain JSON: the egress
+// shape described at Event.AppendJSON.
+func (e *Event) appendAvroJSON(dst []byte, n *anode, v value) []byte {
+	if n.t == aUnion {
+		n = n.branches[v.branch]
+	}
+	switch n.t {
+	case aNull:
+		return append(dst, "null"...)
+	case aBoolean:
+		return strconv.AppendBool(dst, v.num != 0)
+	case aInt, aLong:
+		return strconv.AppendInt(dst, int64(v.num), 10)
+	case aFloat:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(v.num))), 32)
+	case aDouble:
+		return appendFloat(dst, math.Float64frombits(v.num), 64)
+	case aString, aEnum:
+		return appendJSONString(dst, v.str)
+	case aBytes, aFixed:
+		return appendJSONLatin1(dst, v.str)
+	case aRecord:
+		dst = append(dst, '{')
+		for i := range n.fields {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, n.fields[i].quoted...)
+			dst = e.appendAvroJSON(dst, n.fields[i].node, e.vals[int(v.first())+i])
+		}
+		return append(dst, '}')
+	case aArray:
+		dst = append(dst, '[')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+i])
+		}
+		return append(dst, ']')
+	case aMap:
+		dst = append(dst, '{')
+		for i := range int(v.count()) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e.vals[int(v.first())+2*i].str)
+			dst = append(dst, ':')
+			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+2*i+1])
+		}
+		return append(dst, '}')
+	}
+	return append(dst, "null"...)
 }

@@ -60,21 +60,12 @@ type afield struct {
 // "fixed part"), so that a contract path resolves to a slot index once, at
 // compile time, and reading or replacing a PII field is one slice access.
 // Values inside arrays and maps are appended after the fixed part.
+//
+// avroPlan is the codec of Avro schemas (avro_event.go).
 type avroPlan struct {
 	root   *anode
 	nfixed int32 // slots of the fixed part; the root record is slot 0
-	meta   avroMeta
 }
-
-type avroMeta struct {
-	contractRef int32
-	consent     int32
-	nonce       nullSlot
-	timestamp   nullSlot
-	keyLink     nullSlot
-}
-
-type nullSlot struct{ slot, nullBr, valBr int32 }
 
 type planBuilder struct {
 	nslots  int32
@@ -103,7 +94,7 @@ func compileAvro(s *Schema) error {
 	b := &planBuilder{nslots: 1, dynamic: map[string]*anode{}, onPath: map[string]bool{}}
 	root := b.node(rec, true)
 	plan := &avroPlan{root: root, nfixed: b.nslots}
-	if err := checkAvroMeta(root, &plan.meta); err != nil {
+	if err := checkAvroMeta(root); err != nil {
 		return err
 	}
 	b.index("", root)
@@ -114,7 +105,7 @@ func compileAvro(s *Schema) error {
 		return schemaError("", "fingerprint: %v", err)
 	}
 	s.fingerprint = strconv.FormatInt(int64(binary.BigEndian.Uint64(fp)), 10)
-	s.avro = plan
+	s.codec = plan
 	s.fields = b.fields
 	return nil
 }
@@ -262,7 +253,7 @@ func computeMinSize(n *anode, busy map[*anode]bool) int {
 // index adds every field of the fixed part to the field index.
 func (b *planBuilder) index(prefix string, n *anode) {
 	for i, f := range n.fields {
-		fld := Field{Path: f.name, slot: n.fixedOff + int32(i), strBr: -1, nullBr: -1}
+		fld := Field{Path: f.name, slot: n.fixedOff + int32(i), nullBr: -1}
 		if prefix != "" {
 			fld.Path = prefix + "/" + f.name
 		}
@@ -271,9 +262,6 @@ func (b *planBuilder) index(prefix string, n *anode) {
 			fld.Nullable = true
 			fld.nullBr = fn.nullBr
 			fn = fn.branches[1-fn.nullBr]
-			if fn.t == aString {
-				fld.strBr = 1 - fld.nullBr
-			}
 		}
 		fld.Kind = avroKind(fn)
 		b.fields = append(b.fields, fld)
@@ -317,7 +305,8 @@ func avroKind(n *anode) Kind {
 	return KindInvalid
 }
 
-// strmMetaSpec is SPEC §2. billingId is optional: the platform ignores it, so
+// strmMetaSpec is the strmMeta shape of docs/registry.md ("strmMeta"), for
+// both schema types. billingId is optional: the platform ignores it, so
 // a schema that leaves it out loses nothing.
 var strmMetaSpec = []struct {
 	name     string
@@ -335,7 +324,9 @@ var strmMetaSpec = []struct {
 
 const strmMetaRequired = "strmMeta is required: the top level must have a field 'strmMeta' holding eventContractRef, nonce, timestamp, keyLink, billingId and consentLevels"
 
-func checkAvroMeta(root *anode, meta *avroMeta) error {
+// checkAvroMeta checks the strmMeta record against strmMetaSpec. Its fields
+// are then in the field index, which is how events find them (Schema.meta).
+func checkAvroMeta(root *anode) error {
 	mi := -1
 	for i, f := range root.fields {
 		if f.name == "strmMeta" {
@@ -363,24 +354,8 @@ func checkAvroMeta(root *anode, meta *avroMeta) error {
 			}
 			continue
 		}
-		fn := mn.fields[fi].node
-		if fn.desc != spec.want {
+		if fn := mn.fields[fi].node; fn.desc != spec.want {
 			errs = append(errs, schemaError("strmMeta."+spec.name, "strmMeta.%s: expected %s, got %s", spec.name, spec.want, fn.desc))
-			continue
-		}
-		slot := mn.fixedOff + int32(fi)
-		ns := nullSlot{slot: slot, nullBr: fn.nullBr, valBr: 1 - fn.nullBr}
-		switch spec.name {
-		case "eventContractRef":
-			meta.contractRef = slot
-		case "consentLevels":
-			meta.consent = slot
-		case "nonce":
-			meta.nonce = ns
-		case "timestamp":
-			meta.timestamp = ns
-		case "keyLink":
-			meta.keyLink = ns
 		}
 	}
 	return errors.Join(errs...)

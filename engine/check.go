@@ -46,13 +46,9 @@ func (cc *CompiledContract) Check(ev *Event) error {
 // or, in a JSON Schema event, beyond int32 (Avro's type already bounds it).
 // It does not allocate, unlike ConsentLevels.
 func (e *Event) badConsent() (string, bool) {
-	var i int
-	if e.schema.typ == JSONSchema {
-		if i = e.jsMeta("consentLevels"); i < 0 {
-			return "", false
-		}
-	} else {
-		i = int(e.schema.avro.meta.consent)
+	i := e.metaSlot(metaConsent)
+	if i < 0 {
+		return "", false
 	}
 	arr := e.vals[i]
 	if arr.kind != vArray {

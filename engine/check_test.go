@@ -52,7 +52,7 @@ func TestCheck(t *testing.T) {
 		msg   string // "" when the event passes
 	}{
 		{"clickstream valid", click, engine.AvroBinary, clickOf(func(*clickstreamEvent) {}), clickC, "", "", ""},
-		{"clickstream bad url (SPEC)", click, engine.AvroBinary, clickOf(func(e *clickstreamEvent) { e.URL = "url" }), clickC, "url", "regex",
+		{"clickstream bad url (platform wording)", click, engine.AvroBinary, clickOf(func(e *clickstreamEvent) { e.URL = "url" }), clickC, "url", "regex",
 			"Field: 'url' in event with schema: 'streammachine/clickstream/1.0.0' with value: 'url' doesn't match regex: '" + urlRegex + "'"},
 		{"url prefix is enough (pattern has no $)", click, engine.AvroBinary, clickOf(func(e *clickstreamEvent) { e.URL = "https://x y z" }), clickC, "", "", ""},
 		{"url needs a final URL character", click, engine.AvroBinary, clickOf(func(e *clickstreamEvent) { e.URL = "ftp://" }), clickC, "url", "regex",
@@ -68,7 +68,7 @@ func TestCheck(t *testing.T) {
 		{"clickstream JSON bad url", click, engine.JSON, []byte(strings.Replace(clickstreamJSON, `"url":"https://shop.example.com/products/hiking-boots?size=43&colour=brown"`, `"url":"url"`, 1)), clickC, "url", "regex",
 			"Field: 'url' in event with schema: 'streammachine/clickstream/1.0.0' with value: 'url' doesn't match regex: '" + urlRegex + "'"},
 		{"demo valid", demo, engine.AvroBinary, demoOf("session-1", 0, 1), demoC, "", "", ""},
-		{"demo empty consistentValue (SPEC)", demo, engine.AvroBinary, demoOf(""), demoC, "consistentValue", "regex",
+		{"demo empty consistentValue (platform wording)", demo, engine.AvroBinary, demoOf(""), demoC, "consistentValue", "regex",
 			"Field: 'consistentValue' in event with schema: 'streammachine/demo/1.0.2' with value: '' doesn't match regex: '^.+$'"},
 		{"negative consent level", demo, engine.AvroBinary, demoOf("session-1", 1, -2), demoC, "strmMeta/consentLevels", "consentLevels",
 			"Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '-2' is not a valid consent level (must be an integer from 0 to 2147483647)"},

@@ -119,21 +119,7 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 	d.raw, d.pos, d.depth = string(body), 0, 0
 	d.limit = min(maxValues, valuesSlack+valuesPerByte*len(body))
 
-	var err error
-	switch {
-	case s.typ == Avro && ser == AvroBinary:
-		d.vals = make([]value, s.avro.nfixed, int(s.avro.nfixed)+extraSlots)
-		err = d.avroBinary()
-	case s.typ == Avro && ser == JSON:
-		d.vals = make([]value, s.avro.nfixed, int(s.avro.nfixed)+extraSlots)
-		err = d.avroJSON()
-	case s.typ == JSONSchema && ser == JSON:
-		d.vals = make([]value, 1, 32)
-		err = d.jsonSchemaEvent(validate)
-	default:
-		err = &RejectError{Rule: RuleSerialization, kind: ErrInvalidEvent,
-			Msg: fmt.Sprintf("serialization %s is not supported for %s schema '%s'", ser, s.typ, s.ref)}
-	}
+	err := s.codec.decode(d, ser, validate)
 	ev := &Event{schema: s, vals: d.vals}
 	// Drop every reference into this body before pooling, so a pooled decoder
 	// does not keep event data alive.
@@ -148,6 +134,14 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 		return nil, s.reject(err)
 	}
 	return ev, nil
+}
+
+// unsupported is the refusal of a serialization the schema's codec does not
+// take.
+func (d *decoder) unsupported(ser Serialization) error {
+	s := d.schema
+	return &RejectError{Rule: RuleSerialization, kind: ErrInvalidEvent,
+		Msg: fmt.Sprintf("serialization %s is not supported for %s schema '%s'", ser, s.typ, s.ref)}
 }
 
 func (s *Schema) reject(err error) error {

@@ -13,22 +13,10 @@ import (
 	"github.com/twmb/murmur3"
 )
 
-// Derived streams (SPEC §6) are computed when read: the stored, encrypted
-// event goes through View.Apply on its way out, so no plaintext copy is ever
-// stored. This file holds that logic; reading the log and finding keys are
-// the caller's.
-
-// Sentinel errors of derived views.
-var (
-	// ErrInvalidView: a derived stream definition (View) is refused.
-	ErrInvalidView = errors.New("engine: invalid derived stream")
-	// ErrNotInView: View.Apply was given an event the view does not keep. It
-	// signals a caller bug: filter with View.Keeps first.
-	ErrNotInView = errors.New("engine: event not in derived stream")
-	// ErrDecrypt: a PII value did not decrypt (tampered or foreign
-	// ciphertext, wrong key). The error also wraps the Decrypter's error.
-	ErrDecrypt = errors.New("engine: cannot decrypt")
-)
+// Derived streams (docs/pipeline.md, "Egress and derived streams") are
+// computed when read: the stored, encrypted event goes through View.Apply on
+// its way out, so no plaintext copy is ever stored. This file holds that
+// logic; reading the log and finding keys are the caller's.
 
 // ConsentType says how a derived stream reads its consent levels.
 type ConsentType uint8
@@ -235,13 +223,9 @@ func (v View) Decrypts(level int) bool {
 // keepsEvent is Keeps on ev's own strmMeta.consentLevels, without allocating
 // for up to 16 levels.
 func (v View) keepsEvent(ev *Event) bool {
-	var i int
-	if ev.schema.typ == JSONSchema {
-		if i = ev.jsMeta("consentLevels"); i < 0 {
-			return false
-		}
-	} else {
-		i = int(ev.schema.avro.meta.consent)
+	i := ev.metaSlot(metaConsent)
+	if i < 0 {
+		return false
 	}
 	arr := ev.vals[i]
 	if arr.kind != vArray {
@@ -271,8 +255,8 @@ type Applied struct {
 	Encrypted []string // PII fields left as ciphertext
 	// Shredded: the view covers some PII value of the event, but there was
 	// no key to decrypt it with (dec was nil: the key was deleted by retention
-	// or by forgetting the person). Derived streams say so in the record
-	// metadata (SPEC §4).
+	// or by forgetting the person). Derived streams say so on the record
+	// (docs/pipeline.md, "Egress and derived streams").
 	Shredded bool
 }
 

@@ -123,7 +123,7 @@ func TestViewValidate(t *testing.T) {
 		{"granular", gran(0, 1), nil},
 		{"granular one level", gran(3), nil},
 		{"masked", masked(map[string][]string{exampleC: {"uniqueIdentifier", "notSensitiveValue"}}), nil},
-		{"cumulative with several levels (SPEC)", cum(0, 1), []string{
+		{"cumulative with several levels", cum(0, 1), []string{
 			"levels: a CUMULATIVE stream takes exactly one level (got 0,1); use --consent-type granular for a set of levels"}},
 		{"no type", engine.View{Levels: []int32{1}}, []string{"type: is required (CUMULATIVE or GRANULAR)"}},
 		{"unknown type", engine.View{Type: 9, Levels: []int32{1}}, []string{"type: unknown consent type 9 (want CUMULATIVE or GRANULAR)"}},
@@ -192,7 +192,7 @@ func TestViewKeeps(t *testing.T) {
 		consent []int32
 		want    bool
 	}{
-		// SPEC §6 worked example: CUMULATIVE level 2.
+		// The worked example (docs/pipeline.md, "Egress and derived streams"): CUMULATIVE level 2.
 		{"cumulative 2 keeps [2]", cum2, []int32{2}, true},
 		{"cumulative 2 keeps [3]", cum2, []int32{3}, true},
 		{"cumulative 2 keeps [0,2]", cum2, []int32{0, 2}, true},
@@ -277,7 +277,7 @@ func TestApply(t *testing.T) {
 		want             string
 		applied          engine.Applied
 	}{
-		// SPEC §6 worked example: CUMULATIVE 2 on example/1.3.0.
+		// The worked example (docs/pipeline.md, "Egress and derived streams"): CUMULATIVE 2 on example/1.3.0.
 		{name: "worked example, consent [2]", schema: demoRef, contract: exampleC,
 			in: demoJSON("2", "u-1", "s-1", "n-1"), v: cum(2),
 			want:    demoOut("2", `"u-1"`, `"c-1"`, encS, `"n-1"`),

@@ -1,8 +1,8 @@
 // Package engine compiles schemas and event contracts and runs the privacy
-// pipeline on them (SPEC §3, §6): decode an event body against its schema,
-// check it against its event contract (Validate), encrypt its PII fields
-// (CompiledContract.Encrypt), append it (Pipeline.Ingest, over the log and
-// keys packages), and on the way out show it as a stream sees it
+// pipeline on them (docs/pipeline.md): decode an event body against its
+// schema, check it against its event contract (Validate), encrypt its PII
+// fields (CompiledContract.Encrypt), append it (Pipeline.Ingest, over the log
+// and keys packages), and on the way out show it as a stream sees it
 // (Pipeline.Render, View.Apply for derived streams: consent filter,
 // decryption, masking). It speaks plain Go types; protobuf lives at the RPC
 // edge.
@@ -13,9 +13,36 @@
 // (drafts 4 to 2020-12, compiled with santhosh-tekuri/jsonschema; 2020-12
 // when $schema is absent; external $refs are refused so a registered schema
 // cannot make the server read files or fetch URLs). Every schema must have a
-// top-level strmMeta record/object as SPEC §2 describes. The compiled Schema
-// has a field index (Schema.Field) from '/'-separated paths such as
-// "customer/id" to the field's kind, and a fingerprint (Schema.Fingerprint).
+// top-level strmMeta record/object as docs/registry.md describes. The
+// compiled Schema has a field index (Schema.Field) from '/'-separated paths
+// such as "customer/id" to the field's kind, and a fingerprint
+// (Schema.Fingerprint).
+//
+// # Codecs
+//
+// Everything that depends on the schema type sits behind one unexported
+// interface, codec (codec.go): decoding a body into an event's values,
+// encoding an event in the type's own serialization, rendering it as JSON,
+// and finding or setting a field's value. CompileSchema picks the codec once
+// from the schema type; nothing else in the package asks which type a schema
+// is. Fields that a codec lays out at a fixed slot (all Avro fields) are read
+// without a call through the interface, as reads are the hot path of Check,
+// Encrypt and View.Apply. Adding a schema type means a compile function and
+// a codec, in files of their own:
+//
+//	avro_plan.go          compile an Avro schema to a decode plan (avroPlan)
+//	avro_binary.go        Avro binary, decoding and encoding
+//	avro_json.go          Avro's lenient JSON form, decoding and rendering
+//	avro_event.go         avroPlan as the codec
+//	jsonschema_plan.go    compile a JSON Schema (jschPlan), its field index
+//	jsonschema_json.go    JSON Schema events' JSON: decode, validate, render
+//	jsonschema_event.go   jschPlan as the codec: fields found by path
+//
+// Names carry their format: a* (anode, afield) is the Avro plan, ajson* and
+// bin* Avro's JSON and binary forms, jsch* JSON Schema. Shared by all:
+// decode.go (the pooled decoder, limits, error paths), json_scan.go (the
+// JSON scanner), event.go (values and the typed accessors), render.go
+// (Encode, AppendJSON, JSON string escaping).
 //
 // # Events
 //
@@ -47,12 +74,20 @@
 // "regex" (RE2, MatchString semantics: the pattern's own anchors decide) is
 // the only one.
 //
+// # Derived streams
+//
+// View says which events a derived stream keeps and what it shows of them
+// (consent CUMULATIVE or GRANULAR, masked fields); View.Apply turns a stored
+// event into that view in place (derive.go). Semantics are tested as
+// datadriven files in testdata (decode, check, derive).
+//
 // # Errors
 //
-// Bad definitions yield *DefinitionError (ErrInvalidRef, ErrInvalidSchema,
-// ErrInvalidContract); bad events yield *RejectError (ErrInvalidEvent when
-// decoding fails, ErrRejected when a contract rule fails). Their messages are
-// meant for the user as they stand. A RejectError may quote the rejected
+// All sentinels are in errors.go. Bad definitions yield *DefinitionError
+// (ErrInvalidRef, ErrInvalidSchema, ErrInvalidContract, ErrInvalidView); bad
+// events yield *RejectError (ErrInvalidEvent when decoding fails, ErrRejected
+// when a contract rule fails). Their messages are meant for the user as they
+// stand. A RejectError may quote the rejected
 // value, so it may be returned to the event's producer but must never be
 // logged or stored.
 package engine

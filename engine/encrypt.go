@@ -5,20 +5,20 @@ import (
 	"unicode/utf8"
 )
 
-// Encrypter encrypts one PII value (SPEC §4). path, the field's '/'-separated
-// path, is the associated data, so that a ciphertext moved to another field
-// does not decrypt. Encryption is deterministic per key: the same plaintext
+// Encrypter encrypts one PII value (docs/pipeline.md, "Keys"). path, the
+// field's '/'-separated path, is the associated data, so that a ciphertext
+// moved to another field does not decrypt. Encryption is deterministic per key: the same plaintext
 // and path give the same ciphertext. The keys package's *keys.Key implements
 // it; engine does not import keys.
 type Encrypter interface {
 	Encrypt(path, plaintext string) string
 }
 
-// Encrypt is step 5 of ingest (SPEC §3): it replaces the value of every PII
-// field of ev (per PIIFields) that is not null with enc's ciphertext of it.
-// Null values, and fields absent because a parent record is null or a JSON
-// property is not given, stay as they are. An empty string is a value and is
-// encrypted.
+// Encrypt is step 5 of ingest (docs/pipeline.md, "Ingest"): it replaces the
+// value of every PII field of ev (per PIIFields) that is not null with enc's
+// ciphertext of it. Null values, and fields absent because a parent record is
+// null or a JSON property is not given, stay as they are. An empty string is
+// a value and is encrypted.
 //
 // Call it after Check, and read KeyValue and DataSubjectValue first: the key
 // and data-subject fields are often PII themselves and hold ciphertext

@@ -2,9 +2,10 @@ package engine
 
 import "errors"
 
-// Sentinel errors. Every error the package returns for bad input matches exactly
-// one of them under errors.Is, so the RPC layer can choose a status code in one
-// place without parsing messages.
+// Sentinel errors, all of them: this is the one place they are defined. Every
+// error the package returns for bad input matches exactly one of them under
+// errors.Is, so the RPC layer can choose a status code in one place without
+// parsing messages.
 var (
 	// ErrInvalidRef: a ref is not handle/name/version.
 	ErrInvalidRef = errors.New("engine: invalid ref")
@@ -20,7 +21,21 @@ var (
 	// wrong type, or belongs to another schema. It signals a caller bug rather
 	// than bad input.
 	ErrField = errors.New("engine: bad field access")
+
+	// ErrInvalidView: a derived stream definition (View) is refused.
+	ErrInvalidView = errors.New("engine: invalid derived stream")
+	// ErrNotInView: View.Apply was given an event the view does not keep. It
+	// signals a caller bug: filter with View.Keeps first.
+	ErrNotInView = errors.New("engine: event not in derived stream")
+	// ErrDecrypt: a PII value did not decrypt (tampered or foreign
+	// ciphertext, wrong key). The error also wraps the Decrypter's error.
+	ErrDecrypt = errors.New("engine: cannot decrypt")
 )
+
+// errRecordMeta: stored record metadata does not parse (ParseRecordMeta). It
+// is unexported because it means the log is damaged or was written by
+// something else, not that a user's input is bad; callers only report it.
+var errRecordMeta = errors.New("engine: corrupt record metadata")
 
 // Rules reported in RejectError.Rule.
 const (
@@ -49,7 +64,7 @@ func (e *RejectError) Error() string { return e.Msg }
 // Unwrap returns ErrInvalidEvent or ErrRejected.
 func (e *RejectError) Unwrap() error { return e.kind }
 
-// DefinitionError is a refused ref, schema or event contract. Error returns Msg
+// DefinitionError is a refused ref, schema, event contract or derived stream. Error returns Msg
 // alone, naming the offending field and the rule it breaks, so that it can be
 // shown to the user as is. A definition with several problems is refused with
 // errors.Join of one DefinitionError per problem.
@@ -61,5 +76,6 @@ type DefinitionError struct {
 
 func (e *DefinitionError) Error() string { return e.Msg }
 
-// Unwrap returns ErrInvalidRef, ErrInvalidSchema or ErrInvalidContract.
+// Unwrap returns ErrInvalidRef, ErrInvalidSchema, ErrInvalidContract or
+// ErrInvalidView.
 func (e *DefinitionError) Unwrap() error { return e.kind }

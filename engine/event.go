@@ -76,7 +76,7 @@ func (e *Event) GetString(f Field) (s string, ok bool) {
 	if f.schema != e.schema || f.Kind != KindString {
 		return "", false
 	}
-	i := e.slotOf(f)
+	i := e.slot(f)
 	if i < 0 || e.vals[i].kind != vString {
 		return "", false
 	}
@@ -97,19 +97,7 @@ func (e *Event) SetString(f Field, s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: value for field '%s' is not valid UTF-8", ErrField, f.Path)
 	}
-	if e.schema.typ == JSONSchema {
-		return e.jsSet(f.segs, value{kind: vString, str: s})
-	}
-	v := &e.vals[f.slot]
-	switch v.kind {
-	case vString:
-		v.str = s
-	case vNull:
-		*v = value{kind: vString, branch: f.strBr, str: s}
-	default:
-		return fmt.Errorf("%w: field '%s' is absent because a parent record is null", ErrField, f.Path)
-	}
-	return nil
+	return e.setValue(f, value{kind: vString, str: s})
 }
 
 // GetStringPath is GetString by path.
@@ -142,37 +130,21 @@ func (e *Event) stringField(path string) (Field, error) {
 	return f, nil
 }
 
-// slotOf returns the slot holding f's value, or -1 when absent.
-func (e *Event) slotOf(f Field) int {
-	if e.schema.typ == JSONSchema {
-		return e.jsLookup(f.segs)
-	}
-	return int(f.slot)
-}
-
 // ContractRef returns strmMeta.eventContractRef ("" when not given).
 func (e *Event) ContractRef() string {
-	if e.schema.typ == JSONSchema {
-		if i := e.jsMeta("eventContractRef"); i >= 0 && e.vals[i].kind == vString {
-			return e.vals[i].str
-		}
-		return ""
+	if i := e.metaSlot(metaContractRef); i >= 0 && e.vals[i].kind == vString {
+		return e.vals[i].str
 	}
-	return e.vals[e.schema.avro.meta.contractRef].str
+	return ""
 }
 
 // ConsentLevels returns strmMeta.consentLevels in event order.
 func (e *Event) ConsentLevels() []int32 {
-	var arr value
-	if e.schema.typ == JSONSchema {
-		i := e.jsMeta("consentLevels")
-		if i < 0 {
-			return nil
-		}
-		arr = e.vals[i]
-	} else {
-		arr = e.vals[e.schema.avro.meta.consent]
+	i := e.metaSlot(metaConsent)
+	if i < 0 {
+		return nil
 	}
+	arr := e.vals[i]
 	if arr.kind != vArray {
 		return nil
 	}
@@ -218,7 +190,7 @@ func jsonInt(lit string) (n int64, ok bool) {
 
 // Nonce returns strmMeta.nonce; ok is false when it is null.
 func (e *Event) Nonce() (n int32, ok bool) {
-	i := e.metaSlot("nonce", e.avroMeta().nonce)
+	i := e.metaSlot(metaNonce)
 	if i < 0 || (e.vals[i].kind != vInt && e.vals[i].kind != vNumber) {
 		return 0, false
 	}
@@ -227,13 +199,13 @@ func (e *Event) Nonce() (n int32, ok bool) {
 
 // SetNonce sets strmMeta.nonce.
 func (e *Event) SetNonce(n int32) {
-	e.setMetaNum("nonce", e.avroMeta().nonce, vInt, int64(n))
+	e.setMetaInt(metaNonce, int64(n))
 }
 
 // Timestamp returns strmMeta.timestamp (ms since the epoch); ok is false when
 // it is null.
 func (e *Event) Timestamp() (ms int64, ok bool) {
-	i := e.metaSlot("timestamp", e.avroMeta().timestamp)
+	i := e.metaSlot(metaTimestamp)
 	if i < 0 || (e.vals[i].kind != vLong && e.vals[i].kind != vNumber) {
 		return 0, false
 	}
@@ -242,12 +214,12 @@ func (e *Event) Timestamp() (ms int64, ok bool) {
 
 // SetTimestamp sets strmMeta.timestamp (ms since the epoch).
 func (e *Event) SetTimestamp(ms int64) {
-	e.setMetaNum("timestamp", e.avroMeta().timestamp, vLong, ms)
+	e.setMetaInt(metaTimestamp, ms)
 }
 
 // KeyLink returns strmMeta.keyLink; ok is false when it is null.
 func (e *Event) KeyLink() (s string, ok bool) {
-	i := e.metaSlot("keyLink", e.avroMeta().keyLink)
+	i := e.metaSlot(metaKeyLink)
 	if i < 0 || e.vals[i].kind != vString {
 		return "", false
 	}
@@ -259,36 +231,14 @@ func (e *Event) SetKeyLink(s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: keyLink is not valid UTF-8", ErrField)
 	}
-	if e.schema.typ == JSONSchema {
-		return e.jsSet([]string{"strmMeta", "keyLink"}, value{kind: vString, str: s})
-	}
-	ns := e.schema.avro.meta.keyLink
-	e.vals[ns.slot] = value{kind: vString, branch: ns.valBr, str: s}
-	return nil
+	return e.setValue(e.schema.meta[metaKeyLink], value{kind: vString, str: s})
 }
 
-func (e *Event) avroMeta() avroMeta {
-	if e.schema.avro == nil {
-		return avroMeta{}
-	}
-	return e.schema.avro.meta
-}
-
-func (e *Event) metaSlot(name string, ns nullSlot) int {
-	if e.schema.typ == JSONSchema {
-		return e.jsMeta(name)
-	}
-	return int(ns.slot)
-}
-
-func (e *Event) setMetaNum(name string, ns nullSlot, k vkind, n int64) {
-	if e.schema.typ == JSONSchema {
-		// strmMeta is a required object, so this fails only for an event from
-		// DecodeStored that does not match its schema; there is nothing to set.
-		_ = e.jsSet([]string{"strmMeta", name}, value{kind: vNumber, str: strconv.FormatInt(n, 10)})
-		return
-	}
-	e.vals[ns.slot] = value{kind: k, branch: ns.valBr, num: uint64(n)}
+// setMetaInt sets strmMeta nonce or timestamp. strmMeta is required, so this
+// fails only for an event from DecodeStored that does not match its schema;
+// there is nothing to set then.
+func (e *Event) setMetaInt(m metaField, n int64) {
+	_ = e.setValue(e.schema.meta[m], value{kind: vLong, num: uint64(n)})
 }
 
 func (s *Schema) refString() string {

@@ -1,13 +1,11 @@
 package engine
 
-import (
-	"encoding/binary"
-	"errors"
-)
+import "encoding/binary"
 
 // RecordMeta is what the log stores beside an encrypted event so that it can
-// be read back and filtered without decoding it (SPEC §5): the refs to
-// decode and check it with, its key link and its consent levels.
+// be read back and filtered without decoding it (docs/pipeline.md,
+// "Ingest"): the refs to decode and check it with, its key link and its
+// consent levels.
 type RecordMeta struct {
 	SchemaRef   string
 	ContractRef string
@@ -17,8 +15,6 @@ type RecordMeta struct {
 
 // recordMetaVersion leads the encoding so that it can change later.
 const recordMetaVersion = 1
-
-var errRecordMeta = errors.New("engine: corrupt record metadata")
 
 // Append appends the encoding of m to dst.
 func (m *RecordMeta) Append(dst []byte) []byte {

@@ -9,12 +9,7 @@ import (
 // Encode appends the event in its schema's own serialization: Avro binary for
 // Avro schemas, JSON for JSON Schema. Events only change through the typed
 // setters, so the result always decodes again with the same schema.
-func (e *Event) Encode(dst []byte) []byte {
-	if e.schema.typ == JSONSchema {
-		return e.AppendJSON(dst)
-	}
-	return e.appendAvro(dst, e.schema.avro.root, e.vals[0])
-}
+func (e *Event) Encode(dst []byte) []byte { return e.schema.codec.encode(dst, e) }
 
 // AppendJSON appends the event as plain JSON, the egress shape: for Avro,
 // fields in schema order (strmMeta first when the schema puts it first), union
@@ -22,101 +17,11 @@ func (e *Event) Encode(dst []byte) []byte {
 // points 0-255, NaN and infinities as the strings "NaN", "Infinity",
 // "-Infinity"; for JSON Schema, the document in the producer's key order.
 // The output decodes again as lenient JSON with the same schema.
-func (e *Event) AppendJSON(dst []byte) []byte {
-	if e.schema.typ == JSONSchema {
-		return e.appendAnyJSON(dst, e.vals[0])
-	}
-	return e.appendAvroJSON(dst, e.schema.avro.root, e.vals[0])
-}
+func (e *Event) AppendJSON(dst []byte) []byte { return e.schema.codec.appendJSON(dst, e) }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (e *Event) MarshalJSON() ([]byte, error) {
 	return e.AppendJSON(nil), nil
-}
-
-func (e *Event) appendAvroJSON(dst []byte, n *anode, v value) []byte {
-	if n.t == aUnion {
-		n = n.branches[v.branch]
-	}
-	switch n.t {
-	case aNull:
-		return append(dst, "null"...)
-	case aBoolean:
-		return strconv.AppendBool(dst, v.num != 0)
-	case aInt, aLong:
-		return strconv.AppendInt(dst, int64(v.num), 10)
-	case aFloat:
-		return appendFloat(dst, float64(math.Float32frombits(uint32(v.num))), 32)
-	case aDouble:
-		return appendFloat(dst, math.Float64frombits(v.num), 64)
-	case aString, aEnum:
-		return appendJSONString(dst, v.str)
-	case aBytes, aFixed:
-		return appendJSONLatin1(dst, v.str)
-	case aRecord:
-		dst = append(dst, '{')
-		for i := range n.fields {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, n.fields[i].quoted...)
-			dst = e.appendAvroJSON(dst, n.fields[i].node, e.vals[int(v.first())+i])
-		}
-		return append(dst, '}')
-	case aArray:
-		dst = append(dst, '[')
-		for i := range int(v.count()) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+i])
-		}
-		return append(dst, ']')
-	case aMap:
-		dst = append(dst, '{')
-		for i := range int(v.count()) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, e.vals[int(v.first())+2*i].str)
-			dst = append(dst, ':')
-			dst = e.appendAvroJSON(dst, n.elem, e.vals[int(v.first())+2*i+1])
-		}
-		return append(dst, '}')
-	}
-	return append(dst, "null"...)
-}
-
-func (e *Event) appendAnyJSON(dst []byte, v value) []byte {
-	switch v.kind {
-	case vString:
-		return appendJSONString(dst, v.str)
-	case vNumber:
-		return append(dst, v.str...)
-	case vBool:
-		return strconv.AppendBool(dst, v.num != 0)
-	case vArray:
-		dst = append(dst, '[')
-		for i := range int(v.count()) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = e.appendAnyJSON(dst, e.vals[int(v.first())+i])
-		}
-		return append(dst, ']')
-	case vObject:
-		dst = append(dst, '{')
-		for i := range int(v.count()) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, e.vals[int(v.first())+2*i].str)
-			dst = append(dst, ':')
-			dst = e.appendAnyJSON(dst, e.vals[int(v.first())+2*i+1])
-		}
-		return append(dst, '}')
-	}
-	return append(dst, "null"...)
 }
 
 func appendFloat(dst []byte, f float64, bits int) []byte {

@@ -142,11 +142,12 @@ type Field struct {
 	Kind     Kind
 	Nullable bool // the field may be null: an Avro [null, T] union, or a JSON Schema type that includes "null"
 
+	// Where the codec finds the value; which of these it uses is its own
+	// business (Avro: slot and branches; JSON Schema: segs).
 	schema *Schema
-	slot   int32    // Avro: the value's slot in the event
-	strBr  int32    // Avro nullable string: union branch of the string
-	nullBr int32    // Avro nullable: union branch of null
-	segs   []string // JSON Schema: the path split on '/'
+	slot   int32    // the value's fixed index in Event.vals, or -1 when the codec must look it up (see Event.slot)
+	nullBr int32    // nullable in a union: the null branch
+	segs   []string // the path split on '/'; for codecs that look fields up by name
 }
 
 // String describes the field's type, e.g. "nullable string".
@@ -171,22 +172,24 @@ type Schema struct {
 	fields      []Field // see Fields
 	byPath      map[string]int
 
-	avro *avroPlan // Avro only
-	js   *jsPlan   // JSON Schema only
+	codec codec                // chosen by typ at compile time; see codec
+	meta  [numMetaFields]Field // strmMeta fields, resolved once from metaPaths
 
 	// decoders recycles scratch state between decodes; see decoder.
 	decoders sync.Pool
 }
 
 // CompileSchema checks and compiles a schema definition. The top level must be
-// an Avro record or a JSON Schema object with a strmMeta record/object shaped as
-// SPEC §2 describes; every deviation is refused with a message naming
-// strmMeta.<field>.
+// an Avro record or a JSON Schema object with a strmMeta record/object shaped
+// as docs/registry.md ("strmMeta") describes; every deviation is refused with
+// a message naming strmMeta.<field>.
 func CompileSchema(ref Ref, typ SchemaType, definition []byte) (*Schema, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
 	s := &Schema{ref: ref, typ: typ, definition: string(definition)}
+	// The one place the schema type is looked at: each compile function
+	// sets the codec, fingerprint and field index.
 	var err error
 	switch typ {
 	case Avro:
@@ -203,6 +206,15 @@ func CompileSchema(ref Ref, typ SchemaType, definition []byte) (*Schema, error) 
 	for i := range s.fields {
 		s.fields[i].schema = s
 		s.byPath[s.fields[i].Path] = i
+	}
+	for m, path := range metaPaths {
+		f, ok := s.Field(path)
+		if !ok {
+			// Unreachable: the compile functions have checked strmMeta. Refusing
+			// the schema beats a panic on a user's definition.
+			return nil, schemaError("strmMeta", "strmMeta: '%s' is not addressable", path)
+		}
+		s.meta[m] = f
 	}
 	return s, nil
 }
@@ -226,12 +238,7 @@ func (s *Schema) Fingerprint() string { return s.fingerprint }
 
 // DefaultSerialization is the serialization assumed when a producer names none:
 // Avro binary for Avro schemas, JSON for JSON Schema.
-func (s *Schema) DefaultSerialization() Serialization {
-	if s.typ == JSONSchema {
-		return JSON
-	}
-	return AvroBinary
-}
+func (s *Schema) DefaultSerialization() Serialization { return s.codec.serialization() }
 
 // Fields returns the field index, parents before children: for Avro in
 // schema order, for JSON Schema sorted by name within each object (compiled

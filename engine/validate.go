@@ -18,11 +18,11 @@ const DefaultMaxEventBytes = 1 << 20
 // contract. Its error message is shown to the event's producer.
 type Contracts func(ref string) (*CompiledContract, error)
 
-// Validate runs the first three steps of ingest (SPEC §3) on one body:
-// refuse a body over maxBytes, decode it against s, resolve the event's
-// contract with contracts and check the event against it. All failures are
-// *RejectError; the event and its contract are returned on success, ready
-// for encryption.
+// Validate runs the first three steps of ingest (docs/pipeline.md, "Ingest")
+// on one body: refuse a body over maxBytes, decode it against s, resolve the
+// event's contract with contracts and check the event against it. All
+// failures are *RejectError; the event and its contract are returned on
+// success, ready for encryption.
 func Validate(s *Schema, ser Serialization, body []byte, maxBytes int, contracts Contracts) (*Event, *CompiledContract, error) {
 	if maxBytes > 0 && len(body) > maxBytes {
 		return nil, nil, &RejectError{Rule: RuleSize, kind: ErrInvalidEvent,
