@@ -118,7 +118,7 @@ func TestReadPages(t *testing.T) {
 	if got := page.Records[0].Applied.Decrypted; fmt.Sprint(got) != "[consistentValue uniqueIdentifier]" {
 		t.Errorf("decrypted = %v", got)
 	}
-	if !strings.Contains(string(page.Records[0].JSON), `"consistentValue":"s0"`) {
+	if !strings.Contains(page.Records[0].JSON, `"consistentValue":"s0"`) {
 		t.Errorf("derived JSON without the plaintext: %.200s", page.Records[0].JSON)
 	}
 }

@@ -30,7 +30,7 @@ type Record struct {
 	Meta engine.RecordMeta
 	// JSON is the event as plain JSON (strmMeta plus fields, unions
 	// unwrapped).
-	JSON []byte
+	JSON string
 	// Applied says what the view did; zero for a source stream.
 	Applied engine.Applied
 }
@@ -82,7 +82,8 @@ func FromTime(t time.Time) Start { return Start{kind: startTime, time: t} }
 // asked, so a consumer that stops asking holds the server to what it has
 // already taken (back-pressure), and every page or follow step is bounded
 // in records and in bytes (Options.PageBytes). A Reader is not safe for
-// concurrent use; what it returns is valid until its next call.
+// concurrent use; the slices it returns are valid until its next call (the
+// Records in them, copied out, stay valid).
 type Reader struct {
 	a      *App
 	stream *catalog.Stream
@@ -90,7 +91,7 @@ type Reader struct {
 	view   *engine.View        // nil for a source stream
 	memo   *engine.DecryptMemo // derived streams only
 
-	buf  []byte   // JSON of the records returned last
+	buf  []byte   // scratch space for rendering one record
 	recs []Record // the records returned last
 }
 
@@ -157,6 +158,9 @@ func (r *Reader) ReadUntil(ctx context.Context, from, until uint64, limit int) (
 		limit = MaxPageRecords
 	}
 	r.reset()
+	if cap(r.recs) < limit {
+		r.recs = make([]Record, 0, limit) // bounded by MaxPageRecords
+	}
 	page := Page{Next: from}
 	size := 0
 	for len(r.recs) < limit && page.Next < until {
@@ -233,23 +237,20 @@ func (f *Follower) Next(ctx context.Context) ([]Record, error) {
 
 // reset forgets what the last call returned, keeping the memory.
 func (r *Reader) reset() {
-	clear(r.recs) // drop references to old metadata
-	r.recs, r.buf = r.recs[:0], r.buf[:0]
+	clear(r.recs) // drop references to old records
+	r.recs = r.recs[:0]
 }
 
 // add renders rec and appends it to r.recs if the stream shows it and it
 // fits in Options.PageBytes with what is there (a first record always
 // fits). It reports false, changing nothing, when rec does not fit.
 func (r *Reader) add(rec log.Record, size *int) (bool, error) {
-	start := len(r.buf)
 	out, keep, err := r.render(rec)
 	if err != nil || !keep {
-		r.buf = r.buf[:start]
 		return true, err
 	}
 	n := out.size()
 	if len(r.recs) > 0 && *size+n > r.a.opts.PageBytes {
-		r.buf = r.buf[:start]
 		return false, nil
 	}
 	*size += n
@@ -257,8 +258,9 @@ func (r *Reader) add(rec log.Record, size *int) (bool, error) {
 	return true, nil
 }
 
-// render turns a stored record into what the stream shows, appending its
-// JSON to r.buf. keep is false when the view drops it.
+// render turns a stored record into what the stream shows. keep is false
+// when the view drops it. The JSON is rendered in r.buf, which stays in the
+// cache from record to record, and copied out once, at its size.
 func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 	meta, err := engine.ParseRecordMeta(rec.Meta)
 	if err != nil {
@@ -295,9 +297,8 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 			return out, false, r.fail(rec, err)
 		}
 	}
-	start := len(r.buf)
-	r.buf = ev.AppendJSON(r.buf)
-	out.JSON = r.buf[start:len(r.buf):len(r.buf)]
+	r.buf = ev.AppendJSON(r.buf[:0])
+	out.JSON = string(r.buf)
 	return out, true, nil
 }
 

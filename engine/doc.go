@@ -1,11 +1,12 @@
-// Package engine compiles schemas and event contracts and runs the privacy
-// pipeline on them (docs/pipeline.md): decode an event body against its
-// schema, check it against its event contract (Validate), encrypt its PII
-// fields (CompiledContract.Encrypt), append it (Pipeline.Ingest, over the log
-// and keys packages), and on the way out show it as a stream sees it
-// (Pipeline.Render, View.Apply for derived streams: consent filter,
-// decryption, masking). It speaks plain Go types; protobuf lives at the RPC
-// edge.
+// Package engine compiles schemas and event contracts and holds the privacy
+// semantics the pipeline runs (docs/pipeline.md): decode an event body
+// against its schema, check it against its event contract (Validate),
+// encrypt its PII fields (CompiledContract.Encrypt), and on the way out show
+// it as a stream sees it (View.Apply for derived streams: consent filter,
+// decryption, masking). It is a leaf: keys come in through the Encrypter and
+// Decrypter interfaces, and the application layer (package app) does the
+// storing and the reading. It speaks plain Go types; protobuf lives at the
+// RPC edge.
 //
 // # Schemas
 //

@@ -75,10 +75,12 @@
 // DropStream deletes it: about 1.8 KB each (measured with tink-go 2.9), so
 // a million live sessions cost some 2 GB.
 //
-// A Key also remembers its last 4 encryptions of values up to 128 bytes (a
-// session's PII values are few and repeat in every event, and a comparison
-// is much cheaper than AES-SIV). Those plaintexts live in memory as long as
-// the Key, like the key material itself; they never reach the disk.
+// A Key also remembers its last 4 encryptions and decryptions of values up
+// to 128 bytes (a session's PII values are few and repeat in every event,
+// and a comparison is much cheaper than AES-SIV); every reader shares them,
+// and a reader finds there what ingest encrypted. Those plaintexts live in
+// memory as long as the Key, like the key material itself; they never reach
+// the disk, and shredding the key drops them with it.
 //
 // Errors and log lines name link IDs and field paths, never key material,
 // key values, subjects or plaintext.

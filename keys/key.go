@@ -54,17 +54,20 @@ type Key struct {
 	// REQUIRES: Keys.mu held.
 	subjects map[digest]struct{}
 
-	// recent remembers the last few encryptions. A key belongs to one
-	// session (one keyField value), whose PII values are few and repeat in
-	// every event, and Tink's AES-SIV costs far more than a comparison.
-	// Only short values are kept, in memory only, for as long as the Key.
+	// recent remembers the last few encryptions and decryptions: the same
+	// (path, plaintext, ciphertext) triples serve both ways. A key belongs
+	// to one session (one keyField value), whose PII values are few and
+	// repeat in every event, and Tink's AES-SIV costs far more than a
+	// comparison. Every reader of a derived stream shares it, and what
+	// ingest encrypted is there for the first reader. Only short values are
+	// kept, in memory only, for as long as the Key (shredding drops it).
 	recentMu sync.Mutex
 	recent   [recentEncryptions]encryption
 	next     int // REQUIRES: recentMu held
 }
 
-// recentEncryptions is how many encryptions a Key remembers;
-// maxRememberedLen bounds the plaintexts it remembers.
+// recentEncryptions is how many encryptions and decryptions a Key
+// remembers; maxRememberedLen bounds the plaintexts it remembers.
 const (
 	recentEncryptions = 4
 	maxRememberedLen  = 128
@@ -116,6 +119,15 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 	if k.d == nil {
 		return "", fmt.Errorf("%w: key link %s", ErrShredded, k.ID)
 	}
+	// Only a ciphertext this key made matches: it authenticated once.
+	k.recentMu.Lock()
+	for _, e := range k.recent {
+		if e.ciphertext == ciphertext && e.path == path && e.ciphertext != "" {
+			k.recentMu.Unlock()
+			return e.plaintext, nil
+		}
+	}
+	k.recentMu.Unlock()
 	ct, err := base64.StdEncoding.DecodeString(ciphertext)
 	if err != nil {
 		return "", fmt.Errorf("%w: field %q is not base64", ErrCiphertext, path)
@@ -124,7 +136,14 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: field %q does not decrypt with key link %s", ErrCiphertext, path, k.ID)
 	}
-	return string(pt), nil
+	plaintext := string(pt)
+	if len(plaintext) <= maxRememberedLen {
+		k.recentMu.Lock()
+		k.recent[k.next] = encryption{path, plaintext, ciphertext}
+		k.next = (k.next + 1) % recentEncryptions
+		k.recentMu.Unlock()
+	}
+	return plaintext, nil
 }
 
 // keysetAD binds a wrapped keyset to its link, so that a keyset moved to

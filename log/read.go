@@ -40,7 +40,7 @@ func (l *Log) readRange(id StreamID, from, to uint64, limit int) ([]Record, erro
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]Record, 0, min(to-from, 1024))
+	recs := make([]Record, 0, to-from) // callers bound limit; ReadBytes may end it early
 	var want uint64
 	size := 0
 	for ok := it.First(); ok; ok = it.Next() {

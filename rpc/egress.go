@@ -35,7 +35,7 @@ func toRecords(recs []app.Record) []*v1.Record {
 			EventContractRef: ev.Meta.ContractRef,
 			KeyLink:          ev.Meta.KeyLink,
 			ConsentLevels:    ev.Meta.Consent,
-			Json:             string(ev.JSON),
+			Json:             ev.JSON,
 			Decrypted:        ev.Applied.Decrypted,
 			Masked:           ev.Applied.Masked,
 			Encrypted:        ev.Applied.Encrypted,

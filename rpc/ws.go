@@ -67,7 +67,7 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 			// the write had finished, dropping the connection before our
 			// close frame. A write blocked at shutdown waits out WriteTimeout.
 			wctx, wcancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
-			err := c.Write(wctx, websocket.MessageText, rec.JSON)
+			err := c.Write(wctx, websocket.MessageText, []byte(rec.JSON))
 			slow := errors.Is(context.Cause(wctx), context.DeadlineExceeded)
 			wcancel()
 			if err != nil {
