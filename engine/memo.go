@@ -1,5 +1,7 @@
 package engine
 
+import "strings"
+
 // DecryptMemo remembers plaintexts a reader has decrypted. Encryption is
 // deterministic within a key link, and the fields worth encrypting are the
 // ones that repeat (a session id, a customer id): a derived stream sees the
@@ -15,7 +17,13 @@ type memoKey struct {
 	link, path, ciphertext string
 }
 
-const memoEntries = 4096
+// memoEntries bounds a memo's entries, and memoMaxCiphertext the values it
+// remembers (the base64 of a 128-byte plaintext): at most about 2 MiB. The
+// values that repeat are short; a long one is decrypted each time.
+const (
+	memoEntries       = 4096
+	memoMaxCiphertext = 200
+)
 
 // NewDecryptMemo returns an empty memo.
 func NewDecryptMemo() *DecryptMemo { return &DecryptMemo{m: make(map[memoKey]string)} }
@@ -33,6 +41,9 @@ type memoDecrypter struct {
 }
 
 func (d memoDecrypter) Decrypt(path, ciphertext string) (string, error) {
+	if len(ciphertext) > memoMaxCiphertext {
+		return d.dec.Decrypt(path, ciphertext)
+	}
 	k := memoKey{d.link, path, ciphertext}
 	if pt, ok := d.memo.m[k]; ok {
 		return pt, nil
@@ -44,6 +55,9 @@ func (d memoDecrypter) Decrypt(path, ciphertext string) (string, error) {
 	if len(d.memo.m) >= memoEntries {
 		clear(d.memo.m)
 	}
+	// A copy of the ciphertext: it is a piece of a stored record, which the
+	// memo would otherwise keep alive.
+	k.ciphertext = strings.Clone(ciphertext)
 	d.memo.m[k] = pt
 	return pt, nil
 }

@@ -3,7 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // countingKey decrypts "ct:<path>:<value>" and counts its calls.
@@ -51,5 +53,41 @@ func TestDecryptMemo(t *testing.T) {
 	}
 	if n := len(memo.m); n > memoEntries {
 		t.Errorf("memo holds %d entries, more than %d", n, memoEntries)
+	}
+}
+
+// The memo keeps copies of short ciphertexts only: a ciphertext is a piece
+// of a stored record, which a long-lived reader's memo would otherwise keep
+// alive, and a long value does not repeat the way session fields do.
+func TestDecryptMemoKeepsCopiesOfShortValues(t *testing.T) {
+	memo := NewDecryptMemo()
+	k := &countingKey{}
+	record := make([]byte, 1<<20)
+	short := "ct:id u1"
+	copy(record[100:], short)
+	ct := unsafe.String(&record[100], len(short))
+	for range 2 {
+		if _, err := memo.Through("l", k).Decrypt("id", ct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k.calls != 1 {
+		t.Errorf("%d decryptions of a short repeated value, want 1", k.calls)
+	}
+	lo := uintptr(unsafe.Pointer(&record[0]))
+	for key := range memo.m {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(key.ciphertext))); p >= lo && p < lo+uintptr(len(record)) {
+			t.Errorf("the memo keeps the stored record alive")
+		}
+	}
+
+	long := "ct:id " + strings.Repeat("v", memoMaxCiphertext)
+	for range 2 {
+		if _, err := memo.Through("l", k).Decrypt("id", long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k.calls != 3 || len(memo.m) != 1 {
+		t.Errorf("a long value: %d decryptions and %d entries, want 3 and 1 (not remembered)", k.calls, len(memo.m))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,8 +105,10 @@ func (k *Key) Encrypt(path, plaintext string) string {
 	}
 	out := base64.StdEncoding.EncodeToString(ct)
 	if remember {
+		// A copy: plaintext is often a piece of the whole event body,
+		// which the Key would otherwise keep alive for as long as it lives.
 		k.recentMu.Lock()
-		k.recent[k.next] = encryption{path, plaintext, out}
+		k.recent[k.next] = encryption{path, strings.Clone(plaintext), out}
 		k.next = (k.next + 1) % recentEncryptions
 		k.recentMu.Unlock()
 	}
@@ -138,8 +141,9 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 	}
 	plaintext := string(pt)
 	if len(plaintext) <= maxRememberedLen {
+		// A copy of the ciphertext: it is a piece of a stored record.
 		k.recentMu.Lock()
-		k.recent[k.next] = encryption{path, plaintext, ciphertext}
+		k.recent[k.next] = encryption{path, plaintext, strings.Clone(ciphertext)}
 		k.next = (k.next + 1) % recentEncryptions
 		k.recentMu.Unlock()
 	}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/tink-crypto/tink-go/v2/aead"
@@ -64,6 +65,49 @@ func TestKeyRemembersDecryptions(t *testing.T) {
 	for round := range 2 {
 		if pt, err := k.Decrypt("f", ct); err != nil || pt != "plain" || tinkd.decrypts != 3 {
 			t.Fatalf("round %d: Decrypt = %q, %v after %d Tink decryptions; want plain after 3", round, pt, err, tinkd.decrypts)
+		}
+	}
+}
+
+// inside reports whether s's bytes lie within buf's.
+func inside(s string, buf []byte) bool {
+	if len(s) == 0 || len(buf) == 0 {
+		return false
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(&buf[0]))
+	return p >= lo && p < lo+uintptr(len(buf))
+}
+
+// What a Key remembers is its own copy: a plaintext or ciphertext cut from
+// a large event body must not keep that body alive as long as the Key (a
+// sandbox fed 1,000 events of 1 MiB held all of them, ~1 GB, in memory).
+func TestKeyRemembersCopies(t *testing.T) {
+	h, _ := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	master, _ := aead.New(h)
+	k, _, err := newKey(uuid.New(), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1<<20)
+	copy(body[1000:], "session-1")
+	plaintext := unsafe.String(&body[1000], len("session-1"))
+	ct := k.Encrypt("f", plaintext)
+	if e := k.recent[0]; e.plaintext != "session-1" || inside(e.plaintext, body) {
+		t.Errorf("Encrypt remembered %q, inside the body: %v", e.plaintext, inside(e.plaintext, body))
+	}
+
+	record := make([]byte, 1<<20)
+	copy(record[5000:], ct)
+	stored := unsafe.String(&record[5000], len(ct))
+	for i := range recentEncryptions {
+		k.Encrypt("g", string(rune('a'+i))) // push the encryption out
+	}
+	if pt, err := k.Decrypt("f", stored); err != nil || pt != "session-1" {
+		t.Fatalf("Decrypt = %q, %v", pt, err)
+	}
+	for _, e := range k.recent {
+		if inside(e.ciphertext, record) {
+			t.Errorf("Decrypt remembered the ciphertext inside the stored record")
 		}
 	}
 }
