@@ -1,9 +1,13 @@
-// Package rpc is the serving edge of strmlocal: the Server that assembles the
-// store, the log and the catalogue, and everything reachable on its one
-// listener — the Connect services (Connect, gRPC and gRPC-Web protocols over
-// HTTP/1.1 and cleartext HTTP/2), gRPC reflection, and the health endpoints
-// GET /ready and GET /is-alive.
+// Package rpc is the transports of strmlocal, mounted over one application
+// (package app) on one listener: the Connect services (Connect, gRPC and
+// gRPC-Web protocols over HTTP/1.1 and cleartext HTTP/2), gRPC reflection,
+// the STRM-compatible surface (POST /event, the OAuth2 token endpoint,
+// GET /ws; docs/compat.md) and the health endpoints GET /ready and
+// GET /is-alive.
 //
-// Generated protobuf types stop here: the packages below speak plain Go types,
-// and errors.go is the one place where their errors become Connect codes.
+// rpc translates between wire types and the application's plain Go values
+// and holds no domain logic: ingest, reads, deletion, forgetting and the
+// clock are app's. Generated protobuf types stop here, and errors.go is the
+// one place where the errors from below become Connect codes (the compat
+// handlers derive their HTTP statuses from those codes).
 package rpc

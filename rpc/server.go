@@ -29,25 +29,21 @@ type Options struct {
 	// Addr is the address ListenAndStart listens on. Port 0 picks a free
 	// port (see Server.Addr). Default: DefaultAddr.
 	Addr string
-	// DataDir is the directory of the database. Default: "" — an in-memory
-	// store that disappears with the server.
-	DataDir string
-	// Clock is the one server clock: acceptance times, creation times, key
-	// rotation and retention. A *clock.Virtual enables ClockService's
-	// AdvanceClock. Default: the wall clock.
-	Clock clock.Clock
-	// Rotation is how long a key link lasts after its creation.
-	// Default: app.DefaultRotation (24h).
-	Rotation time.Duration
-	// KeyRetention is how long a key is kept after its period ends before it
-	// is deleted (crypto-shredding). Default: app.DefaultKeyRetention (7 days).
-	KeyRetention time.Duration
-	// MasterKey is a master key given from outside (the value of
-	// STRMLOCAL_MASTER_KEY). Default: "": <DataDir>/master.key, created on
-	// first start; a fresh random key for an in-memory server.
-	MasterKey string
-	// Logger receives operational messages; never event contents, keys or
-	// secrets. Default: discard.
+
+	// The application's options, passed on as they are: see the fields of
+	// the same names in app.Options for what each means and its default.
+	// A *clock.Virtual Clock enables ClockService's AdvanceClock.
+	DataDir       string
+	Clock         clock.Clock
+	Rotation      time.Duration
+	KeyRetention  time.Duration
+	MasterKey     string
+	NoDemo        bool
+	MaxEventBytes int
+	PageBytes     int
+
+	// Logger receives operational messages, of the transports and of the
+	// application; never event contents, keys or secrets. Default: discard.
 	Logger *slog.Logger
 	// AdminToken, when set, is required as a bearer token on management
 	// RPCs. It is mandatory when listening on a non-loopback address.
@@ -55,16 +51,6 @@ type Options struct {
 	AdminToken string
 	// Version is reported by ServerService. Default: "devel".
 	Version string
-	// NoDemo skips registering the built-in catalogue (docs/registry.md). Default:
-	// false: schemas and contracts of the catalogue that are not registered
-	// yet are registered, ACTIVE, at every start.
-	NoDemo bool
-	// MaxEventBytes caps the size of one event body.
-	// Default: app.DefaultMaxEventBytes (1 MiB).
-	MaxEventBytes int
-	// PageBytes bounds one egress page or tail message.
-	// Default: app.DefaultPageBytes (4 MiB).
-	PageBytes int
 	// MaxRequestBytes caps the size of one RPC message (a batch of events,
 	// a schema definition). Default: DefaultMaxRequestBytes.
 	MaxRequestBytes int
