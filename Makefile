@@ -11,7 +11,7 @@ BUF     := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS    ?=
 
-.PHONY: help build run test test-deps bench lint generate check-generate
+.PHONY: help build run test test-deps bench soak lint generate check-generate
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,12 @@ test-deps:
 
 bench: ## Run the benchmarks (real disk, fsync on)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./...
+
+# Not part of `make test`: the soak test is behind the soak build tag.
+# SOAK_DURATION (default 10m), SOAK_KILL_EVERY, SOAK_MAX_RSS_MIB and
+# SOAK_SEED are read by the test (docs/soak.md).
+soak: ## Mixed load against the real binary, SIGKILLed every ~20s (SOAK_DURATION=2m make soak)
+	$(GO) test -tags soak -count=1 -timeout 0 -v ./internal/soak
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

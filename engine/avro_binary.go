@@ -223,6 +223,10 @@ func (d *decoder) binArray(n *anode) (value, error) {
 		if c == 0 {
 			break
 		}
+		if n.consent && d.consentFull(len(d.stack)-base, c) {
+			d.stack = d.stack[:base]
+			return value{}, consentCountError(d.schema.refString())
+		}
 		for range c {
 			v, err := d.bin(n.elem)
 			if err == nil {

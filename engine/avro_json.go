@@ -307,6 +307,9 @@ func (d *decoder) ajsonArray(n *anode) (value, error) {
 		d.pos++
 	} else {
 		for {
+			if n.consent && d.consentFull(len(d.stack)-base, 1) {
+				return fail(consentCountError(d.schema.refString()))
+			}
 			v, err := d.ajson(n.elem)
 			if err == nil {
 				err = d.push(v)

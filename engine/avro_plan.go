@@ -44,6 +44,7 @@ type anode struct {
 	symbols  []string
 	size     int    // fixed
 	minSize  int    // fewest bytes one encoded value takes; bounds array and map counts
+	consent  bool   // array: this is strmMeta.consentLevels, whose length the decoder bounds
 	desc     string // type as error messages name it
 }
 
@@ -354,9 +355,14 @@ func checkAvroMeta(root *anode) error {
 			}
 			continue
 		}
-		if fn := mn.fields[fi].node; fn.desc != spec.want {
+		fn := mn.fields[fi].node
+		if fn.desc != spec.want {
 			errs = append(errs, schemaError("strmMeta."+spec.name, "strmMeta.%s: expected %s, got %s", spec.name, spec.want, fn.desc))
+			continue
 		}
+		// strmMeta sits in the fixed part, so this node is this field's
+		// alone: no other array of the schema shares it.
+		fn.consent = spec.name == "consentLevels"
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,7 +72,9 @@ func TestCheck(t *testing.T) {
 		{"demo empty consistentValue (platform wording)", demo, engine.AvroBinary, demoOf(""), demoC, "consistentValue", "regex",
 			"Field: 'consistentValue' in event with schema: 'streammachine/demo/1.0.2' with value: '' doesn't match regex: '^.+$'"},
 		{"negative consent level", demo, engine.AvroBinary, demoOf("session-1", 1, -2), demoC, "strmMeta/consentLevels", "consentLevels",
-			"Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '-2' is not a valid consent level (must be an integer from 0 to 2147483647)"},
+			"Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '-2' is not a valid consent level (must be an integer from 0 to 1023)"},
+		{"consent level above 1023", demo, engine.AvroBinary, demoOf("session-1", 1023, 1024), demoC, "strmMeta/consentLevels", "consentLevels",
+			"Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '1024' is not a valid consent level (must be an integer from 0 to 1023)"},
 		{"empty consent is fine", demo, engine.AvroBinary, demoOf("session-1"), demoC, "", "", ""},
 		{"sensor valid", sensor, engine.AvroBinary, sensorOf(func(*sensorEvent) {}), sensorC, "", "", ""},
 		{"null nullable field is not validated", sensor, engine.AvroBinary, sensorOf(func(e *sensorEvent) { e.OperatorBadge = nil }), sensorC, "", "", ""},
@@ -152,31 +155,35 @@ func TestCheckJSONSchemaConsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Field: 'strmMeta/consentLevels' in event with schema: 'test/schema/1.0.0' with value: '-1' is not a valid consent level (must be an integer from 0 to 2147483647)"
+	want := "Field: 'strmMeta/consentLevels' in event with schema: 'test/schema/1.0.0' with value: '-1' is not a valid consent level (must be an integer from 0 to 1023)"
 	if msg := rejectMsg(t, cc.Check(ev), engine.ErrRejected); msg != want {
 		t.Errorf("%q", msg)
 	}
 	// JSON numbers are not bounded by the schema's integer type: a level
 	// beyond int32 must not wrap around into a small one.
-	for _, level := range []string{"4294967297", "1e300", "2147483648"} {
+	for _, level := range []string{"4294967297", "1e300", "2147483648", "1024"} {
 		ev, err := s.Decode(engine.JSON, []byte(`{"strmMeta":{"eventContractRef":"t/c/1.0.0","consentLevels":[0,`+level+`]},"id":"x"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "Field: 'strmMeta/consentLevels' in event with schema: 'test/schema/1.0.0' with value: '" + level + "' is not a valid consent level (must be an integer from 0 to 2147483647)"
+		want := "Field: 'strmMeta/consentLevels' in event with schema: 'test/schema/1.0.0' with value: '" + level + "' is not a valid consent level (must be an integer from 0 to 1023)"
 		if msg := rejectMsg(t, cc.Check(ev), engine.ErrRejected); msg != want {
 			t.Errorf("%s: %q", level, msg)
 		}
 	}
-	ev, err = s.Decode(engine.JSON, []byte(`{"strmMeta":{"eventContractRef":"t/c/1.0.0","consentLevels":[1.0,2e0,2147483647]},"id":"x"}`))
+	ev, err = s.Decode(engine.JSON, []byte(`{"strmMeta":{"eventContractRef":"t/c/1.0.0","consentLevels":[1023,1.0,2e0,1]},"id":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cc.Check(ev); err != nil {
 		t.Error(err)
 	}
-	if got := ev.ConsentLevels(); len(got) != 3 || got[0] != 1 || got[1] != 2 || got[2] != 2147483647 {
+	// Accepted levels are sorted, deduplicated and written as plain integers.
+	if got := ev.ConsentLevels(); !slices.Equal(got, []int32{1, 2, 1023}) {
 		t.Errorf("ConsentLevels = %v", got)
+	}
+	if got, want := string(ev.AppendJSON(nil)), `"consentLevels":[1,2,1023]`; !strings.Contains(got, want) {
+		t.Errorf("event %s does not hold %s", got, want)
 	}
 	ev, err = s.Decode(engine.JSON, []byte(`{"strmMeta":{"eventContractRef":"t/c/1.0.0","consentLevels":[2]},"id":""}`))
 	if err != nil {

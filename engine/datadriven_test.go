@@ -27,7 +27,8 @@ import (
 //	    DecodeStored unchanged; the driver checks that silently.
 //	check schema=REF [ser=json|avro-hex] [max=BYTES]
 //	    Run Validate (decode, resolve strmMeta.eventContractRef in the
-//	    built-in catalogue, Check) and print the verdict.
+//	    built-in catalogue, Check) and print the verdict: the contract, the
+//	    key field and the consent levels as accepted, or the rejection.
 //	ingest schema=REF
 //	    Validate the input and encrypt its PII with fakeKey, store it as
 //	    Encode gives it and read it back with DecodeStored, as the log would.
@@ -91,7 +92,7 @@ func (d *ddState) run(t *testing.T, td *datadriven.TestData) string {
 			return ddError(err)
 		}
 		key, _ := cc.KeyValue(ev)
-		return fmt.Sprintf("accepted: contract %s, key field %s = %q\n", cc.Ref(), cc.KeyField().Path, key)
+		return fmt.Sprintf("accepted: contract %s, key field %s = %q, consent %s\n", cc.Ref(), cc.KeyField().Path, key, ddLevels(ev.ConsentLevels()))
 
 	case "ingest":
 		s, body := d.body(t, td)

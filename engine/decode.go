@@ -34,7 +34,10 @@ type decoder struct {
 	vals   []value
 	stack  []value // elements of arrays and maps being decoded, before they move to vals
 	limit  int     // most values this event may hold, from maxValues and the body size
-	keys   map[string]struct{}
+	// consentMax is the most values strmMeta.consentLevels may hold, 0 for
+	// no limit of its own (see consentLimit).
+	consentMax int
+	keys       map[string]struct{}
 }
 
 // maxPooledStack bounds the scratch stack a pooled decoder keeps, so that
@@ -118,6 +121,7 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 	}
 	d.raw, d.pos, d.depth = string(body), 0, 0
 	d.limit = min(maxValues, valuesSlack+valuesPerByte*len(body))
+	d.consentMax = consentLimit(validate)
 
 	err := s.codec.decode(d, ser, validate)
 	ev := &Event{schema: s, vals: d.vals}

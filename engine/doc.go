@@ -71,7 +71,9 @@
 // CompileContract checks a Contract against its schema (key, PII and
 // data-subject fields must exist and be strings; levels >= 0; validations
 // must compile) and CompiledContract.Check applies it to an event, with the
-// platform's rejection wording. Validation types form a small registry;
+// platform's rejection wording. Check also accepts the event's consent levels
+// (at most 64, each 0 to 1023; consent.go) and leaves them sorted and
+// deduplicated; the decoder already refuses a 65th level while decoding. Validation types form a small registry;
 // "regex" (RE2, MatchString semantics: the pattern's own anchors decide) is
 // the only one.
 //

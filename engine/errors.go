@@ -43,7 +43,7 @@ const (
 	RuleSerialization = "serialization" // the serialization does not fit the schema type
 	RuleSchemaRef     = "schemaRef"     // the contract belongs to another schema
 	RuleKeyField      = "keyField"      // the key field is null or empty
-	RuleConsentLevels = "consentLevels" // a consent level is negative
+	RuleConsentLevels = "consentLevels" // more than MaxConsentLevels levels, or one outside 0..MaxConsentLevel
 	// Validation failures use the validation type as the rule, e.g. "regex".
 )
 

@@ -19,7 +19,7 @@ func (d *decoder) jsonSchemaEvent(compiled *jsonschema.Schema, validate bool) er
 	if d.peek() == 0 {
 		return errf("invalid JSON: empty body")
 	}
-	v, err := d.jschValue()
+	v, err := d.jschValue(jschRoot)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,30 @@ func (d *decoder) jsonSchemaEvent(compiled *jsonschema.Schema, validate bool) er
 	return nil
 }
 
-func (d *decoder) jschValue() (value, error) {
+// jschRole is where a JSON value sits, as far as the decoder cares: the
+// document, strmMeta, strmMeta.consentLevels (whose length it bounds, see
+// consentLimit) or anywhere else.
+type jschRole uint8
+
+const (
+	jschOther jschRole = iota
+	jschRoot
+	jschMeta
+	jschConsent
+)
+
+// child returns the role of the value of property key of an object in role r.
+func (r jschRole) child(key string) jschRole {
+	switch {
+	case r == jschRoot && key == "strmMeta":
+		return jschMeta
+	case r == jschMeta && key == "consentLevels":
+		return jschConsent
+	}
+	return jschOther
+}
+
+func (d *decoder) jschValue(role jschRole) (value, error) {
 	switch c := d.peek(); c {
 	case '"':
 		s, err := d.str()
@@ -83,7 +106,13 @@ func (d *decoder) jschValue() (value, error) {
 					key = k
 				}
 				idx := len(d.stack) - base
-				v, err := d.jschValue()
+				elem := jschOther
+				if c == '{' {
+					elem = role.child(key)
+				} else if role == jschConsent && d.consentFull(idx, 1) {
+					return fail(consentCountError(d.schema.refString()))
+				}
+				v, err := d.jschValue(elem)
 				if err == nil {
 					err = d.push(v)
 				}

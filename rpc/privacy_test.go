@@ -361,7 +361,7 @@ func TestStreamAndSendRefusals(t *testing.T) {
 		{"negative consent", func() error {
 			_, err := src.Events.SendEvent(ctx, connect.NewRequest(&v1.SendEventRequest{SchemaRef: demoSchema, Serialization: v1.Serialization_SERIALIZATION_JSON, Event: []byte(demo("s", -1))}))
 			return err
-		}, connect.CodeInvalidArgument, "Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '-1' is not a valid consent level (must be an integer from 0 to 2147483647)"},
+		}, connect.CodeInvalidArgument, "Field: 'strmMeta/consentLevels' in event with schema: 'streammachine/demo/1.0.2' with value: '-1' is not a valid consent level (must be an integer from 0 to 1023)"},
 		{"derived over derived", create(&v1.CreateStreamRequest{DerivedFrom: "demo-2", Levels: []int32{1}}), connect.CodeInvalidArgument,
 			`derivedFrom: "demo-2" is itself derived from "demo"; derive from the source stream "demo" instead`},
 		{"unknown source", create(&v1.CreateStreamRequest{DerivedFrom: "nope", Levels: []int32{1}}), connect.CodeNotFound, `derivedFrom: source stream "nope" not found`},
