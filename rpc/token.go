@@ -22,6 +22,9 @@ const (
 	typRefresh = "Refresh"
 )
 
+// tokenIssuer is the "iss" of every token the server signs.
+const tokenIssuer = "strmlocal/auth/realms/streams"
+
 // claims are the claims of strmlocal's tokens. ClientID is what the
 // original gateway reads to pick the stream.
 type claims struct {
@@ -59,7 +62,7 @@ const maxVerified = 4096
 func newTokens(key []byte, now func() time.Time, access, refresh time.Duration) *tokens {
 	t := &tokens{
 		key: key, now: now, access: access, refresh: refresh,
-		issuer:   "strmlocal/auth/realms/streams",
+		issuer:   tokenIssuer,
 		verified: make(map[string]verifiedToken),
 	}
 	t.parser = jwt.NewParser(
@@ -121,6 +124,9 @@ var (
 	//lint:ignore ST1005 the original gateway's wording, which drivers may match
 	errTokenNoClient = errors.New("Client ID is missing in the provided JWT")
 	errTokenType     = errors.New("invalid token: a refresh token is not an access token")
+	errTokenNoType   = errors.New("invalid token: it has no token type (typ): get an access token from " + client.TokenPath)
+	errTokenNoExpiry = errors.New("invalid token: it has no expiry (exp)")
+	errTokenIssuer   = errors.New(`invalid token: not issued by this strmlocal server (iss must be "` + tokenIssuer + `")`)
 )
 
 // verify checks a token of type typ and returns its client id and expiry.
@@ -138,18 +144,14 @@ func (t *tokens) verify(token, typ string) (string, time.Time, error) {
 	}
 	var c claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	if err != nil {
+		return "", time.Time{}, claimsError(err, &c)
+	}
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "", time.Time{}, errTokenExpired
-	case err != nil:
-		return "", time.Time{}, errTokenInvalid
 	case c.ClientID == "":
 		return "", time.Time{}, errTokenNoClient
 	case c.Type != typ:
-		if typ == typRefresh {
-			return "", time.Time{}, errors.New("invalid refresh token: an access token is not a refresh token")
-		}
-		return "", time.Time{}, errTokenType
+		return "", time.Time{}, typeError(c.Type, typ)
 	}
 	exp := c.ExpiresAt.Time
 	if typ == typAccess {
@@ -161,6 +163,45 @@ func (t *tokens) verify(token, typ string) (string, time.Time, error) {
 		t.mu.Unlock()
 	}
 	return c.ClientID, exp, nil
+}
+
+// claimsError says what is wrong with a token the parser refused. The
+// signature is checked before any claim, so a token that is not the
+// server's never gets as far as its claims.
+func claimsError(err error, c *claims) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return errTokenInvalid
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errTokenExpired
+	case c.ExpiresAt == nil:
+		return errTokenNoExpiry
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), c.Issuer != tokenIssuer:
+		return errTokenIssuer
+	case errors.Is(err, jwt.ErrTokenNotValidYet) && c.NotBefore != nil:
+		return fmt.Errorf("invalid token: not valid before %s (nbf)", c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("invalid token: %w", err)
+}
+
+// typeError refuses a token whose "typ" is not the one wanted.
+func typeError(got, want string) error {
+	if want == typRefresh {
+		switch got {
+		case "":
+			return errors.New("invalid refresh token: it has no token type (typ)")
+		case typAccess:
+			return errors.New("invalid refresh token: an access token is not a refresh token")
+		}
+		return errors.New("invalid refresh token: its type (typ) is not " + typRefresh)
+	}
+	switch got {
+	case "":
+		return errTokenNoType
+	case typRefresh:
+		return errTokenType
+	}
+	return errors.New("invalid token: its type (typ) is not " + typAccess + ", the type of access tokens")
 }
 
 // bearerStream returns the stream an access token in an Authorization
