@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,8 +24,8 @@ func (g adminGuard) check(h interface{ Get(string) string }) error {
 	if g.token == "" {
 		return nil
 	}
-	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
+	scheme, got := splitAuth(h.Get("Authorization"))
+	if scheme != "bearer" || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
 		return connect.NewError(connect.CodeUnauthenticated, errAdminToken)
 	}
 	return nil
@@ -70,7 +71,7 @@ var errPermission = errors.New("permission denied")
 func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error) {
 	auth := h.Get("Authorization")
 	var st *catalog.Stream
-	if strings.HasPrefix(auth, "Bearer ") {
+	if scheme, _ := splitAuth(auth); scheme == "bearer" {
 		var err error
 		if st, _, err = s.bearerStream(auth); err != nil {
 			return nil, connect.NewError(connect.CodeUnauthenticated, err)
@@ -91,7 +92,23 @@ func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error)
 	return st, nil
 }
 
+// splitAuth splits an Authorization header into its scheme, lower-cased
+// (schemes are case-insensitive, RFC 7235: "bearer" is "Bearer"), and its
+// credentials.
+func splitAuth(header string) (scheme, credentials string) {
+	scheme, credentials, _ = strings.Cut(strings.TrimSpace(header), " ")
+	return strings.ToLower(scheme), strings.TrimLeft(credentials, " ")
+}
+
+// basicAuth reads HTTP Basic credentials, the scheme in any case.
 func basicAuth(header string) (id, secret string, ok bool) {
-	r := http.Request{Header: http.Header{"Authorization": {header}}}
-	return r.BasicAuth()
+	scheme, creds := splitAuth(header)
+	if scheme != "basic" {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(creds)
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
 }

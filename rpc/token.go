@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -207,8 +206,8 @@ func typeError(got, want string) error {
 // bearerStream returns the stream an access token in an Authorization
 // header belongs to, and when the token expires.
 func (s *Server) bearerStream(header string) (*catalog.Stream, time.Time, error) {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || token == "" {
+	scheme, token := splitAuth(header)
+	if scheme != "bearer" || token == "" {
 		return nil, time.Time{}, errTokenMissing
 	}
 	id, exp, err := s.tokens.verify(token, typAccess)
@@ -231,7 +230,7 @@ func (s *Server) tokenHandler(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
 		return
 	}
-	id, secret, basic := r.BasicAuth()
+	id, secret, basic := basicAuth(r.Header.Get("Authorization"))
 	if !basic {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
