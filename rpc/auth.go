@@ -16,8 +16,10 @@ import (
 )
 
 // adminGuard requires "Authorization: Bearer <token>" on the management
-// RPCs when the server has an admin token. Without one (loopback only, see
-// Server.Start) they are open, as befits a laptop sandbox.
+// RPCs, ServerService and reflection when the server has an admin token.
+// Without one (loopback only, see Server.Start) they are open, as befits a
+// laptop sandbox. It is a request gate: a request without the token is
+// refused on its headers, before its body is read or inflated.
 type adminGuard struct{ token string }
 
 func (g adminGuard) check(h interface{ Get(string) string }) error {
@@ -31,34 +33,17 @@ func (g adminGuard) check(h interface{ Get(string) string }) error {
 	return nil
 }
 
+// gate is the guard as a connect.RequestGateFunc.
+func (g adminGuard) gate(ctx context.Context, _ connect.Spec, _ connect.Peer, h http.Header) (context.Context, error) {
+	return ctx, g.check(h)
+}
+
 var errAdminToken = &adminError{}
 
 type adminError struct{}
 
 func (*adminError) Error() string {
 	return "this server requires its admin token: pass --admin-token or set STRMLOCAL_ADMIN_TOKEN"
-}
-
-func (g adminGuard) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if err := g.check(req.Header()); err != nil {
-			return nil, err
-		}
-		return next(ctx, req)
-	}
-}
-
-func (g adminGuard) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (g adminGuard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := g.check(conn.RequestHeader()); err != nil {
-			return err
-		}
-		return next(ctx, conn)
-	}
 }
 
 // errPermission: credentials of one stream used on another.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"connectrpc.com/grpcreflect"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
@@ -83,5 +84,49 @@ func TestAuthSchemeIsCaseInsensitive(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Errorf("token endpoint with basic: %d", res.StatusCode)
+	}
+}
+
+// On a server with an admin token, ServerService (which tells the data
+// dir) and reflection need the token like every management RPC; the
+// health endpoints stay open.
+func TestServerInfoAndReflectionNeedTheAdminToken(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sb := strmtest.New(t, strmtest.WithAdminToken("s3cret"), strmtest.WithDataDir(dir))
+	const msg = "this server requires its admin token: pass --admin-token or set STRMLOCAL_ADMIN_TOKEN"
+	for _, auth := range []string{"", "Bearer wrong"} {
+		opts := []connect.ClientOption{}
+		if auth != "" {
+			opts = append(opts, connect.WithInterceptors(authorization(auth)))
+		}
+		info := strmlocalv1connect.NewServerServiceClient(sb.HTTPClient, sb.URL, opts...)
+		_, err := info.GetServerInfo(ctx, connect.NewRequest(&v1.GetServerInfoRequest{}))
+		assertError(t, err, connect.CodeUnauthenticated, msg)
+
+		stream := grpcreflect.NewClient(sb.HTTPClient, sb.URL, opts...).NewStream(ctx)
+		_, err = stream.ListServices()
+		stream.Close()
+		assertError(t, err, connect.CodeUnauthenticated, msg)
+	}
+	// The sandbox's clients send the token.
+	res, err := sb.ServerInfo.GetServerInfo(ctx, connect.NewRequest(&v1.GetServerInfoRequest{}))
+	if err != nil || res.Msg.DataDir != dir {
+		t.Fatalf("GetServerInfo with the token: %v, %v", res, err)
+	}
+	stream := grpcreflect.NewClient(sb.HTTPClient, sb.URL, connect.WithInterceptors(authorization("Bearer s3cret"))).NewStream(ctx)
+	defer stream.Close()
+	if names, err := stream.ListServices(); err != nil || len(names) != 8 {
+		t.Fatalf("reflection with the token: %v, %v", names, err)
+	}
+	for _, path := range []string{"/ready", "/is-alive"} {
+		res, err := http.Get(sb.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
 	}
 }

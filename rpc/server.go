@@ -185,7 +185,7 @@ func (s *Server) routes() *http.ServeMux {
 	// where gzip costs far more CPU than it saves in transfer time.
 	noGzip := connect.WithCompressMinBytes(math.MaxInt)
 	admin := connect.WithHandlerOptions(
-		connect.WithInterceptors(adminGuard{s.opts.AdminToken}),
+		connect.WithRequestGate(adminGuard{s.opts.AdminToken}.gate),
 		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
 		noGzip,
 	)
@@ -197,7 +197,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewClockServiceHandler(&clockService{s: s}, admin))
-	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}))
+	// ServerService tells the version and the data dir; reflection lists
+	// every service: admin's business too. Health stays open.
+	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}, admin))
 	reflector := grpcreflect.NewStaticReflector(
 		strmlocalv1connect.StreamServiceName,
 		strmlocalv1connect.SchemaServiceName,
@@ -208,8 +210,8 @@ func (s *Server) routes() *http.ServeMux {
 		strmlocalv1connect.ClockServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, admin))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, admin))
 	mux.HandleFunc("POST /event", s.eventHandler)
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
 	mux.HandleFunc("GET /ws", s.wsHandler)
