@@ -110,6 +110,10 @@ func (h *eventService) SendEvents(ctx context.Context, req *connect.Request[v1.S
 	return connect.NewResponse(&v1.SendEventsResponse{Results: out}), nil
 }
 
+// SendEventStream appends each batch before it reads the next. When a
+// batch fails, the error carries what the earlier batches stored (the
+// response so far, as an error detail): the producer knows what to send
+// again.
 func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error) {
 	var st *catalog.Stream
 	var schemaRef string
@@ -121,7 +125,7 @@ func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientSt
 		if st == nil || m.Stream != "" {
 			var err error
 			if st, err = h.s.source(cs.RequestHeader(), m.Stream); err != nil {
-				return nil, err
+				return nil, withStored(err, out)
 			}
 		}
 		if m.SchemaRef != "" {
@@ -132,19 +136,44 @@ func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientSt
 		}
 		res, err := h.s.ingest(ctx, st, schemaRef, serialization(ser), m.Events)
 		if err != nil {
-			return nil, err
+			return nil, withStored(err, out)
 		}
 		for _, r := range res {
 			if r.Err != nil {
 				out.Rejections = append(out.Rejections, &v1.IndexedVerdict{Index: index, Verdict: verdict(r.Err)})
 			} else {
 				out.Accepted++
+				out.Offsets = addOffset(out.Offsets, r.Offset)
 			}
 			index++
 		}
+		out.Batches++
 	}
 	if err := cs.Err(); err != nil {
-		return nil, err
+		return nil, withStored(err, out)
 	}
 	return connect.NewResponse(out), nil
+}
+
+// addOffset adds the offset of an accepted event to runs of consecutive
+// offsets.
+func addOffset(runs []*v1.OffsetRange, off uint64) []*v1.OffsetRange {
+	if n := len(runs); n > 0 && runs[n-1].First+runs[n-1].Count == off {
+		runs[n-1].Count++
+		return runs
+	}
+	return append(runs, &v1.OffsetRange{First: off, Count: 1})
+}
+
+// withStored is the error of a SendEventStream that failed part-way, with
+// what the stream stored before as a detail.
+func withStored(err error, stored *v1.SendEventStreamResponse) error {
+	var ce *connect.Error
+	if !errors.As(toConnect(err), &ce) {
+		return err
+	}
+	if d, derr := connect.NewErrorDetail(stored); derr == nil {
+		ce.AddDetail(d)
+	}
+	return ce
 }

@@ -57,7 +57,11 @@ type EventServiceClient interface {
 	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
 	// SendEventStream takes batches on a client stream, for high-rate
 	// producers. Each batch is appended durably before the next is read; the
-	// answer summarizes the whole stream.
+	// answer summarizes the whole stream. A stream that fails part-way (a
+	// batch names an unknown schema, the client breaks off, the server stops)
+	// ends with the error, and the error carries a SendEventStreamResponse as
+	// a detail: what the batches before the failing one stored. The failing
+	// batch stored nothing.
 	SendEventStream(context.Context) *connect.ClientStreamForClient[v1.SendEventStreamRequest, v1.SendEventStreamResponse]
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
@@ -143,7 +147,11 @@ type EventServiceHandler interface {
 	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
 	// SendEventStream takes batches on a client stream, for high-rate
 	// producers. Each batch is appended durably before the next is read; the
-	// answer summarizes the whole stream.
+	// answer summarizes the whole stream. A stream that fails part-way (a
+	// batch names an unknown schema, the client breaks off, the server stops)
+	// ends with the error, and the error carries a SendEventStreamResponse as
+	// a detail: what the batches before the failing one stored. The failing
+	// batch stored nothing.
 	SendEventStream(context.Context, *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error)
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
