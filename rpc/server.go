@@ -54,6 +54,10 @@ type Options struct {
 	// MaxRequestBytes caps the size of one RPC message (a batch of events,
 	// a schema definition). Default: DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxBatchEvents caps the events of one batch (SendEvents,
+	// ValidateEvents, each message of SendEventStream); a larger batch is
+	// refused whole. Default: DefaultMaxBatchEvents.
+	MaxBatchEvents int
 	// AuthClock is the clock of access and refresh tokens. It is not Clock:
 	// drivers refresh on their own wall clock, and advancing a virtual
 	// Clock must not log every producer out. Default: the wall clock.
@@ -73,6 +77,7 @@ type Options struct {
 // Defaults of Options (the application's own are in package app).
 const (
 	DefaultMaxRequestBytes   = 64 << 20
+	DefaultMaxBatchEvents    = 10_000
 	DefaultTokenLifetime     = time.Hour
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
@@ -94,6 +99,9 @@ func (o *Options) fillDefaults() {
 	}
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
 	}
 	if o.AuthClock == nil {
 		o.AuthClock = clock.Real{}

@@ -181,13 +181,18 @@ func (x *ValidateEventsResponse) GetVerdicts() []*Verdict {
 // Verdict on one event.
 type Verdict struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Empty when the event is valid.
+	// Empty when the event is valid. For a verdict given in full to 10 events
+	// of the batch already, "same as event N of the batch", with same_as set.
 	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	// The offending field path ('/' for nesting), when one is at fault.
 	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
 	// The rule broken: decode, serialization, keyField, consentLevels,
 	// eventContract, or a validation type such as regex.
-	Rule          string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Set when this verdict is that of an earlier event of the batch, given
+	// in full there and to 9 more events: that event's index (0-based).
+	// Field and rule are then empty.
+	SameAs        *uint64 `protobuf:"varint,4,opt,name=same_as,json=sameAs,proto3,oneof" json:"same_as,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +246,13 @@ func (x *Verdict) GetRule() string {
 		return x.Rule
 	}
 	return ""
+}
+
+func (x *Verdict) GetSameAs() uint64 {
+	if x != nil && x.SameAs != nil {
+		return *x.SameAs
+	}
+	return 0
 }
 
 type SendEventRequest struct {
@@ -605,13 +617,19 @@ type SendEventStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many events were accepted and stored.
 	Accepted uint64 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	// Every rejected event, by its index over the whole stream (0-based).
+	// Rejected events by their index over the whole stream (0-based): the
+	// first 10 with each verdict, and at most 1,000 in all. rejected counts
+	// every one.
 	Rejections []*IndexedVerdict `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	// How many batches (messages) were taken in, each appended durably.
 	Batches uint64 `protobuf:"varint,3,opt,name=batches,proto3" json:"batches,omitempty"`
 	// The offsets of the accepted events, in order, as runs of consecutive
-	// offsets (one run unless other producers sent to the stream meanwhile).
-	Offsets       []*OffsetRange `protobuf:"bytes,4,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// offsets (one run unless other producers sent to the stream meanwhile),
+	// at most 1,000 runs: when the counts add up to less than accepted, the
+	// later runs are not listed.
+	Offsets []*OffsetRange `protobuf:"bytes,4,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// How many events were rejected, listed in rejections or not.
+	Rejected      uint64 `protobuf:"varint,5,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -672,6 +690,13 @@ func (x *SendEventStreamResponse) GetOffsets() []*OffsetRange {
 		return x.Offsets
 	}
 	return nil
+}
+
+func (x *SendEventStreamResponse) GetRejected() uint64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
 }
 
 // OffsetRange is a run of consecutive offsets: first, first+1, ...,
@@ -791,11 +816,14 @@ const file_strmlocal_v1_event_proto_rawDesc = "" +
 	"\rserialization\x18\x02 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
 	"\x06events\x18\x03 \x03(\fR\x06events\"K\n" +
 	"\x16ValidateEventsResponse\x121\n" +
-	"\bverdicts\x18\x01 \x03(\v2\x15.strmlocal.v1.VerdictR\bverdicts\"I\n" +
+	"\bverdicts\x18\x01 \x03(\v2\x15.strmlocal.v1.VerdictR\bverdicts\"s\n" +
 	"\aVerdict\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
-	"\x04rule\x18\x03 \x01(\tR\x04rule\"\xa2\x01\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x1c\n" +
+	"\asame_as\x18\x04 \x01(\x04H\x00R\x06sameAs\x88\x01\x01B\n" +
+	"\n" +
+	"\b_same_as\"\xa2\x01\n" +
 	"\x10SendEventRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1d\n" +
 	"\n" +
@@ -821,14 +849,15 @@ const file_strmlocal_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"schema_ref\x18\x02 \x01(\tR\tschemaRef\x12A\n" +
 	"\rserialization\x18\x03 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
-	"\x06events\x18\x04 \x03(\fR\x06events\"\xc2\x01\n" +
+	"\x06events\x18\x04 \x03(\fR\x06events\"\xde\x01\n" +
 	"\x17SendEventStreamResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12<\n" +
 	"\n" +
 	"rejections\x18\x02 \x03(\v2\x1c.strmlocal.v1.IndexedVerdictR\n" +
 	"rejections\x12\x18\n" +
 	"\abatches\x18\x03 \x01(\x04R\abatches\x123\n" +
-	"\aoffsets\x18\x04 \x03(\v2\x19.strmlocal.v1.OffsetRangeR\aoffsets\"9\n" +
+	"\aoffsets\x18\x04 \x03(\v2\x19.strmlocal.v1.OffsetRangeR\aoffsets\x12\x1a\n" +
+	"\brejected\x18\x05 \x01(\x04R\brejected\"9\n" +
 	"\vOffsetRange\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"W\n" +
@@ -906,6 +935,7 @@ func file_strmlocal_v1_event_proto_init() {
 	if File_strmlocal_v1_event_proto != nil {
 		return
 	}
+	file_strmlocal_v1_event_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
