@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/client"
 )
@@ -44,6 +45,18 @@ type adminError struct{}
 
 func (*adminError) Error() string {
 	return "this server requires its admin token: pass --admin-token or set STRMLOCAL_ADMIN_TOKEN"
+}
+
+// streamGate refuses, on the headers, a call of EventService or
+// EgressService without valid stream credentials (ValidateEvents needs
+// none). The handlers check the credentials against the stream named in
+// the message.
+func (s *Server) streamGate(ctx context.Context, spec connect.Spec, _ connect.Peer, h http.Header) (context.Context, error) {
+	if spec.Procedure == strmlocalv1connect.EventServiceValidateEventsProcedure {
+		return ctx, nil
+	}
+	_, err := s.streamAuth(h, "")
+	return ctx, err
 }
 
 // errPermission: credentials of one stream used on another.

@@ -192,15 +192,18 @@ func (s *Server) routes() *http.ServeMux {
 	// Responses are not compressed: clients are on loopback or a LAN,
 	// where gzip costs far more CPU than it saves in transfer time.
 	noGzip := connect.WithCompressMinBytes(math.MaxInt)
-	admin := connect.WithHandlerOptions(
-		connect.WithRequestGate(adminGuard{s.opts.AdminToken}.gate),
+	limits := connect.WithHandlerOptions(
 		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
+		boundedGzip(s.opts.MaxRequestBytes),
 		noGzip,
 	)
+	// Credentials are checked by request gates, on the headers: a request
+	// without them is refused before its body is read or inflated.
+	admin := connect.WithHandlerOptions(connect.WithRequestGate(adminGuard{s.opts.AdminToken}.gate), limits)
 	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewSchemaServiceHandler(&schemaService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewEventContractServiceHandler(&contractService{s: s}, admin))
-	open := connect.WithHandlerOptions(connect.WithReadMaxBytes(s.opts.MaxRequestBytes), noGzip)
+	open := connect.WithHandlerOptions(connect.WithRequestGate(s.streamGate), limits)
 	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
