@@ -68,6 +68,10 @@ type Options struct {
 	// ReadHeaderTimeout bounds how long a client may take to send a
 	// request's headers (slow-loris clients). Default: DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
+	// BodyTimeout bounds how long a request may take to send its body
+	// (slow-body clients), streams excepted; a large body gets longer, at
+	// MinBodyRate. Default: DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// WriteTimeout bounds how long one websocket frame may wait for a
 	// client that does not read before the client is disconnected.
 	// Default: DefaultWriteTimeout.
@@ -81,6 +85,7 @@ const (
 	DefaultTokenLifetime     = time.Hour
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
+	DefaultBodyTimeout       = 10 * time.Second
 	// DefaultIdleTimeout closes keep-alive connections nobody uses.
 	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultShutdownGrace is how long Close gives requests in flight.
@@ -111,6 +116,9 @@ func (o *Options) fillDefaults() {
 	}
 	if o.ReadHeaderTimeout <= 0 {
 		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -168,7 +176,7 @@ func New(opts Options) (*Server, error) {
 	s.tokens = newTokens(a.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           s.bodyLimits(s.routes()),
 		Protocols:         protocols(),
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,

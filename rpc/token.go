@@ -221,12 +221,25 @@ func (s *Server) bearerStream(header string) (*catalog.Stream, time.Time, error)
 	return st, exp, nil
 }
 
+// tokenBodyBytes caps a token request's body: a form of a few fields.
+const tokenBodyBytes = 64 << 10
+
 // tokenHandler serves the OAuth2 token endpoint: the client_credentials
 // and refresh_token grants, credentials in the form or as HTTP Basic.
 // Errors use the OAuth2 error body ({"error", "error_description"}).
 func (s *Server) tokenHandler(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if r.ContentLength > tokenBodyBytes {
+		// Refused before anything is read.
+		w.Header().Set("Connection", "close")
+		oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, tokenBodyBytes)
 	if err := r.ParseForm(); err != nil {
+		if errors.Is(err, errSlowBody) {
+			oauthError(w, http.StatusRequestTimeout, "invalid_request", errSlowBody.Error())
+			return
+		}
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
 		return
 	}
