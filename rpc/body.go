@@ -41,6 +41,9 @@ func streamingBody(path string) bool {
 // themselves, in their own words).
 func (s *Server) bodyLimits(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == strmlocalv1connect.EgressServiceTailProcedure {
+			r = withResponseController(r, w)
+		}
 		if streamingBody(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return

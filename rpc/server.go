@@ -312,17 +312,25 @@ func (s *Server) Wait() error {
 	return err
 }
 
-// Close stops serving — open streams are ended, requests in flight are
-// given DefaultShutdownGrace — then closes the application.
+// Close stops serving — open streams are ended at once (a tail writing to
+// a client that does not read is cut off after a moment), requests in
+// flight are given DefaultShutdownGrace, then their connections are
+// closed — and closes the application.
 // Closing again returns the first Close's result.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownGrace)
 		defer cancel()
-		err := s.http.Shutdown(ctx)
+		if err := s.http.Shutdown(ctx); err != nil {
+			// Requests still running after the grace: their connections are
+			// closed. The server has stopped all the same; that is no
+			// failure of Close.
+			s.opts.Logger.Warn("requests still running at shutdown: connections closed", "grace", DefaultShutdownGrace, "error", err)
+			_ = s.http.Close()
+		}
 		s.wsConns.Wait()
-		s.closeErr = errors.Join(err, s.app.Close())
+		s.closeErr = s.app.Close()
 	})
 	return s.closeErr
 }
