@@ -32,7 +32,11 @@ type writeGuard struct {
 	stopAt  func() bool // stops the AfterFunc of newWriteGuard
 
 	mu      sync.Mutex
-	stopped bool // REQUIRES: mu held
+	stopped bool // the stream's context ended; REQUIRES: mu held
+	// released: the handler has returned, and the ResponseWriter may be
+	// gone by now (SetWriteDeadline on a finished HTTP/2 stream panics).
+	// REQUIRES: mu held
+	released bool
 }
 
 // newWriteGuard guards the writes of the stream whose context is ctx; when
@@ -62,7 +66,7 @@ func (g *writeGuard) send(write func() error) (slow bool, err error) {
 func (g *writeGuard) set(deadline time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.stopped {
+	if !g.stopped && !g.released {
 		_ = g.rc.SetWriteDeadline(deadline)
 	}
 }
@@ -72,6 +76,9 @@ func (g *writeGuard) set(deadline time.Time) {
 func (g *writeGuard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.released {
+		return
+	}
 	g.stopped = true
 	_ = g.rc.SetWriteDeadline(time.Now().Add(tailCloseGrace))
 }
@@ -79,12 +86,17 @@ func (g *writeGuard) stop() {
 // release ends the guard when its handler returns: the end of the stream
 // is written under the write timeout (under tailCloseGrace if the stream's
 // context has ended).
+//
+// INVARIANT: after release the guard never touches the ResponseWriter.
 func (g *writeGuard) release() {
-	if g.rc == nil || !g.stopAt() {
+	if g.rc == nil {
 		return
 	}
+	g.stopAt()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.stopped = true
-	_ = g.rc.SetWriteDeadline(time.Now().Add(g.timeout))
+	if !g.stopped {
+		_ = g.rc.SetWriteDeadline(time.Now().Add(g.timeout))
+	}
+	g.released = true
 }
