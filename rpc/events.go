@@ -251,7 +251,7 @@ func (vs *batchVerdicts) of(i uint64, err error) *v1.Verdict {
 	if seen.n <= sameInFull {
 		return v
 	}
-	return &v1.Verdict{Error: fmt.Sprintf("same as event %d of the batch", seen.first), SameAs: proto.Uint64(seen.first)}
+	return &v1.Verdict{Error: fmt.Sprintf("same as event %d of the batch", seen.first), Field: v.Field, Rule: v.Rule, SameAs: proto.Uint64(seen.first)}
 }
 
 // streamVerdicts decides which rejections of a SendEventStream are listed:

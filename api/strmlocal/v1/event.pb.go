@@ -191,7 +191,7 @@ type Verdict struct {
 	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Set when this verdict is that of an earlier event of the batch, given
 	// in full there and to 9 more events: that event's index (0-based).
-	// Field and rule are then empty.
+	// Field and rule are kept; error is short.
 	SameAs        *uint64 `protobuf:"varint,4,opt,name=same_as,json=sameAs,proto3,oneof" json:"same_as,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
