@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,24 +11,32 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/client"
 )
 
 // adminGuard requires "Authorization: Bearer <token>" on the management
-// RPCs when the server has an admin token. Without one (loopback only, see
-// Server.Start) they are open, as befits a laptop sandbox.
+// RPCs, ServerService and reflection when the server has an admin token.
+// Without one (loopback only, see Server.Start) they are open, as befits a
+// laptop sandbox. It is a request gate: a request without the token is
+// refused on its headers, before its body is read or inflated.
 type adminGuard struct{ token string }
 
 func (g adminGuard) check(h interface{ Get(string) string }) error {
 	if g.token == "" {
 		return nil
 	}
-	got, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
+	scheme, got := splitAuth(h.Get("Authorization"))
+	if scheme != "bearer" || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
 		return connect.NewError(connect.CodeUnauthenticated, errAdminToken)
 	}
 	return nil
+}
+
+// gate is the guard as a connect.RequestGateFunc.
+func (g adminGuard) gate(ctx context.Context, _ connect.Spec, _ connect.Peer, h http.Header) (context.Context, error) {
+	return ctx, g.check(h)
 }
 
 var errAdminToken = &adminError{}
@@ -38,26 +47,16 @@ func (*adminError) Error() string {
 	return "this server requires its admin token: pass --admin-token or set STRMLOCAL_ADMIN_TOKEN"
 }
 
-func (g adminGuard) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if err := g.check(req.Header()); err != nil {
-			return nil, err
-		}
-		return next(ctx, req)
+// streamGate refuses, on the headers, a call of EventService or
+// EgressService without valid stream credentials (ValidateEvents needs
+// none). The handlers check the credentials against the stream named in
+// the message.
+func (s *Server) streamGate(ctx context.Context, spec connect.Spec, _ connect.Peer, h http.Header) (context.Context, error) {
+	if spec.Procedure == strmlocalv1connect.EventServiceValidateEventsProcedure {
+		return ctx, nil
 	}
-}
-
-func (g adminGuard) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (g adminGuard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := g.check(conn.RequestHeader()); err != nil {
-			return err
-		}
-		return next(ctx, conn)
-	}
+	_, err := s.streamAuth(h, "")
+	return ctx, err
 }
 
 // errPermission: credentials of one stream used on another.
@@ -70,7 +69,7 @@ var errPermission = errors.New("permission denied")
 func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error) {
 	auth := h.Get("Authorization")
 	var st *catalog.Stream
-	if strings.HasPrefix(auth, "Bearer ") {
+	if scheme, _ := splitAuth(auth); scheme == "bearer" {
 		var err error
 		if st, _, err = s.bearerStream(auth); err != nil {
 			return nil, connect.NewError(connect.CodeUnauthenticated, err)
@@ -91,7 +90,23 @@ func (s *Server) streamAuth(h http.Header, name string) (*catalog.Stream, error)
 	return st, nil
 }
 
+// splitAuth splits an Authorization header into its scheme, lower-cased
+// (schemes are case-insensitive, RFC 7235: "bearer" is "Bearer"), and its
+// credentials.
+func splitAuth(header string) (scheme, credentials string) {
+	scheme, credentials, _ = strings.Cut(strings.TrimSpace(header), " ")
+	return strings.ToLower(scheme), strings.TrimLeft(credentials, " ")
+}
+
+// basicAuth reads HTTP Basic credentials, the scheme in any case.
 func basicAuth(header string) (id, secret string, ok bool) {
-	r := http.Request{Header: http.Header{"Authorization": {header}}}
-	return r.BasicAuth()
+	scheme, creds := splitAuth(header)
+	if scheme != "basic" {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(creds)
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
 }

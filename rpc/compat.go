@@ -22,6 +22,12 @@ import (
 
 func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	maxBytes := s.app.MaxEventBytes()
+	if r.ContentLength > int64(maxBytes) {
+		// Refused before anything is read.
+		w.Header().Set("Connection", "close")
+		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", maxBytes))
+		return
+	}
 	// A refusal before the body is read first takes in what the client is
 	// still sending (up to the size limit): an HTTP/2 response that ends
 	// the stream under a client's upload makes clients such as curl report
@@ -53,6 +59,9 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooBig):
 		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", maxBytes))
+		return
+	case errors.Is(err, errSlowBody):
+		plainError(w, http.StatusRequestTimeout, errSlowBody.Error())
 		return
 	case err != nil:
 		plainError(w, http.StatusBadRequest, "cannot read the event body: "+err.Error())

@@ -69,6 +69,15 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 	if err != nil {
 		return toConnect(err)
 	}
+	guard := newWriteGuard(ctx, h.s.opts.WriteTimeout)
+	defer guard.release()
+	send := func(m *v1.TailResponse) error {
+		slow, err := guard.send(func() error { return stream.Send(m) })
+		if slow {
+			h.s.opts.Logger.Info("tail client not reading: disconnected", "stream", req.Msg.Stream)
+		}
+		return err
+	}
 	if !req.Msg.Follow {
 		// What is there now, in pages as large as a page may be.
 		_, end, err := r.Bounds()
@@ -85,7 +94,7 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 			}
 			from = page.Next
 			if len(page.Records) > 0 {
-				if err := stream.Send(&v1.TailResponse{Records: toRecords(page.Records)}); err != nil {
+				if err := send(&v1.TailResponse{Records: toRecords(page.Records)}); err != nil {
 					return err
 				}
 			}
@@ -94,7 +103,7 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 	}
 	// Answer at once: without a first message the response headers wait
 	// for the first event, and so does a client's call.
-	if err := stream.Send(&v1.TailResponse{}); err != nil {
+	if err := send(&v1.TailResponse{}); err != nil {
 		return err
 	}
 	f := r.Follow(from)
@@ -106,7 +115,7 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 		case err != nil:
 			return toConnect(err)
 		}
-		if err := stream.Send(&v1.TailResponse{Records: toRecords(recs)}); err != nil {
+		if err := send(&v1.TailResponse{Records: toRecords(recs)}); err != nil {
 			return err
 		}
 	}

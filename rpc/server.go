@@ -54,6 +54,10 @@ type Options struct {
 	// MaxRequestBytes caps the size of one RPC message (a batch of events,
 	// a schema definition). Default: DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxBatchEvents caps the events of one batch (SendEvents,
+	// ValidateEvents, each message of SendEventStream); a larger batch is
+	// refused whole. Default: DefaultMaxBatchEvents.
+	MaxBatchEvents int
 	// AuthClock is the clock of access and refresh tokens. It is not Clock:
 	// drivers refresh on their own wall clock, and advancing a virtual
 	// Clock must not log every producer out. Default: the wall clock.
@@ -64,6 +68,10 @@ type Options struct {
 	// ReadHeaderTimeout bounds how long a client may take to send a
 	// request's headers (slow-loris clients). Default: DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
+	// BodyTimeout bounds how long a request may take to send its body
+	// (slow-body clients), streams excepted; a large body gets longer, at
+	// MinBodyRate. Default: DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// WriteTimeout bounds how long one websocket frame may wait for a
 	// client that does not read before the client is disconnected.
 	// Default: DefaultWriteTimeout.
@@ -73,9 +81,11 @@ type Options struct {
 // Defaults of Options (the application's own are in package app).
 const (
 	DefaultMaxRequestBytes   = 64 << 20
+	DefaultMaxBatchEvents    = 10_000
 	DefaultTokenLifetime     = time.Hour
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
+	DefaultBodyTimeout       = 10 * time.Second
 	// DefaultIdleTimeout closes keep-alive connections nobody uses.
 	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultShutdownGrace is how long Close gives requests in flight.
@@ -95,6 +105,9 @@ func (o *Options) fillDefaults() {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
 	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
 	if o.AuthClock == nil {
 		o.AuthClock = clock.Real{}
 	}
@@ -103,6 +116,9 @@ func (o *Options) fillDefaults() {
 	}
 	if o.ReadHeaderTimeout <= 0 {
 		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -160,7 +176,7 @@ func New(opts Options) (*Server, error) {
 	s.tokens = newTokens(a.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           s.bodyLimits(s.routes()),
 		Protocols:         protocols(),
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
@@ -184,20 +200,25 @@ func (s *Server) routes() *http.ServeMux {
 	// Responses are not compressed: clients are on loopback or a LAN,
 	// where gzip costs far more CPU than it saves in transfer time.
 	noGzip := connect.WithCompressMinBytes(math.MaxInt)
-	admin := connect.WithHandlerOptions(
-		connect.WithInterceptors(adminGuard{s.opts.AdminToken}),
+	limits := connect.WithHandlerOptions(
 		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
+		boundedGzip(s.opts.MaxRequestBytes),
 		noGzip,
 	)
+	// Credentials are checked by request gates, on the headers: a request
+	// without them is refused before its body is read or inflated.
+	admin := connect.WithHandlerOptions(connect.WithRequestGate(adminGuard{s.opts.AdminToken}.gate), limits)
 	mux.Handle(strmlocalv1connect.NewStreamServiceHandler(&streamService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewSchemaServiceHandler(&schemaService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewEventContractServiceHandler(&contractService{s: s}, admin))
-	open := connect.WithHandlerOptions(connect.WithReadMaxBytes(s.opts.MaxRequestBytes), noGzip)
+	open := connect.WithHandlerOptions(connect.WithRequestGate(s.streamGate), limits)
 	mux.Handle(strmlocalv1connect.NewEventServiceHandler(&eventService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewClockServiceHandler(&clockService{s: s}, admin))
-	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}))
+	// ServerService tells the version and the data dir; reflection lists
+	// every service: admin's business too. Health stays open.
+	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}, admin))
 	reflector := grpcreflect.NewStaticReflector(
 		strmlocalv1connect.StreamServiceName,
 		strmlocalv1connect.SchemaServiceName,
@@ -208,8 +229,8 @@ func (s *Server) routes() *http.ServeMux {
 		strmlocalv1connect.ClockServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, admin))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, admin))
 	mux.HandleFunc("POST /event", s.eventHandler)
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
 	mux.HandleFunc("GET /ws", s.wsHandler)
@@ -291,17 +312,25 @@ func (s *Server) Wait() error {
 	return err
 }
 
-// Close stops serving — open streams are ended, requests in flight are
-// given DefaultShutdownGrace — then closes the application.
+// Close stops serving — open streams are ended at once (a tail writing to
+// a client that does not read is cut off after a moment), requests in
+// flight are given DefaultShutdownGrace, then their connections are
+// closed — and closes the application.
 // Closing again returns the first Close's result.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownGrace)
 		defer cancel()
-		err := s.http.Shutdown(ctx)
+		if err := s.http.Shutdown(ctx); err != nil {
+			// Requests still running after the grace: their connections are
+			// closed. The server has stopped all the same; that is no
+			// failure of Close.
+			s.opts.Logger.Warn("requests still running at shutdown: connections closed", "grace", DefaultShutdownGrace, "error", err)
+			_ = s.http.Close()
+		}
 		s.wsConns.Wait()
-		s.closeErr = errors.Join(err, s.app.Close())
+		s.closeErr = s.app.Close()
 	})
 	return s.closeErr
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,9 @@ const (
 	typAccess  = "Bearer"
 	typRefresh = "Refresh"
 )
+
+// tokenIssuer is the "iss" of every token the server signs.
+const tokenIssuer = "strmlocal/auth/realms/streams"
 
 // claims are the claims of strmlocal's tokens. ClientID is what the
 // original gateway reads to pick the stream.
@@ -59,7 +61,7 @@ const maxVerified = 4096
 func newTokens(key []byte, now func() time.Time, access, refresh time.Duration) *tokens {
 	t := &tokens{
 		key: key, now: now, access: access, refresh: refresh,
-		issuer:   "strmlocal/auth/realms/streams",
+		issuer:   tokenIssuer,
 		verified: make(map[string]verifiedToken),
 	}
 	t.parser = jwt.NewParser(
@@ -121,6 +123,9 @@ var (
 	//lint:ignore ST1005 the original gateway's wording, which drivers may match
 	errTokenNoClient = errors.New("Client ID is missing in the provided JWT")
 	errTokenType     = errors.New("invalid token: a refresh token is not an access token")
+	errTokenNoType   = errors.New("invalid token: it has no token type (typ): get an access token from " + client.TokenPath)
+	errTokenNoExpiry = errors.New("invalid token: it has no expiry (exp)")
+	errTokenIssuer   = errors.New(`invalid token: not issued by this strmlocal server (iss must be "` + tokenIssuer + `")`)
 )
 
 // verify checks a token of type typ and returns its client id and expiry.
@@ -138,18 +143,14 @@ func (t *tokens) verify(token, typ string) (string, time.Time, error) {
 	}
 	var c claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	if err != nil {
+		return "", time.Time{}, claimsError(err, &c)
+	}
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "", time.Time{}, errTokenExpired
-	case err != nil:
-		return "", time.Time{}, errTokenInvalid
 	case c.ClientID == "":
 		return "", time.Time{}, errTokenNoClient
 	case c.Type != typ:
-		if typ == typRefresh {
-			return "", time.Time{}, errors.New("invalid refresh token: an access token is not a refresh token")
-		}
-		return "", time.Time{}, errTokenType
+		return "", time.Time{}, typeError(c.Type, typ)
 	}
 	exp := c.ExpiresAt.Time
 	if typ == typAccess {
@@ -163,11 +164,50 @@ func (t *tokens) verify(token, typ string) (string, time.Time, error) {
 	return c.ClientID, exp, nil
 }
 
+// claimsError says what is wrong with a token the parser refused. The
+// signature is checked before any claim, so a token that is not the
+// server's never gets as far as its claims.
+func claimsError(err error, c *claims) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return errTokenInvalid
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errTokenExpired
+	case c.ExpiresAt == nil:
+		return errTokenNoExpiry
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), c.Issuer != tokenIssuer:
+		return errTokenIssuer
+	case errors.Is(err, jwt.ErrTokenNotValidYet) && c.NotBefore != nil:
+		return fmt.Errorf("invalid token: not valid before %s (nbf)", c.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("invalid token: %w", err)
+}
+
+// typeError refuses a token whose "typ" is not the one wanted.
+func typeError(got, want string) error {
+	if want == typRefresh {
+		switch got {
+		case "":
+			return errors.New("invalid refresh token: it has no token type (typ)")
+		case typAccess:
+			return errors.New("invalid refresh token: an access token is not a refresh token")
+		}
+		return errors.New("invalid refresh token: its type (typ) is not " + typRefresh)
+	}
+	switch got {
+	case "":
+		return errTokenNoType
+	case typRefresh:
+		return errTokenType
+	}
+	return errors.New("invalid token: its type (typ) is not " + typAccess + ", the type of access tokens")
+}
+
 // bearerStream returns the stream an access token in an Authorization
 // header belongs to, and when the token expires.
 func (s *Server) bearerStream(header string) (*catalog.Stream, time.Time, error) {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || token == "" {
+	scheme, token := splitAuth(header)
+	if scheme != "bearer" || token == "" {
 		return nil, time.Time{}, errTokenMissing
 	}
 	id, exp, err := s.tokens.verify(token, typAccess)
@@ -181,16 +221,29 @@ func (s *Server) bearerStream(header string) (*catalog.Stream, time.Time, error)
 	return st, exp, nil
 }
 
+// tokenBodyBytes caps a token request's body: a form of a few fields.
+const tokenBodyBytes = 64 << 10
+
 // tokenHandler serves the OAuth2 token endpoint: the client_credentials
 // and refresh_token grants, credentials in the form or as HTTP Basic.
 // Errors use the OAuth2 error body ({"error", "error_description"}).
 func (s *Server) tokenHandler(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if r.ContentLength > tokenBodyBytes {
+		// Refused before anything is read.
+		w.Header().Set("Connection", "close")
+		oauthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, tokenBodyBytes)
 	if err := r.ParseForm(); err != nil {
+		if errors.Is(err, errSlowBody) {
+			oauthError(w, http.StatusRequestTimeout, "invalid_request", errSlowBody.Error())
+			return
+		}
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
 		return
 	}
-	id, secret, basic := r.BasicAuth()
+	id, secret, basic := basicAuth(r.Header.Get("Authorization"))
 	if !basic {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}

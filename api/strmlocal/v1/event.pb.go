@@ -181,13 +181,18 @@ func (x *ValidateEventsResponse) GetVerdicts() []*Verdict {
 // Verdict on one event.
 type Verdict struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Empty when the event is valid.
+	// Empty when the event is valid. For a verdict given in full to 10 events
+	// of the batch already, "same as event N of the batch", with same_as set.
 	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	// The offending field path ('/' for nesting), when one is at fault.
 	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
 	// The rule broken: decode, serialization, keyField, consentLevels,
 	// eventContract, or a validation type such as regex.
-	Rule          string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Set when this verdict is that of an earlier event of the batch, given
+	// in full there and to 9 more events: that event's index (0-based).
+	// Field and rule are kept; error is short.
+	SameAs        *uint64 `protobuf:"varint,4,opt,name=same_as,json=sameAs,proto3,oneof" json:"same_as,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +246,13 @@ func (x *Verdict) GetRule() string {
 		return x.Rule
 	}
 	return ""
+}
+
+func (x *Verdict) GetSameAs() uint64 {
+	if x != nil && x.SameAs != nil {
+		return *x.SameAs
+	}
+	return 0
 }
 
 type SendEventRequest struct {
@@ -602,10 +614,22 @@ func (x *SendEventStreamRequest) GetEvents() [][]byte {
 }
 
 type SendEventStreamResponse struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Accepted uint64                 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	// Every rejected event, by its index over the whole stream (0-based).
-	Rejections    []*IndexedVerdict `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many events were accepted and stored.
+	Accepted uint64 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Rejected events by their index over the whole stream (0-based): the
+	// first 10 with each verdict, and at most 1,000 in all. rejected counts
+	// every one.
+	Rejections []*IndexedVerdict `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	// How many batches (messages) were taken in, each appended durably.
+	Batches uint64 `protobuf:"varint,3,opt,name=batches,proto3" json:"batches,omitempty"`
+	// The offsets of the accepted events, in order, as runs of consecutive
+	// offsets (one run unless other producers sent to the stream meanwhile),
+	// at most 1,000 runs: when the counts add up to less than accepted, the
+	// later runs are not listed.
+	Offsets []*OffsetRange `protobuf:"bytes,4,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// How many events were rejected, listed in rejections or not.
+	Rejected      uint64 `protobuf:"varint,5,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -654,6 +678,81 @@ func (x *SendEventStreamResponse) GetRejections() []*IndexedVerdict {
 	return nil
 }
 
+func (x *SendEventStreamResponse) GetBatches() uint64 {
+	if x != nil {
+		return x.Batches
+	}
+	return 0
+}
+
+func (x *SendEventStreamResponse) GetOffsets() []*OffsetRange {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+func (x *SendEventStreamResponse) GetRejected() uint64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+// OffsetRange is a run of consecutive offsets: first, first+1, ...,
+// first+count-1.
+type OffsetRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetRange) Reset() {
+	*x = OffsetRange{}
+	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetRange) ProtoMessage() {}
+
+func (x *OffsetRange) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetRange.ProtoReflect.Descriptor instead.
+func (*OffsetRange) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *OffsetRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *OffsetRange) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type IndexedVerdict struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -664,7 +763,7 @@ type IndexedVerdict struct {
 
 func (x *IndexedVerdict) Reset() {
 	*x = IndexedVerdict{}
-	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	mi := &file_strmlocal_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +775,7 @@ func (x *IndexedVerdict) String() string {
 func (*IndexedVerdict) ProtoMessage() {}
 
 func (x *IndexedVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_event_proto_msgTypes[10]
+	mi := &file_strmlocal_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +788,7 @@ func (x *IndexedVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IndexedVerdict.ProtoReflect.Descriptor instead.
 func (*IndexedVerdict) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_strmlocal_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IndexedVerdict) GetIndex() uint64 {
@@ -717,11 +816,14 @@ const file_strmlocal_v1_event_proto_rawDesc = "" +
 	"\rserialization\x18\x02 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
 	"\x06events\x18\x03 \x03(\fR\x06events\"K\n" +
 	"\x16ValidateEventsResponse\x121\n" +
-	"\bverdicts\x18\x01 \x03(\v2\x15.strmlocal.v1.VerdictR\bverdicts\"I\n" +
+	"\bverdicts\x18\x01 \x03(\v2\x15.strmlocal.v1.VerdictR\bverdicts\"s\n" +
 	"\aVerdict\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
-	"\x04rule\x18\x03 \x01(\tR\x04rule\"\xa2\x01\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x1c\n" +
+	"\asame_as\x18\x04 \x01(\x04H\x00R\x06sameAs\x88\x01\x01B\n" +
+	"\n" +
+	"\b_same_as\"\xa2\x01\n" +
 	"\x10SendEventRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1d\n" +
 	"\n" +
@@ -747,12 +849,18 @@ const file_strmlocal_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"schema_ref\x18\x02 \x01(\tR\tschemaRef\x12A\n" +
 	"\rserialization\x18\x03 \x01(\x0e2\x1b.strmlocal.v1.SerializationR\rserialization\x12\x16\n" +
-	"\x06events\x18\x04 \x03(\fR\x06events\"s\n" +
+	"\x06events\x18\x04 \x03(\fR\x06events\"\xde\x01\n" +
 	"\x17SendEventStreamResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12<\n" +
 	"\n" +
 	"rejections\x18\x02 \x03(\v2\x1c.strmlocal.v1.IndexedVerdictR\n" +
-	"rejections\"W\n" +
+	"rejections\x12\x18\n" +
+	"\abatches\x18\x03 \x01(\x04R\abatches\x123\n" +
+	"\aoffsets\x18\x04 \x03(\v2\x19.strmlocal.v1.OffsetRangeR\aoffsets\x12\x1a\n" +
+	"\brejected\x18\x05 \x01(\x04R\brejected\"9\n" +
+	"\vOffsetRange\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"W\n" +
 	"\x0eIndexedVerdict\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12/\n" +
 	"\averdict\x18\x02 \x01(\v2\x15.strmlocal.v1.VerdictR\averdict*e\n" +
@@ -780,7 +888,7 @@ func file_strmlocal_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_strmlocal_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strmlocal_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strmlocal_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strmlocal_v1_event_proto_goTypes = []any{
 	(Serialization)(0),              // 0: strmlocal.v1.Serialization
 	(*ValidateEventsRequest)(nil),   // 1: strmlocal.v1.ValidateEventsRequest
@@ -793,7 +901,8 @@ var file_strmlocal_v1_event_proto_goTypes = []any{
 	(*EventResult)(nil),             // 8: strmlocal.v1.EventResult
 	(*SendEventStreamRequest)(nil),  // 9: strmlocal.v1.SendEventStreamRequest
 	(*SendEventStreamResponse)(nil), // 10: strmlocal.v1.SendEventStreamResponse
-	(*IndexedVerdict)(nil),          // 11: strmlocal.v1.IndexedVerdict
+	(*OffsetRange)(nil),             // 11: strmlocal.v1.OffsetRange
+	(*IndexedVerdict)(nil),          // 12: strmlocal.v1.IndexedVerdict
 }
 var file_strmlocal_v1_event_proto_depIdxs = []int32{
 	0,  // 0: strmlocal.v1.ValidateEventsRequest.serialization:type_name -> strmlocal.v1.Serialization
@@ -803,21 +912,22 @@ var file_strmlocal_v1_event_proto_depIdxs = []int32{
 	8,  // 4: strmlocal.v1.SendEventsResponse.results:type_name -> strmlocal.v1.EventResult
 	3,  // 5: strmlocal.v1.EventResult.rejection:type_name -> strmlocal.v1.Verdict
 	0,  // 6: strmlocal.v1.SendEventStreamRequest.serialization:type_name -> strmlocal.v1.Serialization
-	11, // 7: strmlocal.v1.SendEventStreamResponse.rejections:type_name -> strmlocal.v1.IndexedVerdict
-	3,  // 8: strmlocal.v1.IndexedVerdict.verdict:type_name -> strmlocal.v1.Verdict
-	4,  // 9: strmlocal.v1.EventService.SendEvent:input_type -> strmlocal.v1.SendEventRequest
-	6,  // 10: strmlocal.v1.EventService.SendEvents:input_type -> strmlocal.v1.SendEventsRequest
-	9,  // 11: strmlocal.v1.EventService.SendEventStream:input_type -> strmlocal.v1.SendEventStreamRequest
-	1,  // 12: strmlocal.v1.EventService.ValidateEvents:input_type -> strmlocal.v1.ValidateEventsRequest
-	5,  // 13: strmlocal.v1.EventService.SendEvent:output_type -> strmlocal.v1.SendEventResponse
-	7,  // 14: strmlocal.v1.EventService.SendEvents:output_type -> strmlocal.v1.SendEventsResponse
-	10, // 15: strmlocal.v1.EventService.SendEventStream:output_type -> strmlocal.v1.SendEventStreamResponse
-	2,  // 16: strmlocal.v1.EventService.ValidateEvents:output_type -> strmlocal.v1.ValidateEventsResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 7: strmlocal.v1.SendEventStreamResponse.rejections:type_name -> strmlocal.v1.IndexedVerdict
+	11, // 8: strmlocal.v1.SendEventStreamResponse.offsets:type_name -> strmlocal.v1.OffsetRange
+	3,  // 9: strmlocal.v1.IndexedVerdict.verdict:type_name -> strmlocal.v1.Verdict
+	4,  // 10: strmlocal.v1.EventService.SendEvent:input_type -> strmlocal.v1.SendEventRequest
+	6,  // 11: strmlocal.v1.EventService.SendEvents:input_type -> strmlocal.v1.SendEventsRequest
+	9,  // 12: strmlocal.v1.EventService.SendEventStream:input_type -> strmlocal.v1.SendEventStreamRequest
+	1,  // 13: strmlocal.v1.EventService.ValidateEvents:input_type -> strmlocal.v1.ValidateEventsRequest
+	5,  // 14: strmlocal.v1.EventService.SendEvent:output_type -> strmlocal.v1.SendEventResponse
+	7,  // 15: strmlocal.v1.EventService.SendEvents:output_type -> strmlocal.v1.SendEventsResponse
+	10, // 16: strmlocal.v1.EventService.SendEventStream:output_type -> strmlocal.v1.SendEventStreamResponse
+	2,  // 17: strmlocal.v1.EventService.ValidateEvents:output_type -> strmlocal.v1.ValidateEventsResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_event_proto_init() }
@@ -825,13 +935,14 @@ func file_strmlocal_v1_event_proto_init() {
 	if File_strmlocal_v1_event_proto != nil {
 		return
 	}
+	file_strmlocal_v1_event_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_event_proto_rawDesc), len(file_strmlocal_v1_event_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,15 +53,23 @@ type EventServiceClient interface {
 	SendEvent(context.Context, *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error)
 	// SendEvents sends a batch: every event is validated on its own, the
 	// accepted ones are appended together, and the answer (after the append
-	// is durable) holds one result per event, in order.
+	// is durable) holds one result per event, in order. A batch holds at
+	// most the server's limit of events (10,000 unless configured); a larger
+	// one is InvalidArgument and sends nothing. The report is bounded: after 10 events rejected with the same
+	// verdict, the next ones get a Verdict that points at the first (same_as).
 	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
 	// SendEventStream takes batches on a client stream, for high-rate
 	// producers. Each batch is appended durably before the next is read; the
-	// answer summarizes the whole stream.
+	// answer summarizes the whole stream, in bounded size. Each batch holds
+	// at most as many events as a SendEvents batch. A stream that fails part-way (a
+	// batch names an unknown schema, the client breaks off, the server stops)
+	// ends with the error, and the error carries a SendEventStreamResponse as
+	// a detail: what the batches before the failing one stored. The failing
+	// batch stored nothing.
 	SendEventStream(context.Context) *connect.ClientStreamForClient[v1.SendEventStreamRequest, v1.SendEventStreamResponse]
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
-	// order.
+	// order; the batch limit and the bounded report are those of SendEvents.
 	ValidateEvents(context.Context, *connect.Request[v1.ValidateEventsRequest]) (*connect.Response[v1.ValidateEventsResponse], error)
 }
 
@@ -139,15 +147,23 @@ type EventServiceHandler interface {
 	SendEvent(context.Context, *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error)
 	// SendEvents sends a batch: every event is validated on its own, the
 	// accepted ones are appended together, and the answer (after the append
-	// is durable) holds one result per event, in order.
+	// is durable) holds one result per event, in order. A batch holds at
+	// most the server's limit of events (10,000 unless configured); a larger
+	// one is InvalidArgument and sends nothing. The report is bounded: after 10 events rejected with the same
+	// verdict, the next ones get a Verdict that points at the first (same_as).
 	SendEvents(context.Context, *connect.Request[v1.SendEventsRequest]) (*connect.Response[v1.SendEventsResponse], error)
 	// SendEventStream takes batches on a client stream, for high-rate
 	// producers. Each batch is appended durably before the next is read; the
-	// answer summarizes the whole stream.
+	// answer summarizes the whole stream, in bounded size. Each batch holds
+	// at most as many events as a SendEvents batch. A stream that fails part-way (a
+	// batch names an unknown schema, the client breaks off, the server stops)
+	// ends with the error, and the error carries a SendEventStreamResponse as
+	// a detail: what the batches before the failing one stored. The failing
+	// batch stored nothing.
 	SendEventStream(context.Context, *connect.ClientStream[v1.SendEventStreamRequest]) (*connect.Response[v1.SendEventStreamResponse], error)
 	// ValidateEvents checks events against their schema and event contract,
 	// as ingest would, without storing anything. One verdict per event, in
-	// order.
+	// order; the batch limit and the bounded report are those of SendEvents.
 	ValidateEvents(context.Context, *connect.Request[v1.ValidateEventsRequest]) (*connect.Response[v1.ValidateEventsResponse], error)
 }
 
