@@ -165,3 +165,51 @@ func TestSSTByteFlipWhileOpenFailsReadsWithoutPanic(t *testing.T) {
 		}
 	})
 }
+
+// Defect: a corrupt MANIFEST was refused as an "incompatible data dir" (or,
+// with the byte in its last record, read as empty: Pebble started with no
+// tables and deleted them). It is corrupt: the refusal names the file and
+// says what helps, which is not `strmlocal repair`.
+func TestCorruptManifestIsReportedAsCorruptNotIncompatible(t *testing.T) {
+	for _, at := range []string{"first record", "last record"} {
+		t.Run(at, func(t *testing.T) {
+			eachLocation(t, func(t *testing.T, loc location) {
+				s := mustOpen(t, loc)
+				fillKeys(t, s.DB, 0, 1000)
+				if err := s.DB.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				mustClose(t, s)
+				desc, err := pebble.Peek(loc.dir, loc.rawFS())
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := loc.rawFS().PathBase(desc.ManifestFilename)
+				off := int64(10)
+				if at == "last record" {
+					off = -10
+				}
+				flipByte(t, loc, name, off)
+
+				s, err = store.Open(loc.opts())
+				if err == nil {
+					empty := get(t, s.DB, []byte{store.SpaceLog, 'k', 'e', 'y', '-', '0', '0', '0', '0', '0', '0', '0', '0'}) == "<none>"
+					mustClose(t, s)
+					t.Fatalf("Open accepted a corrupt MANIFEST (data lost: %v)", empty)
+				}
+				if errors.Is(err, store.ErrIncompatible) || !errors.Is(err, store.ErrCorrupt) {
+					t.Fatalf("Open: %v, want ErrCorrupt and not ErrIncompatible", err)
+				}
+				want := regexp.QuoteMeta("store: data dir is corrupt: "+desc.ManifestFilename+" is damaged at offset ") + `\d+ \(checksum mismatch; valid records end at offset \d+ of \d+ bytes\); ` +
+					regexp.QuoteMeta("it lists the data files, and read only up to there it would lose some and have them deleted. `strmlocal repair` cannot rebuild it: restore the data dir from a copy, or move it away to start afresh")
+				if !regexp.MustCompile("^" + want + "$").MatchString(err.Error()) {
+					t.Fatalf("Open: %q\nwant %q", err, want)
+				}
+				// Nothing was deleted: the tables are still there.
+				if got := files(t, loc, ".sst"); len(got) != 1 {
+					t.Fatalf("tables after the refusal: %v", got)
+				}
+			})
+		})
+	}
+}

@@ -364,7 +364,9 @@ func checkRecordFiles(fs vfs.FS, dir string, popts *pebble.Options) error {
 // openError words an error of pebble.Open. Corruption is not
 // incompatibility: it says so, names what Pebble names, and says what to do.
 func openError(dir string, err error) error {
-	if pebble.IsCorruptionError(err) {
+	// Pebble marks most corruption; a MANIFEST it cannot decode it words
+	// as "malformed".
+	if msg := oneLine(err); pebble.IsCorruptionError(err) || strings.Contains(msg, "malformed") || strings.Contains(msg, "corrupt") {
 		return fmt.Errorf("%w: %s cannot be opened (%s); `strmlocal repair` cannot mend this: restore the data dir from a copy, or move it away to start afresh",
 			ErrCorrupt, dir, oneLine(err))
 	}
