@@ -97,7 +97,8 @@ type chunk struct {
 	reason  string
 	pos     int
 	header  int
-	length  int // -1 when unknown
+	length  int  // -1 when unknown
+	crosses bool // the length reaches past the end of the block
 	payload []byte
 }
 
@@ -159,7 +160,7 @@ func parseChunk(rest []byte, logNum uint32) chunk {
 		}
 	}
 	if c.header+length > len(rest) {
-		c.length = -1
+		c.length, c.crosses = -1, true
 		return bad(endDamaged, "chunk length crosses the end of its block")
 	}
 	c.payload = rest[c.header : c.header+length]
@@ -210,6 +211,12 @@ func scanRecords(r io.Reader, logNum uint32, fn func(off int64, rec []byte) erro
 				c.found, c.end, c.reason = foundEnd, endDamaged, "a record continues here whose start is missing"
 			case c.found == foundChunk && inRecord && (c.pos == posFull || c.pos == posFirst):
 				c.found, c.end, c.reason = foundEnd, endDamaged, "a record starts here before the previous one ended"
+			}
+			if c.found == foundEnd && c.crosses && n < recBlockSize {
+				// The file ends inside this chunk: a write that never
+				// finished, as at the end of the file.
+				s.end, s.bad, s.reason = endTorn, off, "the file ends inside a record"
+				return s, nil
 			}
 			if c.found == foundEnd {
 				s.end, s.bad, s.reason = c.end, off, c.reason
