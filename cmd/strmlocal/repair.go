@@ -129,14 +129,20 @@ func describeLoss(r *store.Repair) ([]string, error) {
 			name(l.Stream), l.From, l.To-1, l.To-l.From, l.From, l.From))
 	}
 	if d.Damaged != nil {
+		// The damaged record, read despite its checksum: a best reading of
+		// what it held, for streams the intact batches do not cover.
 		guess, err := log.Losses(r.Survivor, append([]store.Batch{*d.Damaged}, d.Lost...))
-		if err == nil && !equalLosses(guess, losses) {
+		if err == nil {
 			for _, g := range guess {
-				if !containsLoss(losses, g) && !g.Deleted {
-					lines = append(lines, fmt.Sprintf("probably also %s up to offset %d (read from the damaged record, whose checksum fails)", name(g.Stream), g.To-1))
+				if !g.Deleted && !containsStream(losses, g.Stream) {
+					lines = append(lines, fmt.Sprintf("%s: offsets %d to %d (%d events; %d survive, its next event gets offset %d again), as read from the damaged record despite its checksum",
+						name(g.Stream), g.From, g.To-1, g.To-g.From, g.From, g.From))
+					losses = append(losses, g)
 				}
 			}
 		}
+	} else {
+		lines = append(lines, "the damaged record itself, which cannot be read: what it held is lost too and not listed")
 	}
 	if len(losses) == 0 {
 		lines = append(lines, "no acknowledged events (the dropped part holds no stream records beyond what survives)")
@@ -160,21 +166,9 @@ func describeLoss(r *store.Repair) ([]string, error) {
 	return lines, nil
 }
 
-func equalLosses(a, b []log.Loss) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func containsLoss(ls []log.Loss, l log.Loss) bool {
-	for _, x := range ls {
-		if x == l {
+func containsStream(ls []log.Loss, id log.StreamID) bool {
+	for _, l := range ls {
+		if l.Stream == id {
 			return true
 		}
 	}

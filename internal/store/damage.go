@@ -175,7 +175,7 @@ func findWALDamage(fs vfs.FS, dir string, popts *pebble.Options) (*WALDamage, er
 			lost = append(lost, decodeBatch(w.name, r.off, r.rec))
 		}
 		if s.damaged != nil {
-			b := decodeBatch(w.name, s.bad, s.damaged)
+			b := decodeBatch(w.name, s.valid, s.damaged)
 			d.Damaged = &b
 		}
 		for _, later := range wals[i+1:] {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // Pebble's record files (the WAL and the MANIFEST) are a sequence of 32 KiB
@@ -62,8 +63,8 @@ type recScan struct {
 	// that the file did not simply end at valid, and what was written later.
 	after      []recAt
 	afterBytes int64
-	// damaged is the payload of the chunk at bad, taken as it is despite its
-	// checksum, when it is a whole record with a readable length.
+	// damaged is the record at valid, read as it is despite the bad chunk,
+	// when every chunk of it has a readable length (nil otherwise).
 	damaged []byte
 }
 
@@ -220,14 +221,24 @@ func scanRecords(r io.Reader, logNum uint32, fn func(off int64, rec []byte) erro
 			}
 			if c.found == foundEnd {
 				s.end, s.bad, s.reason = c.end, off, c.reason
-				if c.end == endDamaged && !inRecord && c.pos == posFull && c.length >= 0 {
-					s.damaged = append([]byte(nil), b[i+c.header:i+c.header+c.length]...)
-				}
 				next := n // where to look on in this block
-				if c.length >= 0 && c.header > 0 {
+				var partial []byte
+				if c.end == endDamaged && c.length >= 0 && c.header > 0 {
 					next = i + c.header + c.length
+					// The damaged record, read as it is: the chunks before
+					// the bad one, and the bad one.
+					payload := b[i+c.header : next]
+					switch {
+					case inRecord && (c.pos == posMiddle || c.pos == posLast):
+						partial = append(slices.Clone(rec), payload...)
+					case !inRecord && (c.pos == posFull || c.pos == posFirst):
+						partial = slices.Clone(payload)
+					}
+					if partial != nil && (c.pos == posFull || c.pos == posLast) {
+						s.damaged, partial = partial, nil
+					}
 				}
-				return s, s.lookOn(r, buf, b[next:], block, int64(next), logNum)
+				return s, s.lookOn(r, buf, b[next:], block, int64(next), logNum, partial)
 			}
 			if !inRecord {
 				recOff, rec = off, rec[:0]
@@ -254,36 +265,43 @@ func scanRecords(r io.Reader, logNum uint32, fn func(off int64, rec []byte) erro
 // lookOn reads on after the chunk that ended the valid records: first the
 // rest of its block (rest, at offset from within block block) when that
 // chunk's length could be read, then every following block from its start,
-// and collects the records whose chunks are all intact.
-func (s *recScan) lookOn(r io.Reader, buf, rest []byte, block, from int64, logNum uint32) error {
-	var rec []byte
+// and collects the records whose chunks are all intact. partial, if not
+// nil, is the damaged record so far: the chunks that continue it complete
+// s.damaged.
+func (s *recScan) lookOn(r io.Reader, buf, rest []byte, block, from int64, logNum uint32, partial []byte) error {
+	rec := partial
 	var recOff int64
-	inRecord := false
+	inRecord, inDamaged := partial != nil, partial != nil
 	scan := func(b []byte, base int64) {
 		for j := 0; j < len(b); {
 			c := parseChunk(b[j:], logNum)
 			if c.found != foundChunk {
 				if c.found != foundPadding {
-					inRecord = false // resynchronise at the next block
+					inRecord, inDamaged = false, false // resynchronise at the next block
 				}
 				return
 			}
 			s.afterBytes += int64(c.header + len(c.payload))
 			off := base + int64(j)
+			if c.pos == posFull || c.pos == posFirst {
+				inDamaged = false
+			}
 			switch c.pos {
 			case posFull:
-				s.after = append(s.after, recAt{off, append([]byte(nil), c.payload...)})
+				s.after = append(s.after, recAt{off, slices.Clone(c.payload)})
 				inRecord = false
 			case posFirst:
-				recOff, rec, inRecord = off, append(rec[:0], c.payload...), true
+				recOff, rec, inRecord = off, append(rec[:0:0], c.payload...), true
 			case posMiddle:
 				rec = append(rec, c.payload...)
 			case posLast:
-				if inRecord {
-					rec = append(rec, c.payload...)
-					s.after = append(s.after, recAt{recOff, append([]byte(nil), rec...)})
+				switch {
+				case inDamaged:
+					s.damaged = append(rec, c.payload...)
+				case inRecord:
+					s.after = append(s.after, recAt{recOff, append(slices.Clone(rec), c.payload...)})
 				}
-				inRecord = false
+				inRecord, inDamaged = false, false
 			}
 			j += c.header + len(c.payload)
 		}

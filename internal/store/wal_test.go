@@ -83,6 +83,9 @@ func TestWALByteFlipRefusesToStartAndRepairDropsExactlyTheRest(t *testing.T) {
 			}
 			next += perBatch
 		}
+		if dm := r.Damage.Damaged; dm == nil || dm.Offset != r.Damage.Offset || len(dm.Writes) == 0 || string(dm.Writes[0].Key[1:]) != fmt.Sprintf("key-%08d", kept) {
+			t.Fatalf("damaged batch read as %+v, want the batch at %d starting at key %d", dm, r.Damage.Offset, kept)
+		}
 		if next != total {
 			t.Fatalf("lost batches end at key %d, want %d", next, total)
 		}
