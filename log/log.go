@@ -143,9 +143,13 @@ type appendReq struct {
 }
 
 // Open starts a Log over db. The caller keeps ownership of db and must Close
-// the Log before closing db.
+// the Log before closing db. It refuses (ErrInconsistent) a database whose
+// stream states do not match the records present.
 func Open(db *pebble.DB, opts Options) (*Log, error) {
 	opts.ensureDefaults()
+	if err := checkEnds(db); err != nil {
+		return nil, err
+	}
 	l := &Log{
 		db:      db,
 		opts:    opts,

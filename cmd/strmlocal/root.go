@@ -84,6 +84,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newClockCmd(e),
 		newTUICmd(e),
 		newVersionCmd(e),
+		newRepairCmd(e),
 	)
 	return root
 }

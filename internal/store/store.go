@@ -56,6 +56,7 @@ type Store struct {
 	DB   *pebble.DB
 	dir  string
 	lock *pebble.Lock // our reference; Pebble holds its own while open
+	h    *health
 }
 
 // Open opens (creating if needed) the database described by opts.
@@ -79,10 +80,11 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: lock data dir %s: %w", opts.Dir, err)
 	}
+	h := newHealth(opts.Logger)
 	popts := &pebble.Options{
 		FS:     opts.FS,
 		Lock:   lock,
-		Logger: pebbleLogger{opts.Logger},
+		Logger: h,
 		// A large memtable keeps synced group commits from stalling on
 		// flushes (the log benchmark gains about 1.7x over the 4 MiB
 		// default). Pebble starts memtables small and grows them, so a
@@ -93,12 +95,23 @@ func Open(opts Options) (*Store, error) {
 	// above it): ingest looks up the current key link of every session
 	// value it has not seen since start, and most of those lookups miss.
 	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	popts.EventListener = h.listener()
+	// Pebble reads past a damaged MANIFEST or WAL record as if the file
+	// ended there; look first (damage.go).
+	if err := checkRecordFiles(opts.FS, opts.Dir, popts); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		_ = lock.Close()
-		return nil, fmt.Errorf("%w: %s cannot be opened (%v); use a different --data-dir, or move this one away", ErrIncompatible, opts.Dir, err)
+		return nil, openError(opts.Dir, err)
 	}
-	s := &Store{DB: db, dir: opts.Dir, lock: lock}
+	s := &Store{DB: db, dir: opts.Dir, lock: lock, h: h}
+	if err := verifyTables(db, opts.FS, opts.Dir, popts); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("%w; `strmlocal repair` cannot mend a table: restore the data dir from a copy, or move it away to start afresh", err)
+	}
 	if err := s.checkFormat(); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -109,6 +122,10 @@ func Open(opts Options) (*Store, error) {
 	if err := db.RatchetFormatMajorVersion(pebble.FormatNewest); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("store: upgrade data dir %s: %w", opts.Dir, err)
+	}
+	if err := reportRepairs(opts.FS, opts.Dir, opts.Logger); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -168,22 +185,4 @@ func isLockConflict(err error) bool {
 	}
 	// Pebble refuses a second lock from the same process with this text.
 	return err.Error() == "lock held by current process"
-}
-
-// pebbleLogger forwards Pebble's messages to slog. Pebble never logs user
-// keys or values in these messages.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
-}
-
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	p.l.Error(msg, "component", "pebble")
-	panic("pebble: " + msg)
 }
