@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -212,4 +213,41 @@ func TestCorruptManifestIsReportedAsCorruptNotIncompatible(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Each table is read whole once, by the first Open that finds it, not at
+// every start (start-up would cost a read of the whole data dir). A table
+// damaged after its check opens, and the read that meets the damage fails
+// and is reported, without a panic.
+func TestTablesAreVerifiedOnce(t *testing.T) {
+	eachLocation(t, func(t *testing.T, loc location) {
+		s := mustOpen(t, loc)
+		fillKeys(t, s.DB, 0, 5000)
+		if err := s.DB.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		mustClose(t, s)
+		ssts := files(t, loc, ".sst")
+		mustClose(t, mustOpen(t, loc)) // checks the new table and lists it
+
+		f, err := loc.rawFS().Open(loc.rawFS().PathJoin(loc.dir, "STRMLOCAL-VERIFIED"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if want := strings.TrimLeft(strings.TrimSuffix(ssts[0], ".sst"), "0") + "\n"; string(b) != want {
+			t.Fatalf("verified list %q, want %q", b, want)
+		}
+
+		flipByte(t, loc, ssts[0], fileSize(t, loc, ssts[0])/2)
+		s = mustOpen(t, loc)
+		defer mustClose(t, s)
+		if err := readAll(s.DB); !pebble.IsCorruptionError(err) {
+			t.Fatalf("read: %v, want a corruption error", err)
+		}
+		if got := s.Corruption(); !errors.Is(got, store.ErrCorrupt) {
+			t.Fatalf("Corruption() = %v, want ErrCorrupt", got)
+		}
+	})
 }

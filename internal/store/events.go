@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -92,30 +96,81 @@ func oneLine(err error) string {
 	return msg
 }
 
-// verifyTables reads every block of every live table of db and checks its
-// checksum, so that a corrupt table stops Open with its name instead of
-// failing a compaction or a read later. Tables are immutable: reading them
-// is the only way to find damage done after they were written.
+// verifiedFile, in the data dir, lists the tables an Open has checked, one
+// number per line. Tables are immutable, so each is read whole once, by the
+// first Open that finds it, and a restart reads only what is new: checking
+// every table at every start made start-up as slow as reading the whole
+// data dir (0.05 s → 0.9 s on 46 MB). Damage done to a table after its check
+// is met when it is read, and reported (Store.Corruption), never a panic.
+const verifiedFile = "STRMLOCAL-VERIFIED"
+
+// verifyTables reads every block of every live table of db that no earlier
+// Open checked and checks its checksum, so that a corrupt table stops Open
+// with its name instead of failing a compaction or a read later.
 func verifyTables(db *pebble.DB, fs vfs.FS, dir string, popts *pebble.Options) error {
 	levels, err := db.SSTables()
 	if err != nil {
 		return err
 	}
-	seen := map[uint64]bool{}
+	verified := readVerified(fs, dir)
+	live := map[uint64]bool{}
 	for _, level := range levels {
 		for _, t := range level {
 			num := uint64(t.BackingSSTNum)
-			if seen[num] {
+			if live[num] {
 				continue
 			}
-			seen[num] = true
+			live[num] = true
+			if verified[num] {
+				continue
+			}
 			name := fmt.Sprintf("%06d.sst", num)
 			if err := verifyTable(fs, fs.PathJoin(dir, name), t.Size, t.Virtual, popts); err != nil {
 				return fmt.Errorf("%w: table %s %s", ErrCorrupt, fs.PathJoin(dir, name), err)
 			}
 		}
 	}
-	return nil
+	// Only what is live now: a compacted table's number is never reused.
+	nums := slices.Sorted(maps.Keys(live))
+	var b strings.Builder
+	for _, n := range nums {
+		fmt.Fprintf(&b, "%d\n", n)
+	}
+	// Losing this file costs only a slower start: it is not synced.
+	return writeFile(fs, fs.PathJoin(dir, verifiedFile), b.String())
+}
+
+// readVerified reads verifiedFile; a missing or unreadable one is empty.
+func readVerified(fs vfs.FS, dir string) map[uint64]bool {
+	out := map[uint64]bool{}
+	f, err := fs.Open(fs.PathJoin(dir, verifiedFile))
+	if err != nil {
+		return out
+	}
+	b, err := io.ReadAll(f)
+	_ = f.Close()
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Fields(string(b)) {
+		if n, err := strconv.ParseUint(line, 10, 64); err == nil {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// writeFile replaces path with content (a new file, then a rename).
+func writeFile(fs vfs.FS, path, content string) error {
+	f, err := fs.Create(path+".new", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(f, content)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	return fs.Rename(path+".new", path)
 }
 
 func verifyTable(fs vfs.FS, path string, size uint64, virtual bool, popts *pebble.Options) error {
