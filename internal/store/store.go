@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -79,20 +78,7 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: lock data dir %s: %w", opts.Dir, err)
 	}
-	popts := &pebble.Options{
-		FS:     opts.FS,
-		Lock:   lock,
-		Logger: pebbleLogger{opts.Logger},
-		// A large memtable keeps synced group commits from stalling on
-		// flushes (the log benchmark gains about 1.7x over the 4 MiB
-		// default). Pebble starts memtables small and grows them, so a
-		// small sandbox does not pay for it.
-		MemTableSize: 64 << 20,
-	}
-	// Bloom filters on every level (a level takes the filter of the one
-	// above it): ingest looks up the current key link of every session
-	// value it has not seen since start, and most of those lookups miss.
-	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	popts := pebbleOptions(opts, lock)
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		_ = lock.Close()
