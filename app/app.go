@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/strmlocal/strmlocal/catalog"
@@ -104,6 +103,7 @@ type App struct {
 	streams *catalog.Streams
 	reg     *catalog.Registry
 	keys    *keys.Keys
+	disk    *store.Disk // the store's FS, watched for a full disk (disk.go)
 
 	sweepMu sync.Mutex // serialises key sweeps
 	bg      sync.WaitGroup
@@ -115,19 +115,18 @@ type App struct {
 }
 
 // Open opens the store and everything on it, registers the built-in
-// catalogue (unless Options.NoDemo) and starts the key sweep.
-func Open(opts Options) (*App, error) {
+// catalogue (unless Options.NoDemo) and starts the key sweep. It is
+// OpenContext without a way to stop it.
+func Open(opts Options) (*App, error) { return OpenContext(context.Background(), opts) }
+
+func open(ctx context.Context, opts Options) (*App, error) {
 	opts.fillDefaults()
-	sopts := store.Options{Dir: opts.DataDir, Logger: opts.Logger}
-	if opts.DataDir == "" {
-		sopts.FS, sopts.Dir = vfs.NewMem(), "strmlocal"
-	}
-	st, err := store.Open(sopts)
+	st, disk, err := openStore(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	now := opts.Clock.Now
-	a := &App{opts: opts, start: now(), store: st}
+	a := &App{opts: opts, start: now(), store: st, disk: disk}
 	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
 	if err == nil {
 		a.streams, err = catalog.OpenStreams(st.DB, now)
@@ -152,11 +151,15 @@ func Open(opts Options) (*App, error) {
 	if err == nil && !opts.NoDemo {
 		err = a.registerCatalogue()
 	}
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, errors.Join(err, a.closeStorage())
 	}
 	a.ctx, a.stop = context.WithCancel(context.Background())
 	a.bg.Go(a.sweepLoop)
+	disk.Running()
 	return a, nil
 }
 
@@ -184,6 +187,7 @@ func (a *App) registerCatalogue() error {
 // again returns the first Close's result.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		a.disk.Release()
 		a.stop()
 		a.bg.Wait()
 		a.closeErr = a.closeStorage()
@@ -192,6 +196,7 @@ func (a *App) Close() error {
 }
 
 func (a *App) closeStorage() error {
+	a.disk.Release()
 	var errs []error
 	if a.keys != nil {
 		errs = append(errs, a.keys.Close())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -27,6 +28,9 @@ type Result struct {
 func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, ser engine.Serialization, bodies [][]byte) ([]Result, error) {
 	if st.IsDerived() {
 		return nil, &kindError{ErrDerived, fmt.Sprintf("stream %q is derived from %q and accepts no events; send to %q", st.Name, st.DerivedFrom, st.DerivedFrom)}
+	}
+	if err := a.disk.Full(); err != nil {
+		return nil, err
 	}
 	schema, err := a.reg.ActiveSchema(schemaRef)
 	if err != nil {
@@ -49,7 +53,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		value, err := a.seal(st.ID, ev, cc, now, &meta)
 		if err != nil {
 			a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
-			return nil, err
+			return nil, store.FullError(err)
 		}
 		recs = append(recs, log.Record{Time: now, Meta: meta.Append(nil), Value: value})
 		idx = append(idx, i)
@@ -60,7 +64,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	first, err := a.log.Append(ctx, st.ID, recs)
 	if err != nil {
 		a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
-		return nil, err
+		return nil, store.FullError(err)
 	}
 	for j, i := range idx {
 		results[i].Offset = first + uint64(j)

@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/engine"
@@ -89,6 +90,11 @@ func (s *Server) httpError(w http.ResponseWriter, err error) {
 	}
 	var ce *connect.Error
 	errors.As(toConnect(err), &ce)
+	if errors.Is(err, app.ErrStorageFull) {
+		w.Header().Set("Retry-After", retryAfterFull)
+		plainError(w, http.StatusServiceUnavailable, ce.Message())
+		return
+	}
 	switch ce.Code() {
 	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeFailedPrecondition:
 		plainError(w, http.StatusBadRequest, ce.Message())

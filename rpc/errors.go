@@ -23,6 +23,8 @@ var codes = []struct {
 	// First: an unreadable stored record is the server's problem, whatever
 	// its cause would map to on its own.
 	{app.ErrUnreadable, connect.CodeInternal},
+	// A full disk: the client may retry later (docs/storage.md).
+	{app.ErrStorageFull, connect.CodeResourceExhausted},
 	{app.ErrInvalid, connect.CodeInvalidArgument},
 	{app.ErrDerived, connect.CodeFailedPrecondition},
 	{app.ErrRealClock, connect.CodeFailedPrecondition},

@@ -166,9 +166,12 @@ type Server struct {
 
 // New opens the application (the store and everything on it) and mounts
 // the transports. It does not listen.
-func New(opts Options) (*Server, error) {
+func New(opts Options) (*Server, error) { return NewContext(context.Background(), opts) }
+
+// NewContext is New that stops when ctx ends (see app.OpenContext).
+func NewContext(ctx context.Context, opts Options) (*Server, error) {
 	opts.fillDefaults()
-	a, err := app.Open(opts.appOptions())
+	a, err := app.OpenContext(ctx, opts.appOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +237,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /event", s.eventHandler)
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
 	mux.HandleFunc("GET /ws", s.wsHandler)
-	mux.HandleFunc("GET /ready", healthHandler)
+	mux.HandleFunc("GET /ready", s.readyHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)
 	return mux
 }

@@ -82,7 +82,16 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	if o.ephemeral {
 		opts.DataDir = ""
 	}
-	srv, err := rpc.New(opts)
+	// Stopping (SIGTERM, Ctrl-C) is honoured while the data dir opens too.
+	ctx := cmd.Context()
+	srv, err := rpc.NewContext(ctx, opts)
+	if ctx.Err() != nil {
+		if srv != nil {
+			_ = srv.Close()
+		}
+		fmt.Fprintln(e.stdout, "strmlocal stopping")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -102,7 +111,7 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	fmt.Fprintf(e.stdout, "%d schemas and %d event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`\n",
 		len(reg.Schemas(catalog.SchemaFilter{})), len(reg.Contracts(catalog.ContractFilter{})))
 	select {
-	case <-cmd.Context().Done():
+	case <-ctx.Done():
 	case <-waitChan(srv):
 	}
 	fmt.Fprintln(e.stdout, "strmlocal stopping")

@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -81,21 +80,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: lock data dir %s: %w", opts.Dir, err)
 	}
 	h := newHealth(opts.Logger)
-	popts := &pebble.Options{
-		FS:     opts.FS,
-		Lock:   lock,
-		Logger: h,
-		// A large memtable keeps synced group commits from stalling on
-		// flushes (the log benchmark gains about 1.7x over the 4 MiB
-		// default). Pebble starts memtables small and grows them, so a
-		// small sandbox does not pay for it.
-		MemTableSize: 64 << 20,
-	}
-	// Bloom filters on every level (a level takes the filter of the one
-	// above it): ingest looks up the current key link of every session
-	// value it has not seen since start, and most of those lookups miss.
-	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	popts.EventListener = h.listener()
+	popts := pebbleOptions(opts, lock, h)
 	// Pebble reads past a damaged MANIFEST or WAL record as if the file
 	// ended there; look first (damage.go).
 	if err := checkRecordFiles(opts.FS, opts.Dir, popts); err != nil {
