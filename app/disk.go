@@ -72,6 +72,17 @@ func openStore(ctx context.Context, opts Options) (*store.Store, *store.Disk, er
 	return st, disk, nil
 }
 
+// ErrCorrupt is matched by Ready's answer once the store met a corrupt data
+// file while running (a start refuses one it finds: docs/storage.md).
+var ErrCorrupt = store.ErrCorrupt
+
 // Ready returns nil while the application accepts writes, else why not:
-// an error matching ErrStorageFull while the disk is full.
-func (a *App) Ready() error { return a.disk.Full() }
+// an error matching ErrStorageFull while the disk is full, or ErrCorrupt
+// once a data file was found corrupt. Neither message names a file: the
+// health endpoints answer anyone; the server log has the file.
+func (a *App) Ready() error {
+	if err := a.store.Corruption(); err != nil {
+		return fmt.Errorf("%w: a data file failed its checksum while running (the server log names it); reads that meet it fail: stop the server, then restore the data dir from a copy or move it away", ErrCorrupt)
+	}
+	return a.disk.Full()
+}
