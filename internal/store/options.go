@@ -29,7 +29,7 @@ func pebbleOptions(opts Options, lock *pebble.Lock, h *health) *pebble.Options {
 		// The MANIFEST is rewritten from a snapshot past this size; Pebble's
 		// default (128 MiB) would let an idle sandbox's grow that far.
 		MaxManifestFileSize: 4 << 20,
-		EventListener: listener,
+		EventListener:       listener,
 	}
 	// Bloom filters on every level (a level takes the filter of the one
 	// above it): ingest looks up the current key link of every session
