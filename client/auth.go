@@ -18,6 +18,11 @@ func BasicAuth(clientID, secret string) connect.Interceptor {
 // TokenPath) on every call, unary and streaming.
 func BearerAuth(token string) connect.Interceptor { return authHeader("Bearer " + token) }
 
+// Authorization sends an Authorization header of exactly this value on
+// every call, unary and streaming (another scheme, or an odd spelling of
+// one in a test).
+func Authorization(value string) connect.Interceptor { return authHeader(value) }
+
 // authHeader is the value of the Authorization header. It is never shown or
 // logged.
 type authHeader string

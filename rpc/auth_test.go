@@ -18,26 +18,7 @@ import (
 )
 
 // authorization sends an Authorization header exactly as given.
-type authorization string
-
-func (a authorization) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", string(a))
-		return next(ctx, req)
-	}
-}
-
-func (a authorization) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", string(a))
-		return conn
-	}
-}
-
-func (a authorization) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
+func authorization(value string) connect.Interceptor { return client.Authorization(value) }
 
 // Authorization schemes are case-insensitive (RFC 7235): "bearer" and
 // "basic" work wherever "Bearer" and "Basic" do.
