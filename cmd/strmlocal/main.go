@@ -1,5 +1,3 @@
-// Command strmlocal is the strmlocal sandbox: server, CLI and (as the
-// project grows) simulator and terminal UI in one binary.
 package main
 
 import (
