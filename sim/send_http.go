@@ -230,6 +230,8 @@ func Classify(msg string) Verdict {
 			break
 		}
 		switch {
+		case strings.HasPrefix(rest, " holds more than ") && strings.Contains(rest, " consent levels"):
+			return Verdict{Rule: "consentLevels", Field: field}
 		case strings.HasPrefix(rest, " is the key field"):
 			return Verdict{Rule: "keyField", Field: field}
 		case field == "strmMeta/eventContractRef" && (strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " must name")):

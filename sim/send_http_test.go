@@ -173,6 +173,7 @@ func TestClassify(t *testing.T) {
 		{"Field: 'url' in event with schema: 's/s/1.0.0' with value: 'a' doesn't match regex: 'b' is not a valid consent level' doesn't match regex: '^x$'", sim.Verdict{Rule: "regex", Field: "url"}},
 		{"Field: 'producerSessionId' in event with schema: 's/s/1.0.0' is the key field and must not be empty", sim.Verdict{Rule: "keyField", Field: "producerSessionId"}},
 		{"Field: 'strmMeta/consentLevels' in event with schema: 's/s/1.0.0' with value: '-1' is not a valid consent level (must be an integer from 0 to 2147483647)", sim.Verdict{Rule: "consentLevels", Field: "strmMeta/consentLevels"}},
+		{"Field: 'strmMeta/consentLevels' in event with schema: 's/s/1.0.0' holds more than 64 consent levels (at most 64 values, each from 0 to 1023)", sim.Verdict{Rule: "consentLevels", Field: "strmMeta/consentLevels"}},
 		{"Field: 'strmMeta/eventContractRef' in event with schema: 's/s/1.0.0': event contract 'x/y/1.0.0' not found", sim.Verdict{Rule: "eventContract", Field: "strmMeta/eventContractRef"}},
 		{"Field: 'strmMeta/eventContractRef' in event with schema: 's/s/1.0.0' must name an event contract", sim.Verdict{Rule: "eventContract", Field: "strmMeta/eventContractRef"}},
 		{"event contract 'a/b/1.0.0' is for schema 'a/b/1.0.0', not for the event's schema 'c/d/1.0.0'", sim.Verdict{Rule: "schemaRef", Field: "strmMeta/eventContractRef"}},
