@@ -61,8 +61,11 @@ type Disk struct {
 	dir  string
 	opts DiskOptions
 
-	running  atomic.Bool
-	waiting  atomic.Int32  // writes waiting for space
+	running atomic.Bool
+	waiting atomic.Int32 // writes waiting for space
+	// roomyAt is when Full last found far more than MinFree free (unix
+	// nanoseconds; 0: not then): Full trusts that for roomyFor.
+	roomyAt  atomic.Int64
 	released chan struct{} // closed by Release
 	once     sync.Once
 }
@@ -121,12 +124,30 @@ func (d *Disk) Full() error {
 	if d.waiting.Load() > 0 {
 		return &fullError{"storage full: a write is waiting for space on the disk of the data dir; free some space and writes resume by themselves"}
 	}
-	if avail, ok := d.avail(); ok && avail < d.opts.MinFree {
+	if at := d.roomyAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < roomyFor {
+		return nil
+	}
+	avail, ok := d.avail()
+	if ok && avail >= d.opts.MinFree+roomyMargin {
+		d.roomyAt.Store(time.Now().UnixNano())
+	} else {
+		d.roomyAt.Store(0)
+	}
+	if ok && avail < d.opts.MinFree {
 		return &fullError{fmt.Sprintf("storage full: the disk of the data dir has %s free, below the %s strmlocal keeps free; free some space and writes resume by themselves",
 			bytesString(avail), bytesString(d.opts.MinFree))}
 	}
 	return nil
 }
+
+// Full is asked on every ingest (a statfs each time on the hot path of
+// POST /event): with more than roomyMargin above MinFree free, the answer
+// stands for roomyFor. A disk that fills faster than that meets the
+// write-waits-for-space path instead, which is safe, only less early.
+const (
+	roomyMargin = 256 << 20
+	roomyFor    = 100 * time.Millisecond
+)
 
 // FullError returns err as an ErrFull error without its file names when it
 // is ENOSPC, else err.
