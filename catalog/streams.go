@@ -25,11 +25,13 @@ import (
 // Stream is a registered stream.
 type Stream struct {
 	// ID names the stream's records in the log; never reused.
-	ID          log.StreamID `json:"id"`
-	Name        string       `json:"name"`
-	Description string       `json:"description,omitempty"`
-	Tags        []string     `json:"tags,omitempty"`
-	ClientID    string       `json:"clientId"`
+	ID log.StreamID `json:"id"`
+	// UUID names the stream in exported files (<time>-stream-<uuid>---0.jsonl).
+	UUID        string   `json:"uuid"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	ClientID    string   `json:"clientId"`
 	// SecretHash is the SHA-256 of the client secret.
 	SecretHash []byte    `json:"secretHash"`
 	CreateTime time.Time `json:"createTime"`
@@ -110,6 +112,11 @@ func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
 			it.Close()
 			return nil, fmt.Errorf("catalog: stream %q is corrupt: %w", it.Key()[2:], err)
 		}
+		if st.UUID == "" {
+			// Created before streams had one: derive it, so it is the same
+			// at every start.
+			st.UUID = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "strmlocal:stream:%d:%s:%d", st.ID, st.Name, st.CreateTime.UnixNano())).String()
+		}
 		s.byName[st.Name] = st
 		s.byClient[st.ClientID] = st
 	}
@@ -156,6 +163,7 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 	secret := rand.Text() + rand.Text() // 2 × 128 bits, base32
 	sum := sha256.Sum256([]byte(secret))
 	st := &Stream{
+		UUID:        uuid.NewString(),
 		Name:        n.Name,
 		Description: n.Description,
 		Tags:        slices.Clone(n.Tags),

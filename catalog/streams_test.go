@@ -182,6 +182,9 @@ func TestCreateStream(t *testing.T) {
 			if u, err := uuid.Parse(st.ClientID); err != nil || u.Version() != 4 || u.String() != st.ClientID {
 				t.Errorf("client id %q is not a random UUID: %v", st.ClientID, err)
 			}
+			if u, err := uuid.Parse(st.UUID); err != nil || u.Version() != 4 || st.UUID == st.ClientID {
+				t.Errorf("stream uuid %q is not a random UUID of its own: %v", st.UUID, err)
+			}
 			if !st.CreateTime.Equal(t0.Add(time.Minute)) || st.CreateTime.Location() != time.UTC {
 				t.Errorf("created %s, want %s", st.CreateTime, t0.Add(time.Minute).UTC())
 			}
@@ -192,7 +195,7 @@ func TestCreateStream(t *testing.T) {
 				t.Errorf("random mask seed %q is not 26 characters of base32", st.MaskSeed)
 			}
 			want := *tt.want
-			want.ID, want.ClientID, want.SecretHash, want.CreateTime = 4, st.ClientID, st.SecretHash, st.CreateTime
+			want.ID, want.UUID, want.ClientID, want.SecretHash, want.CreateTime = 4, st.UUID, st.ClientID, st.SecretHash, st.CreateTime
 			if tt.n.View.Seed == "" {
 				want.MaskSeed = st.MaskSeed
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/tink-crypto/tink-go/v2/daead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -69,5 +70,22 @@ func TestExport(t *testing.T) {
 	}
 	if rows, err := e.ks.Export(9); err != nil || rows == nil || len(rows) != 0 {
 		t.Fatalf("Export of a stream without keys = %#v, %v; want empty", rows, err)
+	}
+}
+
+func TestCSVRow(t *testing.T) {
+	exp := time.UnixMilli(1700000000123)
+	for _, c := range []struct {
+		link, keyset string
+		expires      time.Time
+		want         string
+	}{
+		{"", "", time.Time{}, `"","",""` + "\n"},
+		{"abc", `{"primaryKeyId":1}`, exp, `"abc","{""primaryKeyId"":1}","1700000000123"` + "\n"},
+		{"a,b\nc", "x", exp, "\"a,b\nc\",\"x\",\"1700000000123\"\n"},
+	} {
+		if got := keys.CSVRow(c.link, c.keyset, c.expires); got != c.want {
+			t.Errorf("CSVRow(%q, %q) = %q, want %q", c.link, c.keyset, got, c.want)
+		}
 	}
 }

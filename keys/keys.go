@@ -503,7 +503,20 @@ func (ks *Keys) Links(stream log.StreamID) ([]Link, error) {
 // eachRecord calls fn with the record of every link of stream, in stream
 // index order (Created, then ID).
 func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record) error) error {
-	return store.Scan(r, streamPrefix(stream), func(k, _ []byte) error {
+	return ks.eachRecordCreated(r, stream, time.Time{}, time.Time{}, fn)
+}
+
+// eachRecordCreated is eachRecord of the links created in [from, until); a
+// zero from or until is unbounded.
+func (ks *Keys) eachRecordCreated(r pebble.Reader, stream log.StreamID, from, until time.Time, fn func(*record) error) error {
+	lower, upper := streamPrefix(stream), store.PrefixEnd(streamPrefix(stream))
+	if !from.IsZero() {
+		lower = appendTime(streamPrefix(stream), from)
+	}
+	if !until.IsZero() {
+		upper = appendTime(streamPrefix(stream), until)
+	}
+	return store.ScanRange(r, lower, upper, func(k, _ []byte) error {
 		id := idSuffix(k)
 		v, closer, err := r.Get(linkKey(id))
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -519,6 +532,22 @@ func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record
 		}
 		return fn(rec)
 	})
+}
+
+// Seal encrypts a secret of another part of the server (a connector's
+// credentials) under the master key, bound to label: Unseal with another
+// label fails.
+func (ks *Keys) Seal(plaintext []byte, label string) ([]byte, error) {
+	return ks.opts.Master.Encrypt(plaintext, []byte("strmlocal sealed: "+label))
+}
+
+// Unseal decrypts what Seal encrypted with the same label.
+func (ks *Keys) Unseal(ciphertext []byte, label string) ([]byte, error) {
+	pt, err := ks.opts.Master.Decrypt(ciphertext, []byte("strmlocal sealed: "+label))
+	if err != nil {
+		return nil, fmt.Errorf("%w: a secret sealed for %s does not open under it (corrupt data dir?)", ErrMaster, label)
+	}
+	return pt, nil
 }
 
 // DeriveSecret returns a 32-byte secret for another part of the server (the

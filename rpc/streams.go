@@ -27,6 +27,7 @@ func toStream(st *catalog.Stream, secret string) *v1.Stream {
 		Tags:        st.Tags,
 		Credentials: &v1.Credentials{ClientId: st.ClientID, ClientSecret: secret},
 		CreateTime:  timestamppb.New(st.CreateTime),
+		Uuid:        st.UUID,
 	}
 	if st.IsDerived() {
 		out.DerivedFrom, out.ConsentType, out.Levels = st.DerivedFrom, consentToProto[st.ConsentType], st.Levels

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/keys"
 )
 
 // keys is a management client: it uses the admin token, not a stream's
@@ -104,23 +104,20 @@ it where you would keep the data itself. -o json prints the API response.`,
 	}
 }
 
-// writeKeysCSV writes the rows of keys export. encoding/csv quotes only
-// when it must; the original export quoted every field, and scripts expect
-// that.
-func writeKeysCSV(w io.Writer, keys []*v1.ExportedKey) error {
+// writeKeysCSV writes the rows of keys export in the format key exporters
+// write too (keys.CSVRow).
+func writeKeysCSV(w io.Writer, rows []*v1.ExportedKey) error {
 	var b strings.Builder
-	for _, k := range keys {
-		expires := ""
+	for _, k := range rows {
+		var expires time.Time
 		if k.ExpireTime != nil {
-			expires = strconv.FormatInt(k.ExpireTime.AsTime().UnixMilli(), 10)
+			expires = k.ExpireTime.AsTime()
 		}
-		b.WriteString(csvQuote(k.KeyLink) + "," + csvQuote(k.Keyset) + "," + csvQuote(expires) + "\n")
+		b.WriteString(keys.CSVRow(k.KeyLink, k.Keyset, expires))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-func csvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func newKeysForgetCmd(e *env) *cobra.Command {
 	return &cobra.Command{

@@ -74,19 +74,6 @@ func TestKeysListAndExport(t *testing.T) {
 	c.expect("keys export demo-2", 1, "", "strmlocal: stream \"demo-2\" is derived from \"demo\"; key links belong to the source stream \"demo\"\n")
 }
 
-func TestCSVQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                   `""`,
-		"abc":                `"abc"`,
-		`{"primaryKeyId":1}`: `"{""primaryKeyId"":1}"`,
-		"a,b\nc":             "\"a,b\nc\"",
-	} {
-		if got := csvQuote(in); got != want {
-			t.Errorf("csvQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // clickEvent is a valid clickstream event: session is the keyField,
 // customer the data subject.
 func clickEvent(session, customer string) string {

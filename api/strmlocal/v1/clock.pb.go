@@ -159,7 +159,9 @@ type AdvanceClockResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Now   *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=now,proto3" json:"now,omitempty"`
 	// Keys shredded because their retention ended.
-	KeysShredded  uint32 `protobuf:"varint,2,opt,name=keys_shredded,json=keysShredded,proto3" json:"keys_shredded,omitempty"`
+	KeysShredded uint32 `protobuf:"varint,2,opt,name=keys_shredded,json=keysShredded,proto3" json:"keys_shredded,omitempty"`
+	// Job runs that became due and ran (batch and key exporters).
+	JobsRun       uint32 `protobuf:"varint,3,opt,name=jobs_run,json=jobsRun,proto3" json:"jobs_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +210,13 @@ func (x *AdvanceClockResponse) GetKeysShredded() uint32 {
 	return 0
 }
 
+func (x *AdvanceClockResponse) GetJobsRun() uint32 {
+	if x != nil {
+		return x.JobsRun
+	}
+	return 0
+}
+
 var File_strmlocal_v1_clock_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_clock_proto_rawDesc = "" +
@@ -218,10 +227,11 @@ const file_strmlocal_v1_clock_proto_rawDesc = "" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12\x18\n" +
 	"\avirtual\x18\x02 \x01(\bR\avirtual\"@\n" +
 	"\x13AdvanceClockRequest\x12)\n" +
-	"\x02by\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x02by\"i\n" +
+	"\x02by\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x02by\"\x84\x01\n" +
 	"\x14AdvanceClockResponse\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12#\n" +
-	"\rkeys_shredded\x18\x02 \x01(\rR\fkeysShredded2\xb0\x01\n" +
+	"\rkeys_shredded\x18\x02 \x01(\rR\fkeysShredded\x12\x19\n" +
+	"\bjobs_run\x18\x03 \x01(\rR\ajobsRun2\xb0\x01\n" +
 	"\fClockService\x12I\n" +
 	"\bGetClock\x12\x1d.strmlocal.v1.GetClockRequest\x1a\x1e.strmlocal.v1.GetClockResponse\x12U\n" +
 	"\fAdvanceClock\x12!.strmlocal.v1.AdvanceClockRequest\x1a\".strmlocal.v1.AdvanceClockResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"

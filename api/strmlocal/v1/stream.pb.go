@@ -146,7 +146,9 @@ type Stream struct {
 	Levels       []int32         `protobuf:"varint,8,rep,packed,name=levels,proto3" json:"levels,omitempty"`
 	MaskedFields []*MaskedFields `protobuf:"bytes,9,rep,name=masked_fields,json=maskedFields,proto3" json:"masked_fields,omitempty"`
 	// The mask seed is never returned: "***" when the stream has one.
-	MaskSeed      string `protobuf:"bytes,10,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
+	MaskSeed string `protobuf:"bytes,10,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
+	// A UUID that names the stream in exported files; never reused.
+	Uuid          string `protobuf:"bytes,11,opt,name=uuid,proto3" json:"uuid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -247,6 +249,13 @@ func (x *Stream) GetMaskedFields() []*MaskedFields {
 func (x *Stream) GetMaskSeed() string {
 	if x != nil {
 		return x.MaskSeed
+	}
+	return ""
+}
+
+func (x *Stream) GetUuid() string {
+	if x != nil {
+		return x.Uuid
 	}
 	return ""
 }
@@ -726,7 +735,7 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\fMaskedFields\x12!\n" +
 	"\fcontract_ref\x18\x01 \x01(\tR\vcontractRef\x12\x16\n" +
-	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xa3\x03\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xb7\x03\n" +
 	"\x06Stream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -739,7 +748,8 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\x06levels\x18\b \x03(\x05R\x06levels\x12?\n" +
 	"\rmasked_fields\x18\t \x03(\v2\x1a.strmlocal.v1.MaskedFieldsR\fmaskedFields\x12\x1b\n" +
 	"\tmask_seed\x18\n" +
-	" \x01(\tR\bmaskSeed\"O\n" +
+	" \x01(\tR\bmaskSeed\x12\x12\n" +
+	"\x04uuid\x18\v \x01(\tR\x04uuid\"O\n" +
 	"\vCredentials\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xb6\x02\n" +

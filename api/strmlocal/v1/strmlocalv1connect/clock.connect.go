@@ -44,7 +44,7 @@ const (
 type ClockServiceClient interface {
 	GetClock(context.Context, *connect.Request[v1.GetClockRequest]) (*connect.Response[v1.GetClockResponse], error)
 	// AdvanceClock moves a virtual clock forward and runs what became due
-	// (key shredding) before it answers. A real clock is FailedPrecondition.
+	// (key shredding, due job runs) before it answers. A real clock is FailedPrecondition.
 	AdvanceClock(context.Context, *connect.Request[v1.AdvanceClockRequest]) (*connect.Response[v1.AdvanceClockResponse], error)
 }
 
@@ -94,7 +94,7 @@ func (c *clockServiceClient) AdvanceClock(ctx context.Context, req *connect.Requ
 type ClockServiceHandler interface {
 	GetClock(context.Context, *connect.Request[v1.GetClockRequest]) (*connect.Response[v1.GetClockResponse], error)
 	// AdvanceClock moves a virtual clock forward and runs what became due
-	// (key shredding) before it answers. A real clock is FailedPrecondition.
+	// (key shredding, due job runs) before it answers. A real clock is FailedPrecondition.
 	AdvanceClock(context.Context, *connect.Request[v1.AdvanceClockRequest]) (*connect.Response[v1.AdvanceClockResponse], error)
 }
 

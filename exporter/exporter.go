@@ -1,0 +1,86 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Bucket is a place objects are written to: a directory, an S3 bucket.
+// Implementations are safe for concurrent use.
+type Bucket interface {
+	// Put writes the object name ('/'-separated, relative to the bucket's
+	// root) with what body yields, replacing an object of that name, and
+	// returns the bytes written. Readers of the bucket see the whole object
+	// or none of it (or the object it replaces), never a part. Put reads
+	// body as it writes: an object of any size takes bounded memory.
+	Put(ctx context.Context, name string, body io.Reader) (int64, error)
+	// Delete deletes the object name; a missing object is no error.
+	Delete(ctx context.Context, name string) error
+	// String names the bucket in messages: `directory "/x"`,
+	// `bucket "b" at http://host:port`. Never a secret.
+	String() string
+}
+
+// Errors of sinks, to be matched with errors.Is. A sink wraps one of them
+// with a message that names where and what failed.
+var (
+	// ErrUnavailable: the sink could not be reached (connection refused, a
+	// timeout, DNS); trying again later may work.
+	ErrUnavailable = errors.New("sink unavailable")
+	// ErrRefused: the sink answered and refused (no such bucket, bad
+	// credentials, permission denied, not a directory).
+	ErrRefused = errors.New("sink refused")
+)
+
+// Error is a sink's failure: Where names the sink (Bucket.String), Code is
+// the sink's own error code when it has one (S3's NoSuchBucket), and Kind
+// is ErrUnavailable or ErrRefused.
+type Error struct {
+	Where string
+	Op    string // "put", "delete"; "" for a connection check
+	Name  string // the object, if any
+	Code  string
+	Kind  error
+	Err   error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Where)
+	if e.Op != "" {
+		fmt.Fprintf(&b, ": %s %s", e.Op, e.Name)
+	}
+	b.WriteString(": ")
+	if e.Code != "" {
+		b.WriteString(e.Code + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// ProbePrefix starts the name of the object Probe writes.
+const ProbePrefix = ".strmlocal-probe-"
+
+// Probe checks that b can be written to: it writes and deletes an empty
+// object .strmlocal-probe-<uuid> under prefix ("" for the root) and says
+// what it did.
+func Probe(ctx context.Context, b Bucket, prefix string) (string, error) {
+	name := ProbePrefix + uuid.NewString()
+	if prefix != "" {
+		name = prefix + "/" + name
+	}
+	if _, err := b.Put(ctx, name, strings.NewReader("")); err != nil {
+		return "", err
+	}
+	if err := b.Delete(ctx, name); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("wrote and deleted %s in %s", name, b), nil
+}
