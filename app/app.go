@@ -66,6 +66,12 @@ type Options struct {
 	// SweepInterval is how often a real clock is checked for keys past
 	// retention. Default: DefaultSweepInterval.
 	SweepInterval time.Duration
+	// JobRetryMin and JobRetryMax bound the wait before a failed job run is
+	// retried (doubling from the one to the other); JobRetries failed runs
+	// in a row make a job FAILED. Defaults: DefaultJobRetryMin,
+	// DefaultJobRetryMax, DefaultJobRetries.
+	JobRetryMin, JobRetryMax time.Duration
+	JobRetries               int
 }
 
 func (o *Options) fillDefaults() {
@@ -90,6 +96,15 @@ func (o *Options) fillDefaults() {
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval
 	}
+	if o.JobRetryMin <= 0 {
+		o.JobRetryMin = DefaultJobRetryMin
+	}
+	if o.JobRetryMax < o.JobRetryMin {
+		o.JobRetryMax = max(DefaultJobRetryMax, o.JobRetryMin)
+	}
+	if o.JobRetries <= 0 {
+		o.JobRetries = DefaultJobRetries
+	}
 }
 
 // App is one running strmlocal: the store and everything on it, and the
@@ -103,7 +118,13 @@ type App struct {
 	streams *catalog.Streams
 	reg     *catalog.Registry
 	keys    *keys.Keys
-	disk    *store.Disk // the store's FS, watched for a full disk (disk.go)
+	jobs    *catalog.Jobs // data connectors, jobs and their states
+	disk    *store.Disk   // the store's FS, watched for a full disk (disk.go)
+
+	// jobsMu orders the changes of jobs' lives (create, pause, resume,
+	// delete, Advance's runs) and guards runners.
+	jobsMu  sync.Mutex
+	runners map[string]*runner // of RUNNING jobs; REQUIRES: jobsMu held
 
 	sweepMu sync.Mutex // serialises key sweeps
 	bg      sync.WaitGroup
@@ -126,13 +147,16 @@ func open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	now := opts.Clock.Now
-	a := &App{opts: opts, start: now(), store: st, disk: disk}
+	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}}
 	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
 	if err == nil {
 		a.streams, err = catalog.OpenStreams(st.DB, now)
 	}
 	if err == nil {
 		a.reg, err = catalog.OpenRegistry(st.DB, now)
+	}
+	if err == nil {
+		a.jobs, err = catalog.OpenJobs(st.DB)
 	}
 	if err == nil {
 		var master tink.AEAD
@@ -159,6 +183,7 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.ctx, a.stop = context.WithCancel(context.Background())
 	a.bg.Go(a.sweepLoop)
+	a.startJobs()
 	disk.Running()
 	return a, nil
 }
@@ -182,7 +207,9 @@ func (a *App) registerCatalogue() error {
 	return nil
 }
 
-// Close stops the background work, waits for it, and closes the keys, the
+// Close stops the background work (the key sweep, the jobs' runs: a run
+// in progress stops where it is and resumes at the next Open), waits for
+// it, and closes the keys, the
 // log and the store. Readers still open fail with log.ErrClosed. Closing
 // again returns the first Close's result.
 func (a *App) Close() error {

@@ -1,6 +1,9 @@
 package app
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the application layer. Their wrapped messages are
 // written for the caller and name what to do.
@@ -14,6 +17,9 @@ var (
 	// ErrInvalid is returned for an argument the application layer itself
 	// refuses.
 	ErrInvalid = errors.New("app: invalid argument")
+	// ErrState is returned for an operation the state of a thing forbids
+	// (resuming a running job, deleting a stream that jobs read).
+	ErrState = errors.New("app: wrong state")
 	// ErrUnreadable is returned by a Reader for a stored record it cannot
 	// read: a defect or a damaged data dir, never the reader's fault. It
 	// wraps the cause, whatever that matches as well.
@@ -34,3 +40,11 @@ type kindError struct {
 
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
+
+func invalidf(format string, args ...any) error {
+	return &kindError{ErrInvalid, fmt.Sprintf(format, args...)}
+}
+
+func statef(format string, args ...any) error {
+	return &kindError{ErrState, fmt.Sprintf(format, args...)}
+}

@@ -47,7 +47,23 @@ func (a *App) checkMasked(n catalog.NewStream) error {
 // DeleteStream deletes a stream (with its derived streams when recursive)
 // and returns the names deleted, the named one last. A source stream's
 // records, its keys and the catalogue entries go in one atomic batch.
+//
+// A stream that jobs read (or whose derived streams jobs read) needs
+// recursive as well, which stops and deletes those jobs first.
 func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
+	a.jobsMu.Lock()
+	defer a.jobsMu.Unlock()
+	if _, err := a.streams.Get(name); err != nil {
+		return nil, err
+	}
+	affected := append(a.streams.Derived(name), name)
+	if len(affected) > 1 && !recursive {
+		// The derived streams' refusal comes first, from the catalogue.
+		affected = affected[len(affected)-1:]
+	}
+	if err := a.dropJobsOfLocked(affected, name, recursive); err != nil {
+		return nil, err
+	}
 	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
 		dropKeys := a.keys.DropStream(id)
 		return a.log.Drop(id, func(b *pebble.Batch) error {

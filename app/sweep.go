@@ -43,10 +43,13 @@ func (a *App) sweep() (int, error) {
 type Advanced struct {
 	Now          time.Time
 	KeysShredded int
+	// JobsRun is the number of job runs that became due and ran.
+	JobsRun int
 }
 
 // Advance moves a virtual server clock forward by d and runs the work that
-// became due (the key sweep) before it returns, so a test sees its effects.
+// became due (the key sweep, then every due job run) before it returns, so
+// a test sees its effects.
 func (a *App) Advance(d time.Duration) (Advanced, error) {
 	v, ok := a.opts.Clock.(*clock.Virtual)
 	if !ok {
@@ -60,7 +63,7 @@ func (a *App) Advance(d time.Duration) (Advanced, error) {
 		return Advanced{}, &kindError{ErrInvalid, fmt.Sprintf("by: %v", err)}
 	}
 	n, err := a.sweep()
-	return Advanced{Now: now, KeysShredded: n}, err
+	return Advanced{Now: now, KeysShredded: n, JobsRun: a.runDueJobs()}, err
 }
 
 // Virtual reports whether the server clock is a virtual one.

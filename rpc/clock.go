@@ -26,5 +26,5 @@ func (h *clockService) AdvanceClock(_ context.Context, req *connect.Request[v1.A
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&v1.AdvanceClockResponse{Now: timestamppb.New(adv.Now), KeysShredded: uint32(adv.KeysShredded)}), nil
+	return connect.NewResponse(&v1.AdvanceClockResponse{Now: timestamppb.New(adv.Now), KeysShredded: uint32(adv.KeysShredded), JobsRun: uint32(adv.JobsRun)}), nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/exporter"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -28,6 +29,10 @@ var codes = []struct {
 	{app.ErrInvalid, connect.CodeInvalidArgument},
 	{app.ErrDerived, connect.CodeFailedPrecondition},
 	{app.ErrRealClock, connect.CodeFailedPrecondition},
+	{app.ErrState, connect.CodeFailedPrecondition},
+	// A sink (data connector) that cannot be reached, or that refused.
+	{exporter.ErrUnavailable, connect.CodeUnavailable},
+	{exporter.ErrRefused, connect.CodeFailedPrecondition},
 	{catalog.ErrInvalid, connect.CodeInvalidArgument},
 	{catalog.ErrNotFound, connect.CodeNotFound},
 	{catalog.ErrExists, connect.CodeAlreadyExists},

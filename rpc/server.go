@@ -41,6 +41,9 @@ type Options struct {
 	NoDemo        bool
 	MaxEventBytes int
 	PageBytes     int
+	JobRetryMin   time.Duration
+	JobRetryMax   time.Duration
+	JobRetries    int
 
 	// Logger receives operational messages, of the transports and of the
 	// application; never event contents, keys or secrets. Default: discard.
@@ -130,7 +133,7 @@ func (o *Options) appOptions() app.Options {
 	return app.Options{
 		DataDir: o.DataDir, Clock: o.Clock, Rotation: o.Rotation, KeyRetention: o.KeyRetention,
 		MasterKey: o.MasterKey, Logger: o.Logger, NoDemo: o.NoDemo, MaxEventBytes: o.MaxEventBytes,
-		PageBytes: o.PageBytes,
+		PageBytes: o.PageBytes, JobRetryMin: o.JobRetryMin, JobRetryMax: o.JobRetryMax, JobRetries: o.JobRetries,
 	}
 }
 
@@ -219,6 +222,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(strmlocalv1connect.NewEgressServiceHandler(&egressService{s: s}, open))
 	mux.Handle(strmlocalv1connect.NewKeyServiceHandler(&keyService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewClockServiceHandler(&clockService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewConnectorServiceHandler(&connectorService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewJobServiceHandler(&jobService{s: s}, admin))
 	// ServerService tells the version and the data dir; reflection lists
 	// every service: admin's business too. Health stays open.
 	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}, admin))
@@ -230,6 +235,8 @@ func (s *Server) routes() *http.ServeMux {
 		strmlocalv1connect.EgressServiceName,
 		strmlocalv1connect.KeyServiceName,
 		strmlocalv1connect.ClockServiceName,
+		strmlocalv1connect.ConnectorServiceName,
+		strmlocalv1connect.JobServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, admin))

@@ -1,0 +1,151 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// kindSchema is the JSON Schema of one kind's config (a connector's or a
+// job's), compiled once: the one check of a config's shape, so that the
+// schema DescribeConnectorKinds and DescribeJobKinds return is the rule
+// applied.
+type kindSchema struct {
+	text     string
+	compiled *jsonschema.Schema
+}
+
+func mustCompileKind(kind, text string) kindSchema {
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		panic(fmt.Sprintf("app: the config schema of %s is not JSON: %v", kind, err))
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	url := "strmlocal:///kinds/" + kind + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		panic(fmt.Sprintf("app: the config schema of %s: %v", kind, err))
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		panic(fmt.Sprintf("app: the config schema of %s: %v", kind, err))
+	}
+	return kindSchema{text: text, compiled: s}
+}
+
+// check validates config (a JSON object) against the schema and decodes it
+// into v. Every failing field is named: "config.bucket: …; config.region: …".
+func (k kindSchema) check(config []byte, v any) error {
+	if len(bytes.TrimSpace(config)) == 0 {
+		config = []byte("{}")
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(config))
+	if err != nil {
+		return invalidf("config: not a JSON object: %v", err)
+	}
+	if err := k.compiled.Validate(inst); err != nil {
+		return invalidf("%s", schemaFailures(err))
+	}
+	d := json.NewDecoder(bytes.NewReader(config))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return invalidf("config: %v", err)
+	}
+	return nil
+}
+
+// schemaFailures lists every leaf failure of a validation, one per field,
+// sorted: "config.endpoint: …; config: missing property 'bucket'".
+func schemaFailures(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return "config: " + err.Error()
+	}
+	var out []string
+	var visit func(u *jsonschema.OutputUnit)
+	visit = func(u *jsonschema.OutputUnit) {
+		if len(u.Errors) == 0 && u.Error != nil {
+			field := "config"
+			if loc := strings.TrimPrefix(u.InstanceLocation, "/"); loc != "" {
+				field += "." + strings.NewReplacer("/", ".", "~1", "/", "~0", "~").Replace(loc)
+			}
+			out = append(out, field+": "+u.Error.String())
+		}
+		for i := range u.Errors {
+			visit(&u.Errors[i])
+		}
+	}
+	visit(ve.BasicOutput())
+	if len(out) == 0 {
+		return "config: " + ve.Error()
+	}
+	slices.Sort(out)
+	return strings.Join(slices.Compact(out), "; ")
+}
+
+// splitSecrets moves the secret fields of a config object out of it: the
+// config without them, and them as a JSON object (nil when there are none).
+func splitSecrets(config []byte, secrets []string) (public, secret []byte, err error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(config, &m); err != nil {
+		return nil, nil, invalidf("config: not a JSON object: %v", err)
+	}
+	s := map[string]json.RawMessage{}
+	for _, f := range secrets {
+		if v, ok := m[f]; ok {
+			s[f] = v
+			delete(m, f)
+		}
+	}
+	if public, err = json.Marshal(m); err != nil {
+		return nil, nil, err
+	}
+	if len(s) == 0 {
+		return public, nil, nil
+	}
+	secret, err = json.Marshal(s)
+	return public, secret, err
+}
+
+// joinSecrets is the inverse of splitSecrets.
+func joinSecrets(public, secret []byte) ([]byte, error) {
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(public, &m); err != nil {
+		return nil, err
+	}
+	if secret != nil {
+		s := map[string]json.RawMessage{}
+		if err := json.Unmarshal(secret, &s); err != nil {
+			return nil, err
+		}
+		for k, v := range s {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// maskSecrets returns the public config with every secret field of the
+// kind shown as "***".
+func maskSecrets(public []byte, secrets []string) []byte {
+	if len(secrets) == 0 {
+		return public
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(public, &m); err != nil {
+		return public
+	}
+	for _, f := range secrets {
+		m[f] = json.RawMessage(`"***"`)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return public
+	}
+	return out
+}

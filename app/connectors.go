@@ -1,0 +1,205 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/exporter"
+	"github.com/strmlocal/strmlocal/exporter/local"
+)
+
+// Kind describes a kind of data connector or job: its config's JSON Schema
+// and its secret fields.
+type Kind struct {
+	Name        string
+	Description string
+	// Schema is the JSON Schema of the config, as JSON text.
+	Schema string
+	// Secrets are the config fields stored encrypted and never returned.
+	Secrets []string
+}
+
+// connectorKind is one kind of data connector.
+type connectorKind struct {
+	Kind
+	schema kindSchema
+	// open checks a whole config (secrets included) and returns its bucket
+	// without connecting anywhere.
+	open func(config []byte, schema kindSchema) (exporter.Bucket, error)
+}
+
+// openAs decodes a config into C, checks it with its Validate, and opens it.
+func openAs[C interface{ Validate() error }, B exporter.Bucket](newBucket func(C) (B, error)) func([]byte, kindSchema) (exporter.Bucket, error) {
+	return func(config []byte, schema kindSchema) (exporter.Bucket, error) {
+		var c C
+		if err := schema.check(config, &c); err != nil {
+			return nil, err
+		}
+		if err := c.Validate(); err != nil {
+			return nil, invalidf("config.%v", err)
+		}
+		b, err := newBucket(c)
+		if err != nil {
+			return nil, invalidf("config.%v", err)
+		}
+		return b, nil
+	}
+}
+
+var connectorKinds = func() map[string]*connectorKind {
+	kinds := []*connectorKind{
+		{Kind: Kind{Name: "local", Description: "A directory on the server's machine.", Schema: local.Schema, Secrets: local.Secrets},
+			open: openAs(local.New)},
+	}
+	m := map[string]*connectorKind{}
+	for _, k := range kinds {
+		k.schema = mustCompileKind("connector-"+k.Name, k.Schema)
+		m[k.Name] = k
+	}
+	return m
+}()
+
+// ConnectorKinds returns the kinds of data connector, by name.
+func ConnectorKinds() []Kind {
+	var out []Kind
+	for _, k := range connectorKinds {
+		out = append(out, k.Kind)
+	}
+	slices.SortFunc(out, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func connectorKindOf(kind string) (*connectorKind, error) {
+	k, ok := connectorKinds[kind]
+	if !ok {
+		names := make([]string, 0, len(connectorKinds))
+		for n := range connectorKinds {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, invalidf("kind: unknown data connector kind %q (kinds: %s)", kind, strings.Join(names, ", "))
+	}
+	return k, nil
+}
+
+// NewConnector is a data connector to create, validate or test.
+type NewConnector struct {
+	Name, Kind string
+	// Config is the kind's config as a JSON object, secrets included.
+	Config []byte
+}
+
+// ValidateConnector checks a connector without saving it or connecting.
+func (a *App) ValidateConnector(n NewConnector) error {
+	if err := catalog.ValidateName(n.Name); err != nil {
+		return invalidf("name: invalid data connector name %q: use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'", n.Name)
+	}
+	k, err := connectorKindOf(n.Kind)
+	if err != nil {
+		return err
+	}
+	_, err = k.open(n.Config, k.schema)
+	return err
+}
+
+// CreateConnector checks and saves a connector, its secrets sealed under
+// the master key. It does not connect (TestConnector does).
+func (a *App) CreateConnector(n NewConnector) (*catalog.Connector, error) {
+	if err := a.ValidateConnector(n); err != nil {
+		return nil, err
+	}
+	k := connectorKinds[n.Kind]
+	public, secret, err := splitSecrets(n.Config, k.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	c := &catalog.Connector{Name: n.Name, Kind: n.Kind, Config: public, CreateTime: a.opts.Clock.Now().UTC()}
+	if secret != nil {
+		if c.Sealed, err = a.keys.Seal(secret, sealLabel(n.Name)); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.jobs.CreateConnector(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func sealLabel(connector string) string { return "data connector " + connector }
+
+// MaskedConfig is a connector's config as it may be shown: every secret
+// field "***".
+func MaskedConfig(c *catalog.Connector) []byte {
+	if k, ok := connectorKinds[c.Kind]; ok {
+		return maskSecrets(c.Config, k.Secrets)
+	}
+	return c.Config
+}
+
+// Connector returns the named connector (secrets sealed).
+func (a *App) Connector(name string) (*catalog.Connector, error) { return a.jobs.Connector(name) }
+
+// Connectors returns every connector, by name.
+func (a *App) Connectors() []*catalog.Connector { return a.jobs.Connectors() }
+
+// DeleteConnector deletes a connector; one that jobs use needs recursive,
+// which stops and deletes those jobs (not what they wrote). It returns the
+// jobs deleted.
+func (a *App) DeleteConnector(name string, recursive bool) ([]string, error) {
+	a.jobsMu.Lock()
+	defer a.jobsMu.Unlock()
+	jobs, err := a.jobs.DeleteConnector(name, recursive)
+	if err != nil {
+		return nil, err
+	}
+	a.stopRunnersLocked(jobs)
+	return jobs, nil
+}
+
+// bucket opens the bucket of a saved connector.
+func (a *App) bucket(c *catalog.Connector) (exporter.Bucket, error) {
+	k, err := connectorKindOf(c.Kind)
+	if err != nil {
+		return nil, err
+	}
+	config := c.Config
+	if c.Sealed != nil {
+		secret, err := a.keys.Unseal(c.Sealed, sealLabel(c.Name))
+		if err != nil {
+			return nil, err
+		}
+		if config, err = joinSecrets(c.Config, secret); err != nil {
+			return nil, fmt.Errorf("data connector %q: stored config is corrupt", c.Name)
+		}
+	}
+	return k.open(config, k.schema)
+}
+
+// TestConnector connects to a saved connector (name) or to one not saved
+// (n, when name is ""): it writes and deletes a probe object and says what
+// it did, or exactly what failed.
+func (a *App) TestConnector(ctx context.Context, name string, n NewConnector) (string, error) {
+	var b exporter.Bucket
+	if name != "" {
+		c, err := a.jobs.Connector(name)
+		if err != nil {
+			return "", err
+		}
+		if b, err = a.bucket(c); err != nil {
+			return "", err
+		}
+	} else {
+		if err := a.ValidateConnector(n); err != nil {
+			return "", err
+		}
+		k := connectorKinds[n.Kind]
+		var err error
+		if b, err = k.open(n.Config, k.schema); err != nil {
+			return "", err
+		}
+	}
+	return exporter.Probe(ctx, b, "")
+}
