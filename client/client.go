@@ -38,6 +38,8 @@ type Client struct {
 	Keys           strmlocalv1connect.KeyServiceClient
 	Clock          strmlocalv1connect.ClockServiceClient
 	Server         strmlocalv1connect.ServerServiceClient
+	Connectors     strmlocalv1connect.ConnectorServiceClient
+	Jobs           strmlocalv1connect.JobServiceClient
 
 	copts []connect.ClientOption
 }
@@ -63,6 +65,8 @@ func New(url string, o Options) *Client {
 		Keys:           strmlocalv1connect.NewKeyServiceClient(hc, url, copts...),
 		Clock:          strmlocalv1connect.NewClockServiceClient(hc, url, copts...),
 		Server:         strmlocalv1connect.NewServerServiceClient(hc, url, copts...),
+		Connectors:     strmlocalv1connect.NewConnectorServiceClient(hc, url, copts...),
+		Jobs:           strmlocalv1connect.NewJobServiceClient(hc, url, copts...),
 		copts:          copts,
 	}
 }
