@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ func batchExporterKind() *jobKind {
       "type": "integer",
       "minimum": 1,
       "maximum": 10000000,
-      "description": "A run with more new events writes several files (…---0.jsonl, …---0.1.jsonl, …). Default: 100000."
+      "description": "A run with more new events writes several files (…---0.jsonl, …---0_0001.jsonl, …). Default: 100000."
     }
   }
 }`,
@@ -194,7 +193,8 @@ func startExport(a *App, st *catalog.Stream, config []byte) (catalog.JobState, e
 }
 
 // objectName is <prefix>/<UTC time, ISO seconds>-<what>-<stream uuid>---0
-// with .<part> for the second and later objects of a run, and ext.
+// with _<part, 4 digits> for the second and later objects of a run, and
+// ext: the names of a run sort in the order of their events.
 func objectName(prefix string, t time.Time, what, uuid string, part int, ext string) string {
 	var b strings.Builder
 	if prefix != "" {
@@ -202,7 +202,7 @@ func objectName(prefix string, t time.Time, what, uuid string, part int, ext str
 	}
 	b.WriteString(t.UTC().Format("2006-01-02T15:04:05") + "-" + what + "-" + uuid + "---0")
 	if part > 0 {
-		b.WriteString("." + strconv.Itoa(part))
+		fmt.Fprintf(&b, "_%04d", part)
 	}
 	b.WriteString(ext)
 	return b.String()

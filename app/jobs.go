@@ -289,6 +289,7 @@ func (a *App) stopRunnersLocked(names []string) {
 // ctx ends. On a real clock it sleeps until the next run; on a virtual one
 // it waits for Advance to poke it.
 func (a *App) runLoop(ctx context.Context, name string, r *runner) {
+	runs := 0 // since the last poke
 	for {
 		_, st, err := a.jobs.Job(name)
 		if err != nil || st.State != catalog.JobRunning {
@@ -314,13 +315,13 @@ func (a *App) runLoop(ctx context.Context, name string, r *runner) {
 				return
 			}
 		}
-		runs := 0
 		if !a.opts.Clock.Now().Before(st.NextRun) {
 			a.runOnce(ctx, name)
-			runs = 1
+			runs++
 		}
 		if reply != nil {
 			reply <- runs
+			runs = 0
 		}
 		if ctx.Err() != nil {
 			return
