@@ -9,6 +9,7 @@ import (
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/exporter"
 	"github.com/strmlocal/strmlocal/exporter/local"
+	"github.com/strmlocal/strmlocal/exporter/s3"
 )
 
 // Kind describes a kind of data connector or job: its config's JSON Schema
@@ -53,6 +54,8 @@ var connectorKinds = func() map[string]*connectorKind {
 	kinds := []*connectorKind{
 		{Kind: Kind{Name: "local", Description: "A directory on the server's machine.", Schema: local.Schema, Secrets: local.Secrets},
 			open: openAs(local.New)},
+		{Kind: Kind{Name: "s3", Description: "An S3-compatible bucket (AWS, MinIO, Ceph, GCS interoperability, Versity).", Schema: s3.Schema, Secrets: s3.Secrets},
+			open: openAs(s3.New)},
 	}
 	m := map[string]*connectorKind{}
 	for _, k := range kinds {

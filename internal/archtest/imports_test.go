@@ -116,10 +116,19 @@ func TestImportRules(t *testing.T) {
 		}
 		// Data flows one way: nothing below the application layer reaches
 		// up to it or to the transports.
-		if in(name, "engine", "keys", "log", "catalog", "internal") {
+		if in(name, "engine", "keys", "log", "catalog", "internal", "exporter") {
 			for _, d := range deps {
 				if in(d, "app", "rpc", "client", "cmd", "tui", "sim", "strmtest") {
 					t.Errorf("%s depends on %s: packages below app must not import it or anything above it", name, d)
+				}
+			}
+		}
+		// Sinks know nothing of streams, keys or the store: they write
+		// the bytes they are given (docs/jobs.md).
+		if in(name, "exporter") {
+			for _, d := range deps {
+				if in(d, "engine", "keys", "log", "catalog", "internal/store") {
+					t.Errorf("%s depends on %s: a sink writes what it is given and knows nothing of streams", name, d)
 				}
 			}
 		}
