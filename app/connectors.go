@@ -111,6 +111,37 @@ func (a *App) ValidateConnector(n NewConnector) error {
 // CreateConnector checks and saves a connector, its secrets sealed under
 // the master key. It does not connect (TestConnector does).
 func (a *App) CreateConnector(n NewConnector) (*catalog.Connector, error) {
+	c, err := a.sealConnector(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.jobs.CreateConnector(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UpdateConnector replaces the config of a connector (to rotate its
+// credentials, say); the jobs that use it write with the new config from
+// their next run on.
+func (a *App) UpdateConnector(n NewConnector) (*catalog.Connector, error) {
+	old, err := a.jobs.Connector(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.sealConnector(n)
+	if err != nil {
+		return nil, err
+	}
+	c.CreateTime = old.CreateTime
+	if err := a.jobs.ReplaceConnector(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// sealConnector checks n and returns it as saved: secrets sealed.
+func (a *App) sealConnector(n NewConnector) (*catalog.Connector, error) {
 	if err := a.ValidateConnector(n); err != nil {
 		return nil, err
 	}
@@ -124,9 +155,6 @@ func (a *App) CreateConnector(n NewConnector) (*catalog.Connector, error) {
 		if c.Sealed, err = a.keys.Seal(secret, sealLabel(n.Name)); err != nil {
 			return nil, err
 		}
-	}
-	if err := a.jobs.CreateConnector(c); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

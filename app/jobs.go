@@ -152,6 +152,40 @@ func (a *App) CreateJob(n NewJob) (JobInfo, error) {
 	return a.jobInfo(job, state), nil
 }
 
+// UpdateJob replaces the connector and config of a job, keeping its kind,
+// stream and state (the cursor). A running job is stopped and started
+// again with the new definition.
+func (a *App) UpdateJob(n NewJob) (JobInfo, error) {
+	if n.Name == "" {
+		return JobInfo{}, invalidf("name: give the name of the job to update")
+	}
+	old, _, err := a.jobs.Job(n.Name)
+	if err != nil {
+		return JobInfo{}, err
+	}
+	if n.Connector == "" {
+		n.Connector = old.Connector
+	}
+	job, _, err := a.prepareJob(n)
+	if err != nil {
+		return JobInfo{}, err
+	}
+	a.jobsMu.Lock()
+	defer a.jobsMu.Unlock()
+	_, running := a.runners[job.Name]
+	if running {
+		a.stopRunnersLocked([]string{job.Name})
+	}
+	err = a.jobs.ReplaceJob(job)
+	if running {
+		a.startRunnerLocked(job.Name)
+	}
+	if err != nil {
+		return JobInfo{}, err
+	}
+	return a.Job(job.Name)
+}
+
 // Job returns the named job with its state.
 func (a *App) Job(name string) (JobInfo, error) {
 	job, st, err := a.jobs.Job(name)

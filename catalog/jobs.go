@@ -165,6 +165,29 @@ func (j *Jobs) CreateConnector(c *Connector) error {
 	return nil
 }
 
+// ReplaceConnector replaces the definition of an existing connector (its
+// name and kind stay).
+func (j *Jobs) ReplaceConnector(c *Connector) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	old, ok := j.connectors[c.Name]
+	if !ok {
+		return j.connectorNotFound(c.Name)
+	}
+	if old.Kind != c.Kind {
+		return errorf(ErrInvalid, "kind: data connector %q is of kind %s; a connector's kind cannot change (delete it and create another)", c.Name, old.Kind)
+	}
+	if err := j.db.Set(connectorKey(c.Name), v, pebble.Sync); err != nil {
+		return fmt.Errorf("catalog: store data connector %q: %w", c.Name, err)
+	}
+	j.connectors[c.Name] = c
+	return nil
+}
+
 // Connector returns the named connector.
 func (j *Jobs) Connector(name string) (*Connector, error) {
 	j.mu.Lock()
@@ -275,6 +298,35 @@ func (j *Jobs) CreateJob(job *Job, st JobState) error {
 		return fmt.Errorf("catalog: store job %q: %w", job.Name, err)
 	}
 	j.jobs[job.Name], j.states[job.Name] = job, st
+	return nil
+}
+
+// ReplaceJob replaces the definition of an existing job; its kind and
+// stream stay, and so does its state.
+func (j *Jobs) ReplaceJob(job *Job) error {
+	v, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	old, ok := j.jobs[job.Name]
+	switch {
+	case !ok:
+		return j.jobNotFound(job.Name)
+	case old.Kind != job.Kind:
+		return errorf(ErrInvalid, "kind: job %q is a %s; a job's kind cannot change (delete it and create another)", job.Name, old.Kind)
+	case old.Stream != job.Stream:
+		return errorf(ErrInvalid, "stream: job %q reads stream %q; a job's stream cannot change (delete it and create another)", job.Name, old.Stream)
+	}
+	if _, ok := j.connectors[job.Connector]; !ok {
+		return j.connectorNotFound(job.Connector)
+	}
+	job.CreateTime = old.CreateTime
+	if err := j.db.Set(jobKey(job.Name), v, pebble.Sync); err != nil {
+		return fmt.Errorf("catalog: store job %q: %w", job.Name, err)
+	}
+	j.jobs[job.Name] = job
 	return nil
 }
 

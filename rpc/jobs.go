@@ -73,6 +73,18 @@ func (h *connectorService) CreateDataConnector(_ context.Context, req *connect.R
 	return connect.NewResponse(&v1.CreateDataConnectorResponse{DataConnector: h.toProto(c)}), nil
 }
 
+func (h *connectorService) UpdateDataConnector(_ context.Context, req *connect.Request[v1.UpdateDataConnectorRequest]) (*connect.Response[v1.UpdateDataConnectorResponse], error) {
+	n, err := newConnector(req.Msg.DataConnector)
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.s.app.UpdateConnector(n)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&v1.UpdateDataConnectorResponse{DataConnector: h.toProto(c)}), nil
+}
+
 func (h *connectorService) GetDataConnector(_ context.Context, req *connect.Request[v1.GetDataConnectorRequest]) (*connect.Response[v1.GetDataConnectorResponse], error) {
 	c, err := h.s.app.Connector(req.Msg.Name)
 	if err != nil {
@@ -193,6 +205,18 @@ func (h *jobService) CreateJob(_ context.Context, req *connect.Request[v1.Create
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&v1.CreateJobResponse{Job: toJobInfo(info)}), nil
+}
+
+func (h *jobService) UpdateJob(_ context.Context, req *connect.Request[v1.UpdateJobRequest]) (*connect.Response[v1.UpdateJobResponse], error) {
+	n, err := newJob(req.Msg.Job)
+	if err != nil {
+		return nil, err
+	}
+	info, err := h.s.app.UpdateJob(n)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&v1.UpdateJobResponse{Job: toJobInfo(info)}), nil
 }
 
 func (h *jobService) GetJob(_ context.Context, req *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error) {

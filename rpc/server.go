@@ -246,6 +246,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", s.readyHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)
+	s.aetherRoutes(mux)
 	return mux
 }
 

@@ -75,6 +75,12 @@ func WithoutCatalogue() Option { return func(o *rpc.Options) { o.NoDemo = true }
 // WithMaxEventBytes caps the size of one event body.
 func WithMaxEventBytes(n int) Option { return func(o *rpc.Options) { o.MaxEventBytes = n } }
 
+// WithJobRetries sets how jobs retry a failed run: the first wait, the
+// longest, and the failed runs in a row that make a job FAILED.
+func WithJobRetries(first, longest time.Duration, budget int) Option {
+	return func(o *rpc.Options) { o.JobRetryMin, o.JobRetryMax, o.JobRetries = first, longest, budget }
+}
+
 // WithLogger sends the server's log to l.
 func WithLogger(l *slog.Logger) Option { return func(o *rpc.Options) { o.Logger = l } }
 

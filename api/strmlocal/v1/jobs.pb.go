@@ -248,6 +248,94 @@ func (x *CreateDataConnectorResponse) GetDataConnector() *DataConnector {
 	return nil
 }
 
+type UpdateDataConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DataConnector *DataConnector         `protobuf:"bytes,1,opt,name=data_connector,json=dataConnector,proto3" json:"data_connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDataConnectorRequest) Reset() {
+	*x = UpdateDataConnectorRequest{}
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDataConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDataConnectorRequest) ProtoMessage() {}
+
+func (x *UpdateDataConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDataConnectorRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDataConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdateDataConnectorRequest) GetDataConnector() *DataConnector {
+	if x != nil {
+		return x.DataConnector
+	}
+	return nil
+}
+
+type UpdateDataConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DataConnector *DataConnector         `protobuf:"bytes,1,opt,name=data_connector,json=dataConnector,proto3" json:"data_connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDataConnectorResponse) Reset() {
+	*x = UpdateDataConnectorResponse{}
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDataConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDataConnectorResponse) ProtoMessage() {}
+
+func (x *UpdateDataConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDataConnectorResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDataConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdateDataConnectorResponse) GetDataConnector() *DataConnector {
+	if x != nil {
+		return x.DataConnector
+	}
+	return nil
+}
+
 type GetDataConnectorRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -257,7 +345,7 @@ type GetDataConnectorRequest struct {
 
 func (x *GetDataConnectorRequest) Reset() {
 	*x = GetDataConnectorRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[3]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +357,7 @@ func (x *GetDataConnectorRequest) String() string {
 func (*GetDataConnectorRequest) ProtoMessage() {}
 
 func (x *GetDataConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[3]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +370,7 @@ func (x *GetDataConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDataConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetDataConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{3}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetDataConnectorRequest) GetName() string {
@@ -301,7 +389,7 @@ type GetDataConnectorResponse struct {
 
 func (x *GetDataConnectorResponse) Reset() {
 	*x = GetDataConnectorResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[4]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +401,7 @@ func (x *GetDataConnectorResponse) String() string {
 func (*GetDataConnectorResponse) ProtoMessage() {}
 
 func (x *GetDataConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[4]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +414,7 @@ func (x *GetDataConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDataConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetDataConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{4}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetDataConnectorResponse) GetDataConnector() *DataConnector {
@@ -344,7 +432,7 @@ type ListDataConnectorsRequest struct {
 
 func (x *ListDataConnectorsRequest) Reset() {
 	*x = ListDataConnectorsRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[5]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +444,7 @@ func (x *ListDataConnectorsRequest) String() string {
 func (*ListDataConnectorsRequest) ProtoMessage() {}
 
 func (x *ListDataConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[5]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +457,7 @@ func (x *ListDataConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListDataConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{5}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{7}
 }
 
 type ListDataConnectorsResponse struct {
@@ -381,7 +469,7 @@ type ListDataConnectorsResponse struct {
 
 func (x *ListDataConnectorsResponse) Reset() {
 	*x = ListDataConnectorsResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[6]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -393,7 +481,7 @@ func (x *ListDataConnectorsResponse) String() string {
 func (*ListDataConnectorsResponse) ProtoMessage() {}
 
 func (x *ListDataConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[6]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -406,7 +494,7 @@ func (x *ListDataConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListDataConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{6}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListDataConnectorsResponse) GetDataConnectors() []*DataConnector {
@@ -426,7 +514,7 @@ type DeleteDataConnectorRequest struct {
 
 func (x *DeleteDataConnectorRequest) Reset() {
 	*x = DeleteDataConnectorRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[7]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +526,7 @@ func (x *DeleteDataConnectorRequest) String() string {
 func (*DeleteDataConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteDataConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[7]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +539,7 @@ func (x *DeleteDataConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDataConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDataConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{7}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteDataConnectorRequest) GetName() string {
@@ -478,7 +566,7 @@ type DeleteDataConnectorResponse struct {
 
 func (x *DeleteDataConnectorResponse) Reset() {
 	*x = DeleteDataConnectorResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[8]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +578,7 @@ func (x *DeleteDataConnectorResponse) String() string {
 func (*DeleteDataConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteDataConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[8]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +591,7 @@ func (x *DeleteDataConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDataConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDataConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{8}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteDataConnectorResponse) GetDeletedJobs() []string {
@@ -522,7 +610,7 @@ type ValidateDataConnectorRequest struct {
 
 func (x *ValidateDataConnectorRequest) Reset() {
 	*x = ValidateDataConnectorRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[9]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +622,7 @@ func (x *ValidateDataConnectorRequest) String() string {
 func (*ValidateDataConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateDataConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[9]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +635,7 @@ func (x *ValidateDataConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateDataConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateDataConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{9}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ValidateDataConnectorRequest) GetDataConnector() *DataConnector {
@@ -565,7 +653,7 @@ type ValidateDataConnectorResponse struct {
 
 func (x *ValidateDataConnectorResponse) Reset() {
 	*x = ValidateDataConnectorResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[10]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +665,7 @@ func (x *ValidateDataConnectorResponse) String() string {
 func (*ValidateDataConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateDataConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[10]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +678,7 @@ func (x *ValidateDataConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateDataConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateDataConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{10}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{12}
 }
 
 type TestDataConnectorRequest struct {
@@ -605,7 +693,7 @@ type TestDataConnectorRequest struct {
 
 func (x *TestDataConnectorRequest) Reset() {
 	*x = TestDataConnectorRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[11]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +705,7 @@ func (x *TestDataConnectorRequest) String() string {
 func (*TestDataConnectorRequest) ProtoMessage() {}
 
 func (x *TestDataConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[11]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +718,7 @@ func (x *TestDataConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestDataConnectorRequest.ProtoReflect.Descriptor instead.
 func (*TestDataConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{11}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TestDataConnectorRequest) GetName() string {
@@ -657,7 +745,7 @@ type TestDataConnectorResponse struct {
 
 func (x *TestDataConnectorResponse) Reset() {
 	*x = TestDataConnectorResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[12]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +757,7 @@ func (x *TestDataConnectorResponse) String() string {
 func (*TestDataConnectorResponse) ProtoMessage() {}
 
 func (x *TestDataConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[12]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +770,7 @@ func (x *TestDataConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestDataConnectorResponse.ProtoReflect.Descriptor instead.
 func (*TestDataConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{12}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TestDataConnectorResponse) GetResult() string {
@@ -706,7 +794,7 @@ type Kind struct {
 
 func (x *Kind) Reset() {
 	*x = Kind{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[13]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +806,7 @@ func (x *Kind) String() string {
 func (*Kind) ProtoMessage() {}
 
 func (x *Kind) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[13]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +819,7 @@ func (x *Kind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kind.ProtoReflect.Descriptor instead.
 func (*Kind) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{13}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Kind) GetKind() string {
@@ -770,7 +858,7 @@ type DescribeConnectorKindsRequest struct {
 
 func (x *DescribeConnectorKindsRequest) Reset() {
 	*x = DescribeConnectorKindsRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[14]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +870,7 @@ func (x *DescribeConnectorKindsRequest) String() string {
 func (*DescribeConnectorKindsRequest) ProtoMessage() {}
 
 func (x *DescribeConnectorKindsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[14]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +883,7 @@ func (x *DescribeConnectorKindsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeConnectorKindsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeConnectorKindsRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{14}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{16}
 }
 
 type DescribeConnectorKindsResponse struct {
@@ -807,7 +895,7 @@ type DescribeConnectorKindsResponse struct {
 
 func (x *DescribeConnectorKindsResponse) Reset() {
 	*x = DescribeConnectorKindsResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[15]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +907,7 @@ func (x *DescribeConnectorKindsResponse) String() string {
 func (*DescribeConnectorKindsResponse) ProtoMessage() {}
 
 func (x *DescribeConnectorKindsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[15]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +920,7 @@ func (x *DescribeConnectorKindsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeConnectorKindsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeConnectorKindsResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{15}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DescribeConnectorKindsResponse) GetKinds() []*Kind {
@@ -865,7 +953,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[16]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +965,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[16]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +978,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{16}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Job) GetName() string {
@@ -970,7 +1058,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[17]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1070,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[17]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1083,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{17}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobStatus) GetState() JobState {
@@ -1084,7 +1172,7 @@ type CreateJobRequest struct {
 
 func (x *CreateJobRequest) Reset() {
 	*x = CreateJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[18]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1184,7 @@ func (x *CreateJobRequest) String() string {
 func (*CreateJobRequest) ProtoMessage() {}
 
 func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[18]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1197,7 @@ func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{18}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateJobRequest) GetJob() *Job {
@@ -1128,7 +1216,7 @@ type CreateJobResponse struct {
 
 func (x *CreateJobResponse) Reset() {
 	*x = CreateJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[19]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1228,7 @@ func (x *CreateJobResponse) String() string {
 func (*CreateJobResponse) ProtoMessage() {}
 
 func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[19]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,10 +1241,98 @@ func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobResponse.ProtoReflect.Descriptor instead.
 func (*CreateJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{19}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type UpdateJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobRequest) Reset() {
+	*x = UpdateJobRequest{}
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobRequest) ProtoMessage() {}
+
+func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
+func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateJobRequest) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type UpdateJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobResponse) Reset() {
+	*x = UpdateJobResponse{}
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobResponse) ProtoMessage() {}
+
+func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
+func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateJobResponse) GetJob() *Job {
 	if x != nil {
 		return x.Job
 	}
@@ -1172,7 +1348,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[20]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1360,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[20]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1373,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{20}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetJobRequest) GetName() string {
@@ -1216,7 +1392,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[21]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1404,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[21]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1417,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{21}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -1261,7 +1437,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[22]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1449,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[22]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1462,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{22}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListJobsRequest) GetStream() string {
@@ -1305,7 +1481,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[23]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1493,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[23]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1506,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{23}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1349,7 +1525,7 @@ type DeleteJobRequest struct {
 
 func (x *DeleteJobRequest) Reset() {
 	*x = DeleteJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[24]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1537,7 @@ func (x *DeleteJobRequest) String() string {
 func (*DeleteJobRequest) ProtoMessage() {}
 
 func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[24]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1550,7 @@ func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{24}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteJobRequest) GetName() string {
@@ -1392,7 +1568,7 @@ type DeleteJobResponse struct {
 
 func (x *DeleteJobResponse) Reset() {
 	*x = DeleteJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[25]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1580,7 @@ func (x *DeleteJobResponse) String() string {
 func (*DeleteJobResponse) ProtoMessage() {}
 
 func (x *DeleteJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[25]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1593,7 @@ func (x *DeleteJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{25}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{29}
 }
 
 type ValidateJobRequest struct {
@@ -1429,7 +1605,7 @@ type ValidateJobRequest struct {
 
 func (x *ValidateJobRequest) Reset() {
 	*x = ValidateJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[26]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1617,7 @@ func (x *ValidateJobRequest) String() string {
 func (*ValidateJobRequest) ProtoMessage() {}
 
 func (x *ValidateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[26]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1630,7 @@ func (x *ValidateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateJobRequest.ProtoReflect.Descriptor instead.
 func (*ValidateJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{26}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ValidateJobRequest) GetJob() *Job {
@@ -1474,7 +1650,7 @@ type ValidateJobResponse struct {
 
 func (x *ValidateJobResponse) Reset() {
 	*x = ValidateJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[27]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1662,7 @@ func (x *ValidateJobResponse) String() string {
 func (*ValidateJobResponse) ProtoMessage() {}
 
 func (x *ValidateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[27]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1675,7 @@ func (x *ValidateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateJobResponse.ProtoReflect.Descriptor instead.
 func (*ValidateJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{27}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ValidateJobResponse) GetJob() *Job {
@@ -1518,7 +1694,7 @@ type PauseJobRequest struct {
 
 func (x *PauseJobRequest) Reset() {
 	*x = PauseJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[28]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1706,7 @@ func (x *PauseJobRequest) String() string {
 func (*PauseJobRequest) ProtoMessage() {}
 
 func (x *PauseJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[28]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1719,7 @@ func (x *PauseJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseJobRequest.ProtoReflect.Descriptor instead.
 func (*PauseJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{28}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PauseJobRequest) GetName() string {
@@ -1562,7 +1738,7 @@ type PauseJobResponse struct {
 
 func (x *PauseJobResponse) Reset() {
 	*x = PauseJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[29]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1750,7 @@ func (x *PauseJobResponse) String() string {
 func (*PauseJobResponse) ProtoMessage() {}
 
 func (x *PauseJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[29]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1763,7 @@ func (x *PauseJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseJobResponse.ProtoReflect.Descriptor instead.
 func (*PauseJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{29}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PauseJobResponse) GetJob() *Job {
@@ -1606,7 +1782,7 @@ type ResumeJobRequest struct {
 
 func (x *ResumeJobRequest) Reset() {
 	*x = ResumeJobRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[30]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1794,7 @@ func (x *ResumeJobRequest) String() string {
 func (*ResumeJobRequest) ProtoMessage() {}
 
 func (x *ResumeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[30]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1807,7 @@ func (x *ResumeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeJobRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{30}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResumeJobRequest) GetName() string {
@@ -1650,7 +1826,7 @@ type ResumeJobResponse struct {
 
 func (x *ResumeJobResponse) Reset() {
 	*x = ResumeJobResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[31]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1838,7 @@ func (x *ResumeJobResponse) String() string {
 func (*ResumeJobResponse) ProtoMessage() {}
 
 func (x *ResumeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[31]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1851,7 @@ func (x *ResumeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeJobResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{31}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResumeJobResponse) GetJob() *Job {
@@ -1693,7 +1869,7 @@ type DescribeJobKindsRequest struct {
 
 func (x *DescribeJobKindsRequest) Reset() {
 	*x = DescribeJobKindsRequest{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[32]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1881,7 @@ func (x *DescribeJobKindsRequest) String() string {
 func (*DescribeJobKindsRequest) ProtoMessage() {}
 
 func (x *DescribeJobKindsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[32]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1894,7 @@ func (x *DescribeJobKindsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeJobKindsRequest.ProtoReflect.Descriptor instead.
 func (*DescribeJobKindsRequest) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{32}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{36}
 }
 
 type DescribeJobKindsResponse struct {
@@ -1730,7 +1906,7 @@ type DescribeJobKindsResponse struct {
 
 func (x *DescribeJobKindsResponse) Reset() {
 	*x = DescribeJobKindsResponse{}
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[33]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1918,7 @@ func (x *DescribeJobKindsResponse) String() string {
 func (*DescribeJobKindsResponse) ProtoMessage() {}
 
 func (x *DescribeJobKindsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strmlocal_v1_jobs_proto_msgTypes[33]
+	mi := &file_strmlocal_v1_jobs_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1931,7 @@ func (x *DescribeJobKindsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeJobKindsResponse.ProtoReflect.Descriptor instead.
 func (*DescribeJobKindsResponse) Descriptor() ([]byte, []int) {
-	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{33}
+	return file_strmlocal_v1_jobs_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DescribeJobKindsResponse) GetKinds() []*Kind {
@@ -1780,6 +1956,10 @@ const file_strmlocal_v1_jobs_proto_rawDesc = "" +
 	"\x1aCreateDataConnectorRequest\x12B\n" +
 	"\x0edata_connector\x18\x01 \x01(\v2\x1b.strmlocal.v1.DataConnectorR\rdataConnector\"a\n" +
 	"\x1bCreateDataConnectorResponse\x12B\n" +
+	"\x0edata_connector\x18\x01 \x01(\v2\x1b.strmlocal.v1.DataConnectorR\rdataConnector\"`\n" +
+	"\x1aUpdateDataConnectorRequest\x12B\n" +
+	"\x0edata_connector\x18\x01 \x01(\v2\x1b.strmlocal.v1.DataConnectorR\rdataConnector\"a\n" +
+	"\x1bUpdateDataConnectorResponse\x12B\n" +
 	"\x0edata_connector\x18\x01 \x01(\v2\x1b.strmlocal.v1.DataConnectorR\rdataConnector\"-\n" +
 	"\x17GetDataConnectorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"^\n" +
@@ -1835,6 +2015,10 @@ const file_strmlocal_v1_jobs_proto_rawDesc = "" +
 	"\x10CreateJobRequest\x12#\n" +
 	"\x03job\x18\x01 \x01(\v2\x11.strmlocal.v1.JobR\x03job\"8\n" +
 	"\x11CreateJobResponse\x12#\n" +
+	"\x03job\x18\x01 \x01(\v2\x11.strmlocal.v1.JobR\x03job\"7\n" +
+	"\x10UpdateJobRequest\x12#\n" +
+	"\x03job\x18\x01 \x01(\v2\x11.strmlocal.v1.JobR\x03job\"8\n" +
+	"\x11UpdateJobResponse\x12#\n" +
 	"\x03job\x18\x01 \x01(\v2\x11.strmlocal.v1.JobR\x03job\"#\n" +
 	"\rGetJobRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"5\n" +
@@ -1866,18 +2050,20 @@ const file_strmlocal_v1_jobs_proto_rawDesc = "" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x01\x12\x14\n" +
 	"\x10JOB_STATE_PAUSED\x10\x02\x12\x14\n" +
-	"\x10JOB_STATE_FAILED\x10\x032\x83\x06\n" +
+	"\x10JOB_STATE_FAILED\x10\x032\xef\x06\n" +
 	"\x10ConnectorService\x12j\n" +
-	"\x13CreateDataConnector\x12(.strmlocal.v1.CreateDataConnectorRequest\x1a).strmlocal.v1.CreateDataConnectorResponse\x12a\n" +
+	"\x13CreateDataConnector\x12(.strmlocal.v1.CreateDataConnectorRequest\x1a).strmlocal.v1.CreateDataConnectorResponse\x12j\n" +
+	"\x13UpdateDataConnector\x12(.strmlocal.v1.UpdateDataConnectorRequest\x1a).strmlocal.v1.UpdateDataConnectorResponse\x12a\n" +
 	"\x10GetDataConnector\x12%.strmlocal.v1.GetDataConnectorRequest\x1a&.strmlocal.v1.GetDataConnectorResponse\x12g\n" +
 	"\x12ListDataConnectors\x12'.strmlocal.v1.ListDataConnectorsRequest\x1a(.strmlocal.v1.ListDataConnectorsResponse\x12j\n" +
 	"\x13DeleteDataConnector\x12(.strmlocal.v1.DeleteDataConnectorRequest\x1a).strmlocal.v1.DeleteDataConnectorResponse\x12p\n" +
 	"\x15ValidateDataConnector\x12*.strmlocal.v1.ValidateDataConnectorRequest\x1a+.strmlocal.v1.ValidateDataConnectorResponse\x12d\n" +
 	"\x11TestDataConnector\x12&.strmlocal.v1.TestDataConnectorRequest\x1a'.strmlocal.v1.TestDataConnectorResponse\x12s\n" +
-	"\x16DescribeConnectorKinds\x12+.strmlocal.v1.DescribeConnectorKindsRequest\x1a,.strmlocal.v1.DescribeConnectorKindsResponse2\x88\x05\n" +
+	"\x16DescribeConnectorKinds\x12+.strmlocal.v1.DescribeConnectorKindsRequest\x1a,.strmlocal.v1.DescribeConnectorKindsResponse2\xd6\x05\n" +
 	"\n" +
 	"JobService\x12L\n" +
-	"\tCreateJob\x12\x1e.strmlocal.v1.CreateJobRequest\x1a\x1f.strmlocal.v1.CreateJobResponse\x12C\n" +
+	"\tCreateJob\x12\x1e.strmlocal.v1.CreateJobRequest\x1a\x1f.strmlocal.v1.CreateJobResponse\x12L\n" +
+	"\tUpdateJob\x12\x1e.strmlocal.v1.UpdateJobRequest\x1a\x1f.strmlocal.v1.UpdateJobResponse\x12C\n" +
 	"\x06GetJob\x12\x1b.strmlocal.v1.GetJobRequest\x1a\x1c.strmlocal.v1.GetJobResponse\x12I\n" +
 	"\bListJobs\x12\x1d.strmlocal.v1.ListJobsRequest\x1a\x1e.strmlocal.v1.ListJobsResponse\x12L\n" +
 	"\tDeleteJob\x12\x1e.strmlocal.v1.DeleteJobRequest\x1a\x1f.strmlocal.v1.DeleteJobResponse\x12R\n" +
@@ -1899,107 +2085,119 @@ func file_strmlocal_v1_jobs_proto_rawDescGZIP() []byte {
 }
 
 var file_strmlocal_v1_jobs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strmlocal_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_strmlocal_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_strmlocal_v1_jobs_proto_goTypes = []any{
 	(JobState)(0),                          // 0: strmlocal.v1.JobState
 	(*DataConnector)(nil),                  // 1: strmlocal.v1.DataConnector
 	(*CreateDataConnectorRequest)(nil),     // 2: strmlocal.v1.CreateDataConnectorRequest
 	(*CreateDataConnectorResponse)(nil),    // 3: strmlocal.v1.CreateDataConnectorResponse
-	(*GetDataConnectorRequest)(nil),        // 4: strmlocal.v1.GetDataConnectorRequest
-	(*GetDataConnectorResponse)(nil),       // 5: strmlocal.v1.GetDataConnectorResponse
-	(*ListDataConnectorsRequest)(nil),      // 6: strmlocal.v1.ListDataConnectorsRequest
-	(*ListDataConnectorsResponse)(nil),     // 7: strmlocal.v1.ListDataConnectorsResponse
-	(*DeleteDataConnectorRequest)(nil),     // 8: strmlocal.v1.DeleteDataConnectorRequest
-	(*DeleteDataConnectorResponse)(nil),    // 9: strmlocal.v1.DeleteDataConnectorResponse
-	(*ValidateDataConnectorRequest)(nil),   // 10: strmlocal.v1.ValidateDataConnectorRequest
-	(*ValidateDataConnectorResponse)(nil),  // 11: strmlocal.v1.ValidateDataConnectorResponse
-	(*TestDataConnectorRequest)(nil),       // 12: strmlocal.v1.TestDataConnectorRequest
-	(*TestDataConnectorResponse)(nil),      // 13: strmlocal.v1.TestDataConnectorResponse
-	(*Kind)(nil),                           // 14: strmlocal.v1.Kind
-	(*DescribeConnectorKindsRequest)(nil),  // 15: strmlocal.v1.DescribeConnectorKindsRequest
-	(*DescribeConnectorKindsResponse)(nil), // 16: strmlocal.v1.DescribeConnectorKindsResponse
-	(*Job)(nil),                            // 17: strmlocal.v1.Job
-	(*JobStatus)(nil),                      // 18: strmlocal.v1.JobStatus
-	(*CreateJobRequest)(nil),               // 19: strmlocal.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),              // 20: strmlocal.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                  // 21: strmlocal.v1.GetJobRequest
-	(*GetJobResponse)(nil),                 // 22: strmlocal.v1.GetJobResponse
-	(*ListJobsRequest)(nil),                // 23: strmlocal.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),               // 24: strmlocal.v1.ListJobsResponse
-	(*DeleteJobRequest)(nil),               // 25: strmlocal.v1.DeleteJobRequest
-	(*DeleteJobResponse)(nil),              // 26: strmlocal.v1.DeleteJobResponse
-	(*ValidateJobRequest)(nil),             // 27: strmlocal.v1.ValidateJobRequest
-	(*ValidateJobResponse)(nil),            // 28: strmlocal.v1.ValidateJobResponse
-	(*PauseJobRequest)(nil),                // 29: strmlocal.v1.PauseJobRequest
-	(*PauseJobResponse)(nil),               // 30: strmlocal.v1.PauseJobResponse
-	(*ResumeJobRequest)(nil),               // 31: strmlocal.v1.ResumeJobRequest
-	(*ResumeJobResponse)(nil),              // 32: strmlocal.v1.ResumeJobResponse
-	(*DescribeJobKindsRequest)(nil),        // 33: strmlocal.v1.DescribeJobKindsRequest
-	(*DescribeJobKindsResponse)(nil),       // 34: strmlocal.v1.DescribeJobKindsResponse
-	(*structpb.Struct)(nil),                // 35: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),          // 36: google.protobuf.Timestamp
+	(*UpdateDataConnectorRequest)(nil),     // 4: strmlocal.v1.UpdateDataConnectorRequest
+	(*UpdateDataConnectorResponse)(nil),    // 5: strmlocal.v1.UpdateDataConnectorResponse
+	(*GetDataConnectorRequest)(nil),        // 6: strmlocal.v1.GetDataConnectorRequest
+	(*GetDataConnectorResponse)(nil),       // 7: strmlocal.v1.GetDataConnectorResponse
+	(*ListDataConnectorsRequest)(nil),      // 8: strmlocal.v1.ListDataConnectorsRequest
+	(*ListDataConnectorsResponse)(nil),     // 9: strmlocal.v1.ListDataConnectorsResponse
+	(*DeleteDataConnectorRequest)(nil),     // 10: strmlocal.v1.DeleteDataConnectorRequest
+	(*DeleteDataConnectorResponse)(nil),    // 11: strmlocal.v1.DeleteDataConnectorResponse
+	(*ValidateDataConnectorRequest)(nil),   // 12: strmlocal.v1.ValidateDataConnectorRequest
+	(*ValidateDataConnectorResponse)(nil),  // 13: strmlocal.v1.ValidateDataConnectorResponse
+	(*TestDataConnectorRequest)(nil),       // 14: strmlocal.v1.TestDataConnectorRequest
+	(*TestDataConnectorResponse)(nil),      // 15: strmlocal.v1.TestDataConnectorResponse
+	(*Kind)(nil),                           // 16: strmlocal.v1.Kind
+	(*DescribeConnectorKindsRequest)(nil),  // 17: strmlocal.v1.DescribeConnectorKindsRequest
+	(*DescribeConnectorKindsResponse)(nil), // 18: strmlocal.v1.DescribeConnectorKindsResponse
+	(*Job)(nil),                            // 19: strmlocal.v1.Job
+	(*JobStatus)(nil),                      // 20: strmlocal.v1.JobStatus
+	(*CreateJobRequest)(nil),               // 21: strmlocal.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),              // 22: strmlocal.v1.CreateJobResponse
+	(*UpdateJobRequest)(nil),               // 23: strmlocal.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),              // 24: strmlocal.v1.UpdateJobResponse
+	(*GetJobRequest)(nil),                  // 25: strmlocal.v1.GetJobRequest
+	(*GetJobResponse)(nil),                 // 26: strmlocal.v1.GetJobResponse
+	(*ListJobsRequest)(nil),                // 27: strmlocal.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),               // 28: strmlocal.v1.ListJobsResponse
+	(*DeleteJobRequest)(nil),               // 29: strmlocal.v1.DeleteJobRequest
+	(*DeleteJobResponse)(nil),              // 30: strmlocal.v1.DeleteJobResponse
+	(*ValidateJobRequest)(nil),             // 31: strmlocal.v1.ValidateJobRequest
+	(*ValidateJobResponse)(nil),            // 32: strmlocal.v1.ValidateJobResponse
+	(*PauseJobRequest)(nil),                // 33: strmlocal.v1.PauseJobRequest
+	(*PauseJobResponse)(nil),               // 34: strmlocal.v1.PauseJobResponse
+	(*ResumeJobRequest)(nil),               // 35: strmlocal.v1.ResumeJobRequest
+	(*ResumeJobResponse)(nil),              // 36: strmlocal.v1.ResumeJobResponse
+	(*DescribeJobKindsRequest)(nil),        // 37: strmlocal.v1.DescribeJobKindsRequest
+	(*DescribeJobKindsResponse)(nil),       // 38: strmlocal.v1.DescribeJobKindsResponse
+	(*structpb.Struct)(nil),                // 39: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),          // 40: google.protobuf.Timestamp
 }
 var file_strmlocal_v1_jobs_proto_depIdxs = []int32{
-	35, // 0: strmlocal.v1.DataConnector.config:type_name -> google.protobuf.Struct
-	36, // 1: strmlocal.v1.DataConnector.create_time:type_name -> google.protobuf.Timestamp
+	39, // 0: strmlocal.v1.DataConnector.config:type_name -> google.protobuf.Struct
+	40, // 1: strmlocal.v1.DataConnector.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: strmlocal.v1.CreateDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
 	1,  // 3: strmlocal.v1.CreateDataConnectorResponse.data_connector:type_name -> strmlocal.v1.DataConnector
-	1,  // 4: strmlocal.v1.GetDataConnectorResponse.data_connector:type_name -> strmlocal.v1.DataConnector
-	1,  // 5: strmlocal.v1.ListDataConnectorsResponse.data_connectors:type_name -> strmlocal.v1.DataConnector
-	1,  // 6: strmlocal.v1.ValidateDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
-	1,  // 7: strmlocal.v1.TestDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
-	14, // 8: strmlocal.v1.DescribeConnectorKindsResponse.kinds:type_name -> strmlocal.v1.Kind
-	35, // 9: strmlocal.v1.Job.config:type_name -> google.protobuf.Struct
-	36, // 10: strmlocal.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	18, // 11: strmlocal.v1.Job.status:type_name -> strmlocal.v1.JobStatus
-	0,  // 12: strmlocal.v1.JobStatus.state:type_name -> strmlocal.v1.JobState
-	36, // 13: strmlocal.v1.JobStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	36, // 14: strmlocal.v1.JobStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	36, // 15: strmlocal.v1.JobStatus.next_run_time:type_name -> google.protobuf.Timestamp
-	17, // 16: strmlocal.v1.CreateJobRequest.job:type_name -> strmlocal.v1.Job
-	17, // 17: strmlocal.v1.CreateJobResponse.job:type_name -> strmlocal.v1.Job
-	17, // 18: strmlocal.v1.GetJobResponse.job:type_name -> strmlocal.v1.Job
-	17, // 19: strmlocal.v1.ListJobsResponse.jobs:type_name -> strmlocal.v1.Job
-	17, // 20: strmlocal.v1.ValidateJobRequest.job:type_name -> strmlocal.v1.Job
-	17, // 21: strmlocal.v1.ValidateJobResponse.job:type_name -> strmlocal.v1.Job
-	17, // 22: strmlocal.v1.PauseJobResponse.job:type_name -> strmlocal.v1.Job
-	17, // 23: strmlocal.v1.ResumeJobResponse.job:type_name -> strmlocal.v1.Job
-	14, // 24: strmlocal.v1.DescribeJobKindsResponse.kinds:type_name -> strmlocal.v1.Kind
-	2,  // 25: strmlocal.v1.ConnectorService.CreateDataConnector:input_type -> strmlocal.v1.CreateDataConnectorRequest
-	4,  // 26: strmlocal.v1.ConnectorService.GetDataConnector:input_type -> strmlocal.v1.GetDataConnectorRequest
-	6,  // 27: strmlocal.v1.ConnectorService.ListDataConnectors:input_type -> strmlocal.v1.ListDataConnectorsRequest
-	8,  // 28: strmlocal.v1.ConnectorService.DeleteDataConnector:input_type -> strmlocal.v1.DeleteDataConnectorRequest
-	10, // 29: strmlocal.v1.ConnectorService.ValidateDataConnector:input_type -> strmlocal.v1.ValidateDataConnectorRequest
-	12, // 30: strmlocal.v1.ConnectorService.TestDataConnector:input_type -> strmlocal.v1.TestDataConnectorRequest
-	15, // 31: strmlocal.v1.ConnectorService.DescribeConnectorKinds:input_type -> strmlocal.v1.DescribeConnectorKindsRequest
-	19, // 32: strmlocal.v1.JobService.CreateJob:input_type -> strmlocal.v1.CreateJobRequest
-	21, // 33: strmlocal.v1.JobService.GetJob:input_type -> strmlocal.v1.GetJobRequest
-	23, // 34: strmlocal.v1.JobService.ListJobs:input_type -> strmlocal.v1.ListJobsRequest
-	25, // 35: strmlocal.v1.JobService.DeleteJob:input_type -> strmlocal.v1.DeleteJobRequest
-	27, // 36: strmlocal.v1.JobService.ValidateJob:input_type -> strmlocal.v1.ValidateJobRequest
-	29, // 37: strmlocal.v1.JobService.PauseJob:input_type -> strmlocal.v1.PauseJobRequest
-	31, // 38: strmlocal.v1.JobService.ResumeJob:input_type -> strmlocal.v1.ResumeJobRequest
-	33, // 39: strmlocal.v1.JobService.DescribeJobKinds:input_type -> strmlocal.v1.DescribeJobKindsRequest
-	3,  // 40: strmlocal.v1.ConnectorService.CreateDataConnector:output_type -> strmlocal.v1.CreateDataConnectorResponse
-	5,  // 41: strmlocal.v1.ConnectorService.GetDataConnector:output_type -> strmlocal.v1.GetDataConnectorResponse
-	7,  // 42: strmlocal.v1.ConnectorService.ListDataConnectors:output_type -> strmlocal.v1.ListDataConnectorsResponse
-	9,  // 43: strmlocal.v1.ConnectorService.DeleteDataConnector:output_type -> strmlocal.v1.DeleteDataConnectorResponse
-	11, // 44: strmlocal.v1.ConnectorService.ValidateDataConnector:output_type -> strmlocal.v1.ValidateDataConnectorResponse
-	13, // 45: strmlocal.v1.ConnectorService.TestDataConnector:output_type -> strmlocal.v1.TestDataConnectorResponse
-	16, // 46: strmlocal.v1.ConnectorService.DescribeConnectorKinds:output_type -> strmlocal.v1.DescribeConnectorKindsResponse
-	20, // 47: strmlocal.v1.JobService.CreateJob:output_type -> strmlocal.v1.CreateJobResponse
-	22, // 48: strmlocal.v1.JobService.GetJob:output_type -> strmlocal.v1.GetJobResponse
-	24, // 49: strmlocal.v1.JobService.ListJobs:output_type -> strmlocal.v1.ListJobsResponse
-	26, // 50: strmlocal.v1.JobService.DeleteJob:output_type -> strmlocal.v1.DeleteJobResponse
-	28, // 51: strmlocal.v1.JobService.ValidateJob:output_type -> strmlocal.v1.ValidateJobResponse
-	30, // 52: strmlocal.v1.JobService.PauseJob:output_type -> strmlocal.v1.PauseJobResponse
-	32, // 53: strmlocal.v1.JobService.ResumeJob:output_type -> strmlocal.v1.ResumeJobResponse
-	34, // 54: strmlocal.v1.JobService.DescribeJobKinds:output_type -> strmlocal.v1.DescribeJobKindsResponse
-	40, // [40:55] is the sub-list for method output_type
-	25, // [25:40] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	1,  // 4: strmlocal.v1.UpdateDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
+	1,  // 5: strmlocal.v1.UpdateDataConnectorResponse.data_connector:type_name -> strmlocal.v1.DataConnector
+	1,  // 6: strmlocal.v1.GetDataConnectorResponse.data_connector:type_name -> strmlocal.v1.DataConnector
+	1,  // 7: strmlocal.v1.ListDataConnectorsResponse.data_connectors:type_name -> strmlocal.v1.DataConnector
+	1,  // 8: strmlocal.v1.ValidateDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
+	1,  // 9: strmlocal.v1.TestDataConnectorRequest.data_connector:type_name -> strmlocal.v1.DataConnector
+	16, // 10: strmlocal.v1.DescribeConnectorKindsResponse.kinds:type_name -> strmlocal.v1.Kind
+	39, // 11: strmlocal.v1.Job.config:type_name -> google.protobuf.Struct
+	40, // 12: strmlocal.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	20, // 13: strmlocal.v1.Job.status:type_name -> strmlocal.v1.JobStatus
+	0,  // 14: strmlocal.v1.JobStatus.state:type_name -> strmlocal.v1.JobState
+	40, // 15: strmlocal.v1.JobStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	40, // 16: strmlocal.v1.JobStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	40, // 17: strmlocal.v1.JobStatus.next_run_time:type_name -> google.protobuf.Timestamp
+	19, // 18: strmlocal.v1.CreateJobRequest.job:type_name -> strmlocal.v1.Job
+	19, // 19: strmlocal.v1.CreateJobResponse.job:type_name -> strmlocal.v1.Job
+	19, // 20: strmlocal.v1.UpdateJobRequest.job:type_name -> strmlocal.v1.Job
+	19, // 21: strmlocal.v1.UpdateJobResponse.job:type_name -> strmlocal.v1.Job
+	19, // 22: strmlocal.v1.GetJobResponse.job:type_name -> strmlocal.v1.Job
+	19, // 23: strmlocal.v1.ListJobsResponse.jobs:type_name -> strmlocal.v1.Job
+	19, // 24: strmlocal.v1.ValidateJobRequest.job:type_name -> strmlocal.v1.Job
+	19, // 25: strmlocal.v1.ValidateJobResponse.job:type_name -> strmlocal.v1.Job
+	19, // 26: strmlocal.v1.PauseJobResponse.job:type_name -> strmlocal.v1.Job
+	19, // 27: strmlocal.v1.ResumeJobResponse.job:type_name -> strmlocal.v1.Job
+	16, // 28: strmlocal.v1.DescribeJobKindsResponse.kinds:type_name -> strmlocal.v1.Kind
+	2,  // 29: strmlocal.v1.ConnectorService.CreateDataConnector:input_type -> strmlocal.v1.CreateDataConnectorRequest
+	4,  // 30: strmlocal.v1.ConnectorService.UpdateDataConnector:input_type -> strmlocal.v1.UpdateDataConnectorRequest
+	6,  // 31: strmlocal.v1.ConnectorService.GetDataConnector:input_type -> strmlocal.v1.GetDataConnectorRequest
+	8,  // 32: strmlocal.v1.ConnectorService.ListDataConnectors:input_type -> strmlocal.v1.ListDataConnectorsRequest
+	10, // 33: strmlocal.v1.ConnectorService.DeleteDataConnector:input_type -> strmlocal.v1.DeleteDataConnectorRequest
+	12, // 34: strmlocal.v1.ConnectorService.ValidateDataConnector:input_type -> strmlocal.v1.ValidateDataConnectorRequest
+	14, // 35: strmlocal.v1.ConnectorService.TestDataConnector:input_type -> strmlocal.v1.TestDataConnectorRequest
+	17, // 36: strmlocal.v1.ConnectorService.DescribeConnectorKinds:input_type -> strmlocal.v1.DescribeConnectorKindsRequest
+	21, // 37: strmlocal.v1.JobService.CreateJob:input_type -> strmlocal.v1.CreateJobRequest
+	23, // 38: strmlocal.v1.JobService.UpdateJob:input_type -> strmlocal.v1.UpdateJobRequest
+	25, // 39: strmlocal.v1.JobService.GetJob:input_type -> strmlocal.v1.GetJobRequest
+	27, // 40: strmlocal.v1.JobService.ListJobs:input_type -> strmlocal.v1.ListJobsRequest
+	29, // 41: strmlocal.v1.JobService.DeleteJob:input_type -> strmlocal.v1.DeleteJobRequest
+	31, // 42: strmlocal.v1.JobService.ValidateJob:input_type -> strmlocal.v1.ValidateJobRequest
+	33, // 43: strmlocal.v1.JobService.PauseJob:input_type -> strmlocal.v1.PauseJobRequest
+	35, // 44: strmlocal.v1.JobService.ResumeJob:input_type -> strmlocal.v1.ResumeJobRequest
+	37, // 45: strmlocal.v1.JobService.DescribeJobKinds:input_type -> strmlocal.v1.DescribeJobKindsRequest
+	3,  // 46: strmlocal.v1.ConnectorService.CreateDataConnector:output_type -> strmlocal.v1.CreateDataConnectorResponse
+	5,  // 47: strmlocal.v1.ConnectorService.UpdateDataConnector:output_type -> strmlocal.v1.UpdateDataConnectorResponse
+	7,  // 48: strmlocal.v1.ConnectorService.GetDataConnector:output_type -> strmlocal.v1.GetDataConnectorResponse
+	9,  // 49: strmlocal.v1.ConnectorService.ListDataConnectors:output_type -> strmlocal.v1.ListDataConnectorsResponse
+	11, // 50: strmlocal.v1.ConnectorService.DeleteDataConnector:output_type -> strmlocal.v1.DeleteDataConnectorResponse
+	13, // 51: strmlocal.v1.ConnectorService.ValidateDataConnector:output_type -> strmlocal.v1.ValidateDataConnectorResponse
+	15, // 52: strmlocal.v1.ConnectorService.TestDataConnector:output_type -> strmlocal.v1.TestDataConnectorResponse
+	18, // 53: strmlocal.v1.ConnectorService.DescribeConnectorKinds:output_type -> strmlocal.v1.DescribeConnectorKindsResponse
+	22, // 54: strmlocal.v1.JobService.CreateJob:output_type -> strmlocal.v1.CreateJobResponse
+	24, // 55: strmlocal.v1.JobService.UpdateJob:output_type -> strmlocal.v1.UpdateJobResponse
+	26, // 56: strmlocal.v1.JobService.GetJob:output_type -> strmlocal.v1.GetJobResponse
+	28, // 57: strmlocal.v1.JobService.ListJobs:output_type -> strmlocal.v1.ListJobsResponse
+	30, // 58: strmlocal.v1.JobService.DeleteJob:output_type -> strmlocal.v1.DeleteJobResponse
+	32, // 59: strmlocal.v1.JobService.ValidateJob:output_type -> strmlocal.v1.ValidateJobResponse
+	34, // 60: strmlocal.v1.JobService.PauseJob:output_type -> strmlocal.v1.PauseJobResponse
+	36, // 61: strmlocal.v1.JobService.ResumeJob:output_type -> strmlocal.v1.ResumeJobResponse
+	38, // 62: strmlocal.v1.JobService.DescribeJobKinds:output_type -> strmlocal.v1.DescribeJobKindsResponse
+	46, // [46:63] is the sub-list for method output_type
+	29, // [29:46] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_jobs_proto_init() }
@@ -2013,7 +2211,7 @@ func file_strmlocal_v1_jobs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_jobs_proto_rawDesc), len(file_strmlocal_v1_jobs_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -38,6 +38,9 @@ const (
 	// ConnectorServiceCreateDataConnectorProcedure is the fully-qualified name of the
 	// ConnectorService's CreateDataConnector RPC.
 	ConnectorServiceCreateDataConnectorProcedure = "/strmlocal.v1.ConnectorService/CreateDataConnector"
+	// ConnectorServiceUpdateDataConnectorProcedure is the fully-qualified name of the
+	// ConnectorService's UpdateDataConnector RPC.
+	ConnectorServiceUpdateDataConnectorProcedure = "/strmlocal.v1.ConnectorService/UpdateDataConnector"
 	// ConnectorServiceGetDataConnectorProcedure is the fully-qualified name of the ConnectorService's
 	// GetDataConnector RPC.
 	ConnectorServiceGetDataConnectorProcedure = "/strmlocal.v1.ConnectorService/GetDataConnector"
@@ -58,6 +61,8 @@ const (
 	ConnectorServiceDescribeConnectorKindsProcedure = "/strmlocal.v1.ConnectorService/DescribeConnectorKinds"
 	// JobServiceCreateJobProcedure is the fully-qualified name of the JobService's CreateJob RPC.
 	JobServiceCreateJobProcedure = "/strmlocal.v1.JobService/CreateJob"
+	// JobServiceUpdateJobProcedure is the fully-qualified name of the JobService's UpdateJob RPC.
+	JobServiceUpdateJobProcedure = "/strmlocal.v1.JobService/UpdateJob"
 	// JobServiceGetJobProcedure is the fully-qualified name of the JobService's GetJob RPC.
 	JobServiceGetJobProcedure = "/strmlocal.v1.JobService/GetJob"
 	// JobServiceListJobsProcedure is the fully-qualified name of the JobService's ListJobs RPC.
@@ -78,6 +83,10 @@ const (
 // ConnectorServiceClient is a client for the strmlocal.v1.ConnectorService service.
 type ConnectorServiceClient interface {
 	CreateDataConnector(context.Context, *connect.Request[v1.CreateDataConnectorRequest]) (*connect.Response[v1.CreateDataConnectorResponse], error)
+	// UpdateDataConnector replaces the config of a connector (its kind
+	// stays); the jobs that use it write with the new config from their next
+	// run on.
+	UpdateDataConnector(context.Context, *connect.Request[v1.UpdateDataConnectorRequest]) (*connect.Response[v1.UpdateDataConnectorResponse], error)
 	GetDataConnector(context.Context, *connect.Request[v1.GetDataConnectorRequest]) (*connect.Response[v1.GetDataConnectorResponse], error)
 	ListDataConnectors(context.Context, *connect.Request[v1.ListDataConnectorsRequest]) (*connect.Response[v1.ListDataConnectorsResponse], error)
 	// DeleteDataConnector deletes a connector. One that jobs use needs
@@ -111,6 +120,12 @@ func NewConnectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			httpClient,
 			baseURL+ConnectorServiceCreateDataConnectorProcedure,
 			connect.WithSchema(connectorServiceMethods.ByName("CreateDataConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		updateDataConnector: connect.NewClient[v1.UpdateDataConnectorRequest, v1.UpdateDataConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceUpdateDataConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("UpdateDataConnector")),
 			connect.WithClientOptions(opts...),
 		),
 		getDataConnector: connect.NewClient[v1.GetDataConnectorRequest, v1.GetDataConnectorResponse](
@@ -155,6 +170,7 @@ func NewConnectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 // connectorServiceClient implements ConnectorServiceClient.
 type connectorServiceClient struct {
 	createDataConnector    *connect.Client[v1.CreateDataConnectorRequest, v1.CreateDataConnectorResponse]
+	updateDataConnector    *connect.Client[v1.UpdateDataConnectorRequest, v1.UpdateDataConnectorResponse]
 	getDataConnector       *connect.Client[v1.GetDataConnectorRequest, v1.GetDataConnectorResponse]
 	listDataConnectors     *connect.Client[v1.ListDataConnectorsRequest, v1.ListDataConnectorsResponse]
 	deleteDataConnector    *connect.Client[v1.DeleteDataConnectorRequest, v1.DeleteDataConnectorResponse]
@@ -166,6 +182,11 @@ type connectorServiceClient struct {
 // CreateDataConnector calls strmlocal.v1.ConnectorService.CreateDataConnector.
 func (c *connectorServiceClient) CreateDataConnector(ctx context.Context, req *connect.Request[v1.CreateDataConnectorRequest]) (*connect.Response[v1.CreateDataConnectorResponse], error) {
 	return c.createDataConnector.CallUnary(ctx, req)
+}
+
+// UpdateDataConnector calls strmlocal.v1.ConnectorService.UpdateDataConnector.
+func (c *connectorServiceClient) UpdateDataConnector(ctx context.Context, req *connect.Request[v1.UpdateDataConnectorRequest]) (*connect.Response[v1.UpdateDataConnectorResponse], error) {
+	return c.updateDataConnector.CallUnary(ctx, req)
 }
 
 // GetDataConnector calls strmlocal.v1.ConnectorService.GetDataConnector.
@@ -201,6 +222,10 @@ func (c *connectorServiceClient) DescribeConnectorKinds(ctx context.Context, req
 // ConnectorServiceHandler is an implementation of the strmlocal.v1.ConnectorService service.
 type ConnectorServiceHandler interface {
 	CreateDataConnector(context.Context, *connect.Request[v1.CreateDataConnectorRequest]) (*connect.Response[v1.CreateDataConnectorResponse], error)
+	// UpdateDataConnector replaces the config of a connector (its kind
+	// stays); the jobs that use it write with the new config from their next
+	// run on.
+	UpdateDataConnector(context.Context, *connect.Request[v1.UpdateDataConnectorRequest]) (*connect.Response[v1.UpdateDataConnectorResponse], error)
 	GetDataConnector(context.Context, *connect.Request[v1.GetDataConnectorRequest]) (*connect.Response[v1.GetDataConnectorResponse], error)
 	ListDataConnectors(context.Context, *connect.Request[v1.ListDataConnectorsRequest]) (*connect.Response[v1.ListDataConnectorsResponse], error)
 	// DeleteDataConnector deletes a connector. One that jobs use needs
@@ -230,6 +255,12 @@ func NewConnectorServiceHandler(svc ConnectorServiceHandler, opts ...connect.Han
 		ConnectorServiceCreateDataConnectorProcedure,
 		svc.CreateDataConnector,
 		connect.WithSchema(connectorServiceMethods.ByName("CreateDataConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceUpdateDataConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceUpdateDataConnectorProcedure,
+		svc.UpdateDataConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("UpdateDataConnector")),
 		connect.WithHandlerOptions(opts...),
 	)
 	connectorServiceGetDataConnectorHandler := connect.NewUnaryHandler(
@@ -272,6 +303,8 @@ func NewConnectorServiceHandler(svc ConnectorServiceHandler, opts ...connect.Han
 		switch r.URL.Path {
 		case ConnectorServiceCreateDataConnectorProcedure:
 			connectorServiceCreateDataConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceUpdateDataConnectorProcedure:
+			connectorServiceUpdateDataConnectorHandler.ServeHTTP(w, r)
 		case ConnectorServiceGetDataConnectorProcedure:
 			connectorServiceGetDataConnectorHandler.ServeHTTP(w, r)
 		case ConnectorServiceListDataConnectorsProcedure:
@@ -295,6 +328,10 @@ type UnimplementedConnectorServiceHandler struct{}
 
 func (UnimplementedConnectorServiceHandler) CreateDataConnector(context.Context, *connect.Request[v1.CreateDataConnectorRequest]) (*connect.Response[v1.CreateDataConnectorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.ConnectorService.CreateDataConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) UpdateDataConnector(context.Context, *connect.Request[v1.UpdateDataConnectorRequest]) (*connect.Response[v1.UpdateDataConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.ConnectorService.UpdateDataConnector is not implemented"))
 }
 
 func (UnimplementedConnectorServiceHandler) GetDataConnector(context.Context, *connect.Request[v1.GetDataConnectorRequest]) (*connect.Response[v1.GetDataConnectorResponse], error) {
@@ -324,6 +361,9 @@ func (UnimplementedConnectorServiceHandler) DescribeConnectorKinds(context.Conte
 // JobServiceClient is a client for the strmlocal.v1.JobService service.
 type JobServiceClient interface {
 	CreateJob(context.Context, *connect.Request[v1.CreateJobRequest]) (*connect.Response[v1.CreateJobResponse], error)
+	// UpdateJob replaces the connector and config of a job; its kind, stream
+	// and cursor stay.
+	UpdateJob(context.Context, *connect.Request[v1.UpdateJobRequest]) (*connect.Response[v1.UpdateJobResponse], error)
 	// GetJob returns a job with its status.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
 	// ListJobs returns every job (of one stream, when stream is set) with its
@@ -356,6 +396,12 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			httpClient,
 			baseURL+JobServiceCreateJobProcedure,
 			connect.WithSchema(jobServiceMethods.ByName("CreateJob")),
+			connect.WithClientOptions(opts...),
+		),
+		updateJob: connect.NewClient[v1.UpdateJobRequest, v1.UpdateJobResponse](
+			httpClient,
+			baseURL+JobServiceUpdateJobProcedure,
+			connect.WithSchema(jobServiceMethods.ByName("UpdateJob")),
 			connect.WithClientOptions(opts...),
 		),
 		getJob: connect.NewClient[v1.GetJobRequest, v1.GetJobResponse](
@@ -406,6 +452,7 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 // jobServiceClient implements JobServiceClient.
 type jobServiceClient struct {
 	createJob        *connect.Client[v1.CreateJobRequest, v1.CreateJobResponse]
+	updateJob        *connect.Client[v1.UpdateJobRequest, v1.UpdateJobResponse]
 	getJob           *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
 	listJobs         *connect.Client[v1.ListJobsRequest, v1.ListJobsResponse]
 	deleteJob        *connect.Client[v1.DeleteJobRequest, v1.DeleteJobResponse]
@@ -418,6 +465,11 @@ type jobServiceClient struct {
 // CreateJob calls strmlocal.v1.JobService.CreateJob.
 func (c *jobServiceClient) CreateJob(ctx context.Context, req *connect.Request[v1.CreateJobRequest]) (*connect.Response[v1.CreateJobResponse], error) {
 	return c.createJob.CallUnary(ctx, req)
+}
+
+// UpdateJob calls strmlocal.v1.JobService.UpdateJob.
+func (c *jobServiceClient) UpdateJob(ctx context.Context, req *connect.Request[v1.UpdateJobRequest]) (*connect.Response[v1.UpdateJobResponse], error) {
+	return c.updateJob.CallUnary(ctx, req)
 }
 
 // GetJob calls strmlocal.v1.JobService.GetJob.
@@ -458,6 +510,9 @@ func (c *jobServiceClient) DescribeJobKinds(ctx context.Context, req *connect.Re
 // JobServiceHandler is an implementation of the strmlocal.v1.JobService service.
 type JobServiceHandler interface {
 	CreateJob(context.Context, *connect.Request[v1.CreateJobRequest]) (*connect.Response[v1.CreateJobResponse], error)
+	// UpdateJob replaces the connector and config of a job; its kind, stream
+	// and cursor stay.
+	UpdateJob(context.Context, *connect.Request[v1.UpdateJobRequest]) (*connect.Response[v1.UpdateJobResponse], error)
 	// GetJob returns a job with its status.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
 	// ListJobs returns every job (of one stream, when stream is set) with its
@@ -486,6 +541,12 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		JobServiceCreateJobProcedure,
 		svc.CreateJob,
 		connect.WithSchema(jobServiceMethods.ByName("CreateJob")),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServiceUpdateJobHandler := connect.NewUnaryHandler(
+		JobServiceUpdateJobProcedure,
+		svc.UpdateJob,
+		connect.WithSchema(jobServiceMethods.ByName("UpdateJob")),
 		connect.WithHandlerOptions(opts...),
 	)
 	jobServiceGetJobHandler := connect.NewUnaryHandler(
@@ -534,6 +595,8 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		switch r.URL.Path {
 		case JobServiceCreateJobProcedure:
 			jobServiceCreateJobHandler.ServeHTTP(w, r)
+		case JobServiceUpdateJobProcedure:
+			jobServiceUpdateJobHandler.ServeHTTP(w, r)
 		case JobServiceGetJobProcedure:
 			jobServiceGetJobHandler.ServeHTTP(w, r)
 		case JobServiceListJobsProcedure:
@@ -559,6 +622,10 @@ type UnimplementedJobServiceHandler struct{}
 
 func (UnimplementedJobServiceHandler) CreateJob(context.Context, *connect.Request[v1.CreateJobRequest]) (*connect.Response[v1.CreateJobResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.JobService.CreateJob is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) UpdateJob(context.Context, *connect.Request[v1.UpdateJobRequest]) (*connect.Response[v1.UpdateJobResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.JobService.UpdateJob is not implemented"))
 }
 
 func (UnimplementedJobServiceHandler) GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error) {
