@@ -83,6 +83,12 @@ func (b *Bucket) Put(ctx context.Context, name string, body io.Reader) (int64, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, b.fail("put", name, err)
 	}
+	// A Put cut short by a crash left its temporary file: this Put of the
+	// same name replaces it.
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(path.Base(name))+".tmp-*"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 	tmp, err := os.CreateTemp(dir, "."+path.Base(name)+".tmp-*")
 	if err != nil {
 		return 0, b.fail("put", name, err)
@@ -134,6 +140,11 @@ func (b *Bucket) fail(op, name string, err error) error {
 		err = fmt.Errorf("%s: %v", le.Op, le.Err)
 	}
 	return &exporter.Error{Where: b.String(), Op: op, Name: name, Kind: exporter.ErrRefused, Err: err}
+}
+
+// globEscape quotes the metacharacters of filepath.Match in s.
+func globEscape(s string) string {
+	return strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`).Replace(s)
 }
 
 func syncDir(dir string) error {
