@@ -36,7 +36,7 @@ var probeRE = regexp.MustCompile(`\.strmlocal-probe-[0-9a-f-]{36}`)
 
 func asConnect(err error, ce **connect.Error) bool { return errors.As(err, ce) }
 
-func config(t *testing.T, v map[string]any) *structpb.Struct {
+func config(t testing.TB, v map[string]any) *structpb.Struct {
 	t.Helper()
 	s, err := structpb.NewStruct(v)
 	if err != nil {
@@ -49,7 +49,7 @@ func s3Config(s *s3test.Server, bucket, secret string) map[string]any {
 	return map[string]any{"endpoint": s.Endpoint, "bucket": bucket, "pathStyle": true, "accessKeyId": s.AccessKey, "secretAccessKey": secret}
 }
 
-func createConnector(t *testing.T, sb *strmtest.Sandbox, name, kind string, cfg map[string]any) *v1.DataConnector {
+func createConnector(t testing.TB, sb *strmtest.Sandbox, name, kind string, cfg map[string]any) *v1.DataConnector {
 	t.Helper()
 	res, err := sb.Client.Connectors.CreateDataConnector(context.Background(), connect.NewRequest(&v1.CreateDataConnectorRequest{
 		DataConnector: &v1.DataConnector{Name: name, Kind: kind, Config: config(t, cfg)}}))
@@ -59,7 +59,7 @@ func createConnector(t *testing.T, sb *strmtest.Sandbox, name, kind string, cfg 
 	return res.Msg.DataConnector
 }
 
-func createJob(t *testing.T, sb *strmtest.Sandbox, j *v1.Job) *v1.Job {
+func createJob(t testing.TB, sb *strmtest.Sandbox, j *v1.Job) *v1.Job {
 	t.Helper()
 	res, err := sb.Client.Jobs.CreateJob(context.Background(), connect.NewRequest(&v1.CreateJobRequest{Job: j}))
 	if err != nil {
@@ -68,7 +68,7 @@ func createJob(t *testing.T, sb *strmtest.Sandbox, j *v1.Job) *v1.Job {
 	return res.Msg.Job
 }
 
-func getJob(t *testing.T, sb *strmtest.Sandbox, name string) *v1.Job {
+func getJob(t testing.TB, sb *strmtest.Sandbox, name string) *v1.Job {
 	t.Helper()
 	res, err := sb.Client.Jobs.GetJob(context.Background(), connect.NewRequest(&v1.GetJobRequest{Name: name}))
 	if err != nil {
@@ -77,7 +77,7 @@ func getJob(t *testing.T, sb *strmtest.Sandbox, name string) *v1.Job {
 	return res.Msg.Job
 }
 
-func advance(t *testing.T, sb *strmtest.Sandbox, d time.Duration) *v1.AdvanceClockResponse {
+func advance(t testing.TB, sb *strmtest.Sandbox, d time.Duration) *v1.AdvanceClockResponse {
 	t.Helper()
 	res, err := sb.ClockService.AdvanceClock(context.Background(), connect.NewRequest(&v1.AdvanceClockRequest{By: durationpb.New(d)}))
 	if err != nil {
