@@ -14,7 +14,12 @@
 //     catalogue entries in one atomic batch), key links and export by
 //     stream name, forgetting a data subject with the count of events
 //     affected, moving a virtual clock and running what became due;
-//   - the background work: the key sweep, joined by Close;
+//   - the background work, joined by Close: the key sweep, and jobs: one
+//     runner goroutine per RUNNING job that runs it when due, writing to
+//     its data connector's sink (package exporter) with a durable plan and
+//     cursor, retries with capped backoff and the RUNNING/PAUSED/FAILED
+//     states (docs/jobs.md); data connectors with their config schemas and
+//     sealed secrets;
 //   - the one stream Reader, behind egress, websocket tails and jobs: it
 //     starts from an offset, a time, the beginning or the end; reads pages
 //     bounded in records and in bytes (Options.PageBytes, 4 MiB); follows
@@ -24,6 +29,7 @@
 //     that stops reading holds no more than one page (back-pressure).
 //
 // Errors are the parts' own sentinels (catalog.ErrNotFound, …) plus this
-// package's (ErrDerived, ErrInvalid, ErrRealClock, ErrUnreadable); the
+// package's (ErrDerived, ErrInvalid, ErrState, ErrRealClock, ErrUnreadable)
+// and the sinks' (exporter.ErrUnavailable, exporter.ErrRefused); the
 // transports map them to status codes in one table each.
 package app
