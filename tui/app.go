@@ -46,12 +46,13 @@ const (
 	screenDetail
 	screenSide
 	screenKeys
+	screenJob
 )
 
 // screenModel is one screen: streamsModel, tailModel, detailModel,
-// sideModel, keysModel, one file each. Model hands the open screen the
-// keys it does not take itself and each screen the messages addressed to
-// it. A screen's update returns a command, and a message for Model to
+// sideModel, keysModel, jobModel, one file each. Model hands the open
+// screen the keys it does not take itself and each screen the messages
+// addressed to it. A screen's update returns a command, and a message for Model to
 // handle at once, before the frame is drawn: a navigation message
 // (openTailMsg, backMsg, …) or a statusMsg. Screens never change one
 // another; they ask Model to, by these messages.
@@ -122,6 +123,7 @@ type Model struct {
 	detail  detailModel
 	side    sideModel
 	keys    keysModel
+	job     jobModel
 }
 
 // New returns the UI's model; Run runs it. Close releases what it holds
@@ -148,6 +150,7 @@ func New(o Options) (*Model, error) {
 		detail:  detailModel{c: c},
 		side:    sideModel{c: c},
 		keys:    keysModel{c: c},
+		job:     jobModel{c: c},
 	}, nil
 }
 
@@ -182,6 +185,8 @@ func (m *Model) current() screenModel {
 		return &m.side
 	case screenKeys:
 		return &m.keys
+	case screenJob:
+		return &m.job
 	}
 	return &m.streams
 }
@@ -190,7 +195,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
-		for _, s := range []screenModel{&m.streams, &m.tail, &m.detail, &m.side, &m.keys} {
+		for _, s := range []screenModel{&m.streams, &m.tail, &m.detail, &m.side, &m.keys, &m.job} {
 			s.resize()
 		}
 		return nil
@@ -212,6 +217,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.route(&m.streams, msg)
 	case streamsMsg:
 		cmd := m.route(&m.streams, msg)
+		if msg.err == nil {
+			m.job.sync(m.streams.job(m.job.name))
+		}
 		// Keep what the open screen shows about keys current.
 		if src := m.current().keysSource(); msg.err == nil && src != "" {
 			cmd = tea.Batch(cmd, m.c.client.keyLinksCmd(m.c.ctx, src))
@@ -221,6 +229,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.route(&m.tail, msg)
 	case sideMsg:
 		return m.route(&m.side, msg)
+	case jobActionMsg:
+		// The tree shows what the server did at once, whoever asked.
+		if msg.job != nil {
+			m.streams.pin(msg.job)
+		}
+		return m.route(&m.job, msg)
 	case contractMsg, keyLinksMsg, clockMsg:
 		m.c.learn(msg)
 		return nil
@@ -245,6 +259,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case openKeysMsg:
 		cmd := m.keys.open(msg.stream)
 		m.open(screenKeys)
+		return cmd
+	case openJobMsg:
+		cmd := m.job.open(msg.job)
+		m.open(screenJob)
 		return cmd
 	case backMsg:
 		m.goBack()

@@ -12,7 +12,7 @@ import (
 func TestNavigation(t *testing.T) {
 	h := offlineHarness(t, 10)
 	tailOn(h)
-	h.m.streams.rows = buildTree([]*v1.Stream{{Name: "demo"}, {Name: "demo-2", DerivedFrom: "demo"}})
+	h.m.streams.rows = buildTree([]*v1.Stream{{Name: "demo"}, {Name: "demo-2", DerivedFrom: "demo"}}, nil)
 	batch(h, records(0, 5))
 	gen := h.m.tail.gen
 	for _, step := range []struct {

@@ -26,6 +26,7 @@ type client struct {
 	keys      strmlocalv1connect.KeyServiceClient
 	clock     strmlocalv1connect.ClockServiceClient
 	contracts strmlocalv1connect.EventContractServiceClient
+	jobs      strmlocalv1connect.JobServiceClient
 	creds     func(string) (*v1.Credentials, error)
 
 	mu     sync.Mutex
@@ -41,6 +42,7 @@ func newClient(o Options) *client {
 		keys:      cc.Keys,
 		clock:     cc.Clock,
 		contracts: cc.EventContracts,
+		jobs:      cc.Jobs,
 		creds:     o.Credentials,
 		egress:    map[string]strmlocalv1connect.EgressServiceClient{},
 	}
@@ -142,8 +144,13 @@ const maxCountPages = 4
 
 // streamsMsg is the result of one refresh.
 type streamsMsg struct {
+	seq     int // of the refresh (streamsModel.refreshSeq when it started)
 	at      time.Time
 	streams []*v1.Stream
+	// jobs are every job, by name; jobsErr is why they could not be read
+	// ("" for a server without JobService, which has none).
+	jobs    []*v1.Job
+	jobsErr string
 	counts  map[string]countState
 	// liveKeys and totalKeys are the key links of each source stream that
 	// are not shredded, and all of them.
@@ -152,18 +159,27 @@ type streamsMsg struct {
 	err                 error
 }
 
-// refreshCmd lists the streams and reads counts, key links and the clock.
-// prev holds the count states of the last refresh (a copy: commands never
-// share the model's maps).
-func (c *client) refreshCmd(ctx context.Context, now func() time.Time, prev map[string]countState) tea.Cmd {
+// refreshCmd lists the streams and the jobs and reads counts, key links
+// and the clock. prev holds the count states of the last refresh (a copy:
+// commands never share the model's maps).
+func (c *client) refreshCmd(ctx context.Context, seq int, now func() time.Time, prev map[string]countState) tea.Cmd {
 	return func() tea.Msg {
-		msg := streamsMsg{counts: map[string]countState{}, liveKeys: map[string]int{}, totalKeys: map[string]int{}}
+		msg := streamsMsg{seq: seq, counts: map[string]countState{}, liveKeys: map[string]int{}, totalKeys: map[string]int{}}
 		ls, err := c.streams.ListStreams(ctx, connect.NewRequest(&v1.ListStreamsRequest{}))
 		if err != nil {
 			msg.err, msg.at = err, now()
 			return msg
 		}
 		msg.streams = ls.Msg.Streams
+		// One call for the jobs of every stream. A server without jobs
+		// (an older one) has none to show; any other failure is shown but
+		// does not fail the refresh.
+		switch lj, err := c.jobs.ListJobs(ctx, connect.NewRequest(&v1.ListJobsRequest{})); {
+		case err == nil:
+			msg.jobs = lj.Msg.Jobs
+		case connect.CodeOf(err) != connect.CodeUnimplemented:
+			msg.jobsErr = c.describe("", err)
+		}
 		for _, st := range msg.streams {
 			msg.counts[st.Name] = c.count(ctx, st, prev[st.Name])
 			if st.DerivedFrom != "" {
@@ -269,6 +285,41 @@ func (c *client) clockCmd(ctx context.Context) tea.Cmd {
 			return nil
 		}
 		return clockMsg{res.Msg}
+	}
+}
+
+// --- jobs ------------------------------------------------------------------
+
+// jobActionMsg answers a pause or a resume: the job as the server left it,
+// or why it refused.
+type jobActionMsg struct {
+	seq   int
+	name  string
+	pause bool // else resume
+	job   *v1.Job
+	err   string
+}
+
+// jobActionCmd pauses (or resumes) the named job.
+func (c *client) jobActionCmd(ctx context.Context, seq int, name string, pause bool) tea.Cmd {
+	return func() tea.Msg {
+		msg := jobActionMsg{seq: seq, name: name, pause: pause}
+		var err error
+		if pause {
+			var res *connect.Response[v1.PauseJobResponse]
+			if res, err = c.jobs.PauseJob(ctx, connect.NewRequest(&v1.PauseJobRequest{Name: name})); err == nil {
+				msg.job = res.Msg.Job
+			}
+		} else {
+			var res *connect.Response[v1.ResumeJobResponse]
+			if res, err = c.jobs.ResumeJob(ctx, connect.NewRequest(&v1.ResumeJobRequest{Name: name})); err == nil {
+				msg.job = res.Msg.Job
+			}
+		}
+		if err != nil {
+			msg.err = c.describe("", err)
+		}
+		return msg
 	}
 }
 

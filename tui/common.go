@@ -32,8 +32,8 @@ type Options struct {
 	// HTTPClient carries every call. Default: a client of its own (a clone
 	// of http.DefaultTransport), so that Close can drop its connections.
 	HTTPClient *http.Client
-	// ClientOptions apply to the management services (streams, keys, clock,
-	// event contracts), e.g. an interceptor that sends the admin token. They
+	// ClientOptions apply to the management services (streams, jobs, keys,
+	// clock, event contracts), e.g. an interceptor that sends the admin token. They
 	// are not used for egress, which authenticates as the stream.
 	ClientOptions []connect.ClientOption
 	// Credentials returns the credentials of a stream, which reading its
@@ -44,8 +44,8 @@ type Options struct {
 	Now func() time.Time
 	// Location is the time zone times are shown in. Default time.Local.
 	Location *time.Location
-	// Refresh is how often the streams, counts, key links and clock are
-	// read again. Default: DefaultRefresh.
+	// Refresh is how often the streams, jobs, counts, key links and clock
+	// are read again. Default: DefaultRefresh.
 	Refresh time.Duration
 	// Retry is how often an unreachable server is tried again.
 	// Default: DefaultRetry.
@@ -254,6 +254,7 @@ type keyMap struct {
 	quit, help, back, retry, mouse             key.Binding
 	up, down, pageUp, pageDown, top, bottom    key.Binding
 	enter, keys, side                          key.Binding
+	pause, resume                              key.Binding
 	follow, jumpOffset, jumpTime, filter       key.Binding
 	next, prev, nextStream, prevStream         key.Binding
 	promptApply, promptCancel, promptBackspace key.Binding
@@ -278,6 +279,8 @@ func defaultKeyMap() keyMap {
 		enter:           b([]string{"enter"}, "enter", "open"),
 		keys:            b([]string{"K"}, "K", "key links"),
 		side:            b([]string{"s"}, "s", "side by side"),
+		pause:           b([]string{"p"}, "p", "pause job"),
+		resume:          b([]string{"r"}, "r", "resume job"),
 		follow:          b([]string{"f", "space"}, "f/space", "follow/pause"),
 		jumpOffset:      b([]string{":"}, ":", "jump to offset"),
 		jumpTime:        b([]string{"@"}, "@", "jump to time"),

@@ -12,7 +12,8 @@
 //
 //   - streamsModel (streams.go): source streams with their derived streams
 //     as a tree, consent rules, event counts, live rates and live key
-//     links; it refreshes itself on a timer whichever screen is open.
+//     links, and each stream's jobs under it (name, kind, state, lag); it
+//     refreshes itself on a timer whichever screen is open.
 //   - tailModel (tail.go): live events of one stream as a table: follow or
 //     pause, jump to an offset or a time, filter by a field value, scroll
 //     back through the rows held in memory (ring.go).
@@ -22,6 +23,8 @@
 //   - sideModel (sidebyside.go): a source event beside the same offset of a
 //     derived stream, or why the derived stream dropped it.
 //   - keysModel (keys.go): the key links of a stream and the server clock.
+//   - jobModel (job.go): one job's status and config; p pauses it and r
+//     resumes it (PauseJob, ResumeJob).
 //
 // The help overlay (helpModel, help.go) and the one-line prompt (prompt.go)
 // are components too, drawn over the open screen rather than instead of
@@ -33,9 +36,10 @@
 // # Navigation by message
 //
 // A component's update returns a command and, for Model, a message:
-// openTailMsg, openDetailMsg, openSideMsg, openKeysMsg, backMsg (esc),
-// statusMsg, openPromptMsg; the prompt answers with promptDoneMsg, which
-// Model hands to the screen that opened it, or promptClosedMsg. Model
+// openTailMsg, openDetailMsg, openSideMsg, openKeysMsg, openJobMsg,
+// backMsg (esc), statusMsg, openPromptMsg; the prompt answers with
+// promptDoneMsg, which Model hands to the screen that opened it, or
+// promptClosedMsg. Model
 // handles that message before Update returns, so a key that opens a screen
 // has opened it in the same Update. Components never reach into one
 // another. Answers of the server go to the component that asked.
@@ -63,6 +67,6 @@
 //
 // Stream credentials come from Options.Credentials (the CLI reads the
 // saved entities); a stream without them shows a one-line explanation in
-// its pane. Management calls (streams, keys, clock, contracts) use
+// its pane. Management calls (streams, jobs, keys, clock, contracts) use
 // Options.ClientOptions, e.g. an admin-token interceptor.
 package tui

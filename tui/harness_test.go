@@ -249,9 +249,9 @@ type seeded struct {
 	sent  int
 }
 
-func newSeeded(t testing.TB) *seeded {
+func newSeeded(t testing.TB, opts ...strmtest.Option) *seeded {
 	t.Helper()
-	sb := strmtest.New(t, strmtest.WithVirtualClock(t0))
+	sb := strmtest.New(t, append([]strmtest.Option{strmtest.WithVirtualClock(t0)}, opts...)...)
 	s := &seeded{sb: sb, rng: rand.New(rand.NewPCG(7, 11)), creds: map[string]*v1.Credentials{}}
 	s.demo = sb.CreateStream("demo")
 	d2 := sb.CreateDerived("demo", 2)

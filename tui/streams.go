@@ -13,8 +13,8 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 )
 
-// streamsModel is the first screen: the stream tree and what the
-// refreshes learnt about it. It refreshes itself on a timer for as long as
+// streamsModel is the first screen: the stream tree, with each stream's
+// jobs under it, and what the refreshes learnt about them. It refreshes itself on a timer for as long as
 // the UI runs, whichever screen is open, since the other screens read its
 // streams (the side by side finds a source's derived streams here).
 type streamsModel struct {
@@ -22,6 +22,7 @@ type streamsModel struct {
 
 	loaded      bool
 	refreshing  bool
+	refreshSeq  int // refreshes started
 	tickGen     int
 	err         string // the last refresh failed
 	unreachable bool
@@ -36,15 +37,35 @@ type streamsModel struct {
 	liveKeys  map[string]int
 	totalKeys map[string]int
 
+	jobs    map[string]*v1.Job // by name, as the last refresh (or a pin) says
+	jobsErr string             // the last refresh could not read the jobs
+	// pins are jobs as a pause or resume left them, which refreshes that
+	// were under way before the answer (refreshSeq ≤ seq) may not know yet.
+	pins map[string]jobPin
+
 	scroll scroller // a list over rows
 }
 
-// treeRow is one line of the tree: a source stream, or a derived stream
-// under its source.
+type jobPin struct {
+	job *v1.Job
+	seq int
+}
+
+// treeRow is one line of the tree: a source stream, a derived stream under
+// its source, or a job under its stream. The derived streams of a source
+// come first, then its jobs; a derived stream's jobs are under it.
 type treeRow struct {
-	stream *v1.Stream
-	child  bool
-	last   bool // the last derived stream of its source
+	stream *v1.Stream // the stream, or the job's stream
+	job    *v1.Job    // a job row
+	branch string     // the tree lines before the name: "├─ ", "│  └─ "
+}
+
+// key names the row across refreshes.
+func (r treeRow) key() string {
+	if r.job != nil {
+		return "job\x00" + r.job.Name
+	}
+	return r.stream.GetName()
 }
 
 type refreshTickMsg struct{ gen int }
@@ -54,6 +75,7 @@ func newStreams(c *common) streamsModel {
 		c:      c,
 		byName: map[string]*v1.Stream{}, counts: map[string]countState{},
 		rates: map[string]float64{}, prevCount: map[string]uint64{},
+		jobs: map[string]*v1.Job{}, pins: map[string]jobPin{},
 	}
 }
 
@@ -66,11 +88,12 @@ func (s *streamsModel) refresh() tea.Cmd {
 		return nil
 	}
 	s.refreshing = true
+	s.refreshSeq++
 	prev := make(map[string]countState, len(s.counts))
 	for k, v := range s.counts {
 		prev[k] = v
 	}
-	return s.c.client.refreshCmd(s.c.ctx, s.c.opts.Now, prev)
+	return s.c.client.refreshCmd(s.c.ctx, s.refreshSeq, s.c.opts.Now, prev)
 }
 
 // schedule arranges the next refresh after d; an earlier schedule is void.
@@ -115,18 +138,19 @@ func (s *streamsModel) apply(msg streamsMsg) tea.Cmd {
 	if msg.clock != nil {
 		s.c.clock = msg.clock
 	}
-	selName := ""
+	selKey := ""
 	if r, ok := s.selected(); ok {
-		selName = r.stream.Name
+		selKey = r.key()
 	}
 	s.byName = map[string]*v1.Stream{}
 	for _, st := range msg.streams {
 		s.byName[st.Name] = st
 	}
-	s.rows = buildTree(msg.streams)
+	jobs := s.jobList(msg)
+	s.rows = buildTree(msg.streams, jobs)
 	s.scroll.len, s.scroll.cursor = len(s.rows), 0
 	for i, r := range s.rows {
-		if r.stream.Name == selName {
+		if r.key() == selKey {
 			s.scroll.cursor = i
 		}
 	}
@@ -151,14 +175,72 @@ func (s *streamsModel) apply(msg streamsMsg) tea.Cmd {
 	return s.schedule(s.c.opts.Refresh)
 }
 
-// buildTree orders streams as source, its derived streams, next source.
-// Streams come ordered by name; a derived stream whose source is missing
-// is shown at the top level.
-func buildTree(streams []*v1.Stream) []treeRow {
+// jobList keeps the jobs of a refresh (or, when it could not read them,
+// the ones known before) with the pins that are newer than it applied,
+// and returns them by name.
+func (s *streamsModel) jobList(msg streamsMsg) []*v1.Job {
+	if msg.jobsErr != "" {
+		s.jobsErr = msg.jobsErr
+	} else {
+		s.jobsErr = ""
+		s.jobs = make(map[string]*v1.Job, len(msg.jobs))
+		for _, j := range msg.jobs {
+			s.jobs[j.Name] = j
+		}
+	}
+	for name, p := range s.pins {
+		if msg.seq > p.seq {
+			delete(s.pins, name) // this refresh started after the answer
+			continue
+		}
+		if _, ok := s.jobs[name]; ok {
+			s.jobs[name] = p.job
+		}
+	}
+	jobs := make([]*v1.Job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		jobs = append(jobs, j)
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Name < jobs[j].Name })
+	return jobs
+}
+
+// pin keeps job as a pause or resume left it, in the tree at once and
+// over the refreshes that were under way before the answer came.
+func (s *streamsModel) pin(job *v1.Job) {
+	s.pins[job.Name] = jobPin{job: job, seq: s.refreshSeq}
+	if _, ok := s.jobs[job.Name]; !ok {
+		return
+	}
+	s.jobs[job.Name] = job
+	for i, r := range s.rows {
+		if r.job != nil && r.job.Name == job.Name {
+			s.rows[i].job = job
+		}
+	}
+}
+
+// job returns the named job as the tree knows it, and whether the tree
+// knows the jobs at all (false: not yet, or the last refresh failed to
+// read them).
+func (s *streamsModel) job(name string) (*v1.Job, bool) {
+	return s.jobs[name], s.loaded && s.jobsErr == ""
+}
+
+// buildTree orders streams as source, its derived streams (each with its
+// jobs), the source's jobs, next source. Streams and jobs come ordered by
+// name; a derived stream whose source is missing is shown at the top
+// level. A job of a stream not in the list (one created or deleted between
+// the two calls of a refresh) waits for the next refresh.
+func buildTree(streams []*v1.Stream, jobs []*v1.Job) []treeRow {
 	children := map[string][]*v1.Stream{}
+	jobsOf := map[string][]*v1.Job{}
 	names := map[string]bool{}
 	for _, st := range streams {
 		names[st.Name] = true
+	}
+	for _, j := range jobs {
+		jobsOf[j.Stream] = append(jobsOf[j.Stream], j)
 	}
 	var roots []*v1.Stream
 	for _, st := range streams {
@@ -169,14 +251,34 @@ func buildTree(streams []*v1.Stream) []treeRow {
 		}
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].Name < roots[j].Name })
+	branch := func(last bool) string {
+		if last {
+			return "└─ "
+		}
+		return "├─ "
+	}
 	var rows []treeRow
+	addJobs := func(st *v1.Stream, indent string) {
+		js := jobsOf[st.Name]
+		for i, j := range js {
+			rows = append(rows, treeRow{stream: st, job: j, branch: indent + branch(i == len(js)-1)})
+		}
+	}
 	for _, r := range roots {
 		rows = append(rows, treeRow{stream: r})
 		kids := children[r.Name]
 		sort.SliceStable(kids, func(i, j int) bool { return kids[i].Name < kids[j].Name })
+		n := len(kids) + len(jobsOf[r.Name])
 		for i, k := range kids {
-			rows = append(rows, treeRow{stream: k, child: true, last: i == len(kids)-1})
+			last := i == n-1
+			rows = append(rows, treeRow{stream: k, branch: branch(last)})
+			indent := "│  "
+			if last {
+				indent = "   "
+			}
+			addJobs(k, indent)
 		}
+		addJobs(r, "")
 	}
 	return rows
 }
@@ -201,7 +303,7 @@ func (s *streamsModel) sideOf(st *v1.Stream) (*v1.Stream, []*v1.Stream) {
 	}
 	var derived []*v1.Stream
 	for _, r := range s.rows {
-		if r.stream.DerivedFrom == src.Name {
+		if r.job == nil && r.stream.DerivedFrom == src.Name {
 			derived = append(derived, r.stream)
 		}
 	}
@@ -220,6 +322,8 @@ func (s *streamsModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
 	switch {
 	case key.Matches(msg, k.retry):
 		return s.refresh(), nil
+	case key.Matches(msg, k.enter) && ok && r.job != nil:
+		return nil, openJobMsg{job: r.job}
 	case key.Matches(msg, k.enter) && ok:
 		return nil, openTailMsg{stream: r.stream}
 	case key.Matches(msg, k.keys) && ok:
@@ -277,14 +381,11 @@ func (s *streamsModel) view(w, h int) []string {
 	s.scroll.fit(len(s.rows), rowsH)
 	for i := s.scroll.offset; i < len(s.rows) && i < s.scroll.offset+rowsH; i++ {
 		r := s.rows[i]
-		name := r.stream.Name
-		if r.child {
-			branch := "├─ "
-			if r.last {
-				branch = "└─ "
-			}
-			name = branch + name
+		if r.job != nil {
+			lines = append(lines, s.jobLine(r, nameW, i == s.scroll.cursor))
+			continue
 		}
+		name := r.branch + r.stream.Name
 		c := s.counts[r.stream.Name]
 		derived := r.stream.DerivedFrom != ""
 		events := thousands(c.count(derived))
@@ -318,6 +419,39 @@ func (s *streamsModel) view(w, h int) []string {
 	return lines
 }
 
+// jobLine is the tree's line of a job: its name in the stream column, its
+// kind in the consent column, then its state and lag. A failed job's state
+// is in the error style; a paused job's line is dimmed.
+func (s *streamsModel) jobLine(r treeRow, nameW int, selected bool) string {
+	st := s.c.styles
+	js := r.job.GetStatus()
+	state := jobStateText(js.GetState())
+	head := pad(ansi.Truncate(r.branch+"job "+r.job.Name, nameW, "…"), nameW+1) + pad(r.job.Kind, colConsent)
+	tail := "lag " + thousands(js.GetLag())
+	if js.GetRetries() > 0 && js.GetState() == v1.JobState_JOB_STATE_RUNNING {
+		tail += fmt.Sprintf(" · retry %d", js.GetRetries())
+	}
+	if selected {
+		return st.selected.Render(">" + head + pad(state, 9) + tail)
+	}
+	switch js.GetState() {
+	case v1.JobState_JOB_STATE_PAUSED:
+		return " " + st.dim.Render(head+pad(state, 9)+tail)
+	case v1.JobState_JOB_STATE_FAILED:
+		return " " + head + st.errorText.Render(state) + pad("", 9-len(state)) + tail
+	}
+	return " " + head + pad(state, 9) + tail
+}
+
+// jobStateText is a job state as the server names it: RUNNING, PAUSED,
+// FAILED.
+func jobStateText(s v1.JobState) string {
+	if s == v1.JobState_JOB_STATE_UNSPECIFIED {
+		return "UNKNOWN"
+	}
+	return strings.TrimPrefix(s.String(), "JOB_STATE_")
+}
+
 // unreachableBody explains that the server cannot be reached and that the
 // UI keeps trying.
 func (s *streamsModel) unreachableBody(w int) []string {
@@ -337,9 +471,15 @@ func (s *streamsModel) status() string {
 	if s.loaded && s.err != "" {
 		return st.errorText.Render(s.err)
 	}
+	if s.jobsErr != "" {
+		return st.warn.Render("jobs: " + s.jobsErr)
+	}
 	r, ok := s.selected()
 	if !ok {
 		return ""
+	}
+	if r.job != nil {
+		return s.jobStatus(r.job)
 	}
 	if c := s.counts[r.stream.Name]; c.err != "" {
 		return st.warn.Render(c.err)
@@ -362,6 +502,20 @@ func (s *streamsModel) status() string {
 	return st.dim.Render(strings.Join(parts, " · "))
 }
 
+// jobStatus is the status line of a selected job: what it exports where,
+// or why it fails.
+func (s *streamsModel) jobStatus(j *v1.Job) string {
+	st := s.c.styles
+	js := j.GetStatus()
+	switch {
+	case js.GetState() == v1.JobState_JOB_STATE_FAILED:
+		return st.errorText.Render(fmt.Sprintf("%s failed after %d retries: %s", j.Name, js.GetRetries(), js.GetLastError()))
+	case js.GetRetries() > 0 && js.GetState() == v1.JobState_JOB_STATE_RUNNING:
+		return st.warn.Render(fmt.Sprintf("%s retry %d: %s", j.Name, js.GetRetries(), js.GetLastError()))
+	}
+	return st.dim.Render(fmt.Sprintf("job %s · %s → %s · %s events exported · enter shows its status", j.Name, j.Stream, j.DataConnector, thousands(js.GetEventsExported())))
+}
+
 func (s *streamsModel) bindings() []key.Binding {
 	k := s.c.keys
 	return []key.Binding{k.up, k.down, k.enter, k.side, k.keys, k.retry}
@@ -371,6 +525,9 @@ func (s *streamsModel) shortHelp() []key.Binding {
 	k := s.c.keys
 	enter := k.enter
 	enter.SetHelp("enter", "tail")
+	if r, ok := s.selected(); ok && r.job != nil {
+		enter.SetHelp("enter", "job status")
+	}
 	return []key.Binding{enter, k.side, k.keys}
 }
 
