@@ -27,14 +27,18 @@ type Kind struct {
 type connectorKind struct {
 	Kind
 	schema kindSchema
-	// open checks a whole config (secrets included) and returns its bucket
-	// without connecting anywhere.
-	open func(config []byte, schema kindSchema) (exporter.Bucket, error)
+	// open checks a whole config (secrets included) and returns the sink it
+	// describes (an exporter.Bucket; the config of a Publisher) without
+	// connecting anywhere.
+	open func(config []byte, schema kindSchema) (any, error)
+	// test connects to the sink open returned and says what it did.
+	test func(ctx context.Context, sink any) (string, error)
 }
 
-// openAs decodes a config into C, checks it with its Validate, and opens it.
-func openAs[C interface{ Validate() error }, B exporter.Bucket](newBucket func(C) (B, error)) func([]byte, kindSchema) (exporter.Bucket, error) {
-	return func(config []byte, schema kindSchema) (exporter.Bucket, error) {
+// openAs decodes a config into C, checks it with its Validate, and opens it
+// with newSink.
+func openAs[C interface{ Validate() error }, S any](newSink func(C) (S, error)) func([]byte, kindSchema) (any, error) {
+	return func(config []byte, schema kindSchema) (any, error) {
 		var c C
 		if err := schema.check(config, &c); err != nil {
 			return nil, err
@@ -42,23 +46,30 @@ func openAs[C interface{ Validate() error }, B exporter.Bucket](newBucket func(C
 		if err := c.Validate(); err != nil {
 			return nil, invalidf("config.%v", err)
 		}
-		b, err := newBucket(c)
+		s, err := newSink(c)
 		if err != nil {
 			return nil, invalidf("config.%v", err)
 		}
-		return b, nil
+		return s, nil
 	}
 }
 
+// probe is the test of a bucket kind: a probe object written and deleted.
+func probe(ctx context.Context, sink any) (string, error) {
+	return exporter.Probe(ctx, sink.(exporter.Bucket), "")
+}
+
+// connectorKindList is every kind of data connector.
+var connectorKindList = []*connectorKind{
+	{Kind: Kind{Name: "local", Description: "A directory on the server's machine.", Schema: local.Schema, Secrets: local.Secrets},
+		open: openAs(local.New), test: probe},
+	{Kind: Kind{Name: "s3", Description: "An S3-compatible bucket (AWS, MinIO, Ceph, GCS interoperability, Versity).", Schema: s3.Schema, Secrets: s3.Secrets},
+		open: openAs(s3.New), test: probe},
+}
+
 var connectorKinds = func() map[string]*connectorKind {
-	kinds := []*connectorKind{
-		{Kind: Kind{Name: "local", Description: "A directory on the server's machine.", Schema: local.Schema, Secrets: local.Secrets},
-			open: openAs(local.New)},
-		{Kind: Kind{Name: "s3", Description: "An S3-compatible bucket (AWS, MinIO, Ceph, GCS interoperability, Versity).", Schema: s3.Schema, Secrets: s3.Secrets},
-			open: openAs(s3.New)},
-	}
 	m := map[string]*connectorKind{}
-	for _, k := range kinds {
+	for _, k := range connectorKindList {
 		k.schema = mustCompileKind("connector-"+k.Name, k.Schema)
 		m[k.Name] = k
 	}
@@ -190,8 +201,8 @@ func (a *App) DeleteConnector(name string, recursive bool) ([]string, error) {
 	return jobs, nil
 }
 
-// bucket opens the bucket of a saved connector.
-func (a *App) bucket(c *catalog.Connector) (exporter.Bucket, error) {
+// sink opens the sink of a saved connector (see connectorKind.open).
+func (a *App) sink(c *catalog.Connector) (any, error) {
 	k, err := connectorKindOf(c.Kind)
 	if err != nil {
 		return nil, err
@@ -210,27 +221,29 @@ func (a *App) bucket(c *catalog.Connector) (exporter.Bucket, error) {
 }
 
 // TestConnector connects to a saved connector (name) or to one not saved
-// (n, when name is ""): it writes and deletes a probe object and says what
-// it did, or exactly what failed.
+// (n, when name is ""): a bucket gets a probe object written and deleted,
+// and it says what it did, or exactly what failed.
 func (a *App) TestConnector(ctx context.Context, name string, n NewConnector) (string, error) {
-	var b exporter.Bucket
+	var sink any
+	var k *connectorKind
 	if name != "" {
 		c, err := a.jobs.Connector(name)
 		if err != nil {
 			return "", err
 		}
-		if b, err = a.bucket(c); err != nil {
+		if sink, err = a.sink(c); err != nil {
 			return "", err
 		}
+		k = connectorKinds[c.Kind]
 	} else {
 		if err := a.ValidateConnector(n); err != nil {
 			return "", err
 		}
-		k := connectorKinds[n.Kind]
+		k = connectorKinds[n.Kind]
 		var err error
-		if b, err = k.open(n.Config, k.schema); err != nil {
+		if sink, err = k.open(n.Config, k.schema); err != nil {
 			return "", err
 		}
 	}
-	return exporter.Probe(ctx, b, "")
+	return k.test(ctx, sink)
 }

@@ -72,10 +72,11 @@ func batchExporterKind() *jobKind {
   }
 }`,
 		},
-		prepare:  prepareExport(batchExporter),
-		start:    startExport,
-		interval: exportInterval,
-		run:      runBatchExport,
+		connectors: []string{"local", "s3"},
+		prepare:    prepareExport(batchExporter),
+		start:      startExport,
+		interval:   exportInterval,
+		run:        runBatchExport,
 	}
 }
 
@@ -93,10 +94,11 @@ func keyExporterKind() *jobKind {
   }
 }`,
 		},
-		prepare:  prepareExport(keyExporter),
-		start:    startExport,
-		interval: exportInterval,
-		run:      runKeyExport,
+		connectors: []string{"local", "s3"},
+		prepare:    prepareExport(keyExporter),
+		start:      startExport,
+		interval:   exportInterval,
+		run:        runKeyExport,
 	}
 }
 
@@ -283,7 +285,7 @@ func writeEvents(ctx context.Context, rd *Reader, r *jobRun, name string, from, 
 		next, events, werr = pipeEvents(ctx, rd, pw, page, until, max)
 		pw.CloseWithError(werr)
 	}()
-	n, err = r.bucket.Put(ctx, name, pr)
+	n, err = r.bucket().Put(ctx, name, pr)
 	pr.CloseWithError(io.ErrClosedPipe) // unblocks the producer if Put stopped early
 	<-produced
 	if err != nil {
@@ -347,7 +349,7 @@ func runKeyExport(ctx context.Context, r *jobRun) error {
 			b.WriteString(keys.CSVRow(row.KeyLink, row.Keyset, row.ExpiresAt))
 		}
 		name := objectName(c.PathPrefix, st.Plan.Time, "keys", r.stream.UUID, 0, ".csv")
-		n, err := r.bucket.Put(ctx, name, strings.NewReader(b.String()))
+		n, err := r.bucket().Put(ctx, name, strings.NewReader(b.String()))
 		if err != nil {
 			return err
 		}

@@ -27,21 +27,32 @@ const (
 type jobKind struct {
 	Kind
 	schema kindSchema
+	// connectors are the kinds of data connector it writes to.
+	connectors []string
+	// continuous jobs run all the time, following the stream (a Kafka
+	// exporter), rather than once per interval: run returns only on a
+	// failure or when ctx ends, and Advance does not wait for them. Their
+	// retry waits are wall-clock time even under a virtual clock.
+	continuous bool
 	// prepare checks a config for a stream and returns it with its defaults
 	// filled in.
 	prepare func(a *App, st *catalog.Stream, schema kindSchema, config []byte) ([]byte, error)
 	// start is the state of a new job: its cursor.
 	start func(a *App, st *catalog.Stream, config []byte) (catalog.JobState, error)
-	// interval is how long after a successful run the next one is due.
+	// interval is how long after a successful run the next one is due
+	// (continuous jobs: nil).
 	interval func(config []byte) time.Duration
 	// run does one run: it exports what is due, saving the state in r as it
 	// goes.
 	run func(ctx context.Context, r *jobRun) error
 }
 
+// jobKindList is every kind of job.
+var jobKindList = []*jobKind{batchExporterKind(), keyExporterKind()}
+
 var jobKinds = func() map[string]*jobKind {
 	m := map[string]*jobKind{}
-	for _, k := range []*jobKind{batchExporterKind(), keyExporterKind()} {
+	for _, k := range jobKindList {
 		k.schema = mustCompileKind("job-"+k.Name, k.Schema)
 		m[k.Name] = k
 	}
@@ -110,8 +121,12 @@ func (a *App) prepareJob(n NewJob) (*catalog.Job, *catalog.Stream, error) {
 			return nil, nil, invalidf("dataConnector: name the data connector to write to (data connectors: %s)", strings.Join(names, ", "))
 		}
 	}
-	if _, err := a.jobs.Connector(n.Connector); err != nil {
+	c, err := a.jobs.Connector(n.Connector)
+	if err != nil {
 		return nil, nil, err
+	}
+	if !slices.Contains(k.connectors, c.Kind) {
+		return nil, nil, invalidf("dataConnector: a %s writes to a data connector of kind %s, and %q is of kind %s", k.Name, strings.Join(k.connectors, " or "), c.Name, c.Kind)
 	}
 	config, err := k.prepare(a, st, k.schema, n.Config)
 	if err != nil {
@@ -141,8 +156,10 @@ func (a *App) CreateJob(n NewJob) (JobInfo, error) {
 	if err != nil {
 		return JobInfo{}, err
 	}
-	state.State = catalog.JobRunning
-	state.NextRun = job.CreateTime.Add(k.interval(job.Config))
+	state.State, state.NextRun = catalog.JobRunning, job.CreateTime
+	if !k.continuous {
+		state.NextRun = job.CreateTime.Add(k.interval(job.Config))
+	}
 	a.jobsMu.Lock()
 	defer a.jobsMu.Unlock()
 	if err := a.jobs.CreateJob(job, state); err != nil {
@@ -268,7 +285,7 @@ func (a *App) ResumeJob(name string) (JobInfo, error) {
 	if st.State == catalog.JobRunning {
 		return JobInfo{}, statef("job %q is running already", name)
 	}
-	st.State, st.Retries, st.NextRun = catalog.JobRunning, 0, a.opts.Clock.Now()
+	st.State, st.Retries, st.NextRun = catalog.JobRunning, 0, time.Time{} // due at once on any clock
 	if err := a.jobs.SaveState(name, st); err != nil {
 		return JobInfo{}, err
 	}
@@ -281,8 +298,13 @@ type runner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// pokes asks the runner to run if its job is due and to answer with the
-	// number of runs done (Advance of a virtual clock).
+	// number of runs done (Advance of a virtual clock); nil for continuous
+	// jobs, which Advance does not wait for.
 	pokes chan chan int
+	// now is the clock of the job's schedule: the server clock, or the wall
+	// clock for continuous jobs (retry waits).
+	now     func() time.Time
+	virtual bool // now never moves by itself: wait for pokes
 }
 
 // startJobs starts a runner for every RUNNING job (Open).
@@ -299,7 +321,12 @@ func (a *App) startJobs() {
 // startRunnerLocked starts the runner of a job. REQUIRES: jobsMu held.
 func (a *App) startRunnerLocked(name string) {
 	ctx, cancel := context.WithCancel(a.ctx)
-	r := &runner{cancel: cancel, done: make(chan struct{}), pokes: make(chan chan int)}
+	r := &runner{cancel: cancel, done: make(chan struct{}), now: a.opts.Clock.Now, virtual: a.Virtual()}
+	if job, _, err := a.jobs.Job(name); err == nil && jobKinds[job.Kind].continuous {
+		r.now, r.virtual = time.Now, false
+	} else {
+		r.pokes = make(chan chan int)
+	}
 	a.runners[name] = r
 	a.bg.Go(func() {
 		defer close(r.done)
@@ -330,10 +357,10 @@ func (a *App) runLoop(ctx context.Context, name string, r *runner) {
 			return
 		}
 		var reply chan int
-		if wait := st.NextRun.Sub(a.opts.Clock.Now()); wait > 0 {
+		if wait := st.NextRun.Sub(r.now()); wait > 0 {
 			var t *time.Timer
 			var timer <-chan time.Time
-			if !a.Virtual() {
+			if !r.virtual {
 				t = time.NewTimer(wait)
 				timer = t.C
 			}
@@ -349,8 +376,8 @@ func (a *App) runLoop(ctx context.Context, name string, r *runner) {
 				return
 			}
 		}
-		if !a.opts.Clock.Now().Before(st.NextRun) {
-			a.runOnce(ctx, name)
+		if !r.now().Before(st.NextRun) {
+			a.runOnce(ctx, name, r.now)
 			runs++
 		}
 		if reply != nil {
@@ -370,6 +397,9 @@ func (a *App) runDueJobs() int {
 	defer a.jobsMu.Unlock()
 	total := 0
 	for _, r := range a.runners {
+		if r.pokes == nil {
+			continue // continuous
+		}
 		reply := make(chan int, 1)
 		select {
 		case r.pokes <- reply:
@@ -386,9 +416,14 @@ type jobRun struct {
 	job    *catalog.Job
 	state  *catalog.JobState
 	stream *catalog.Stream
-	bucket exporter.Bucket
-	now    time.Time
+	// sink is what the connector's kind opened (connectorKind.open): an
+	// exporter.Bucket for local and s3.
+	sink any
+	now  time.Time
 }
+
+// bucket is the run's sink as a bucket.
+func (r *jobRun) bucket() exporter.Bucket { return r.sink.(exporter.Bucket) }
 
 // save saves the run's state durably.
 func (r *jobRun) save() error { return r.a.jobs.SaveState(r.job.Name, *r.state) }
@@ -396,7 +431,7 @@ func (r *jobRun) save() error { return r.a.jobs.SaveState(r.job.Name, *r.state) 
 // runOnce runs a job once and records the outcome: on success the next
 // run is an interval later; on failure it is retried with capped
 // exponential backoff until the retry budget is spent, and then FAILED.
-func (a *App) runOnce(ctx context.Context, name string) {
+func (a *App) runOnce(ctx context.Context, name string, clockNow func() time.Time) {
 	job, st, err := a.jobs.Job(name)
 	if err != nil {
 		return
@@ -406,7 +441,7 @@ func (a *App) runOnce(ctx context.Context, name string) {
 	if r.stream, err = a.streams.Get(job.Stream); err == nil {
 		var c *catalog.Connector
 		if c, err = a.jobs.Connector(job.Connector); err == nil {
-			r.bucket, err = a.bucket(c)
+			r.sink, err = a.sink(c)
 		}
 	}
 	if err == nil {
@@ -415,10 +450,13 @@ func (a *App) runOnce(ctx context.Context, name string) {
 	if ctx.Err() != nil || errors.Is(err, catalog.ErrNotFound) && !a.jobExists(name) {
 		return // paused, deleted or closing: the state saved so far stands
 	}
-	now := a.opts.Clock.Now().UTC()
-	if err == nil {
+	now := clockNow().UTC()
+	if err == nil && !k.continuous {
 		st.Retries, st.LastSuccess, st.NextRun = 0, now, now.Add(k.interval(job.Config))
 	} else {
+		if err == nil {
+			err = errors.New("stopped following the stream") // a defect of the kind
+		}
 		st.Retries++
 		st.LastError, st.LastErrorTime = err.Error(), now
 		if int(st.Retries) >= a.opts.JobRetries {

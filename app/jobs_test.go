@@ -287,18 +287,20 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("resume wrote %v, want one file", names)
 	}
 
-	// Make the directory unwritable: a file where the prefix dir would be.
-	if err := os.Chmod(e.dir, 0o500); err != nil {
+	// Break the connector: a regular file where the job's directory goes
+	// (a mode would not stop root).
+	if _, err := e.a.UpdateJob(app.NewJob{Name: "dir-demo", Kind: "batch-exporter", Stream: "demo", Config: []byte(`{"pathPrefix": "out"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.Chmod(e.dir, 0o700) })
-	if os.Geteuid() == 0 {
-		t.Skip("root writes to read-only directories")
+	block := filepath.Join(e.dir, "out")
+	if err := os.WriteFile(block, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	ingest(t, e.a, src, demo("c", 1, 0))
 	e.advance(t, time.Minute)
 	info, _ = e.a.Job("dir-demo")
-	if info.State.Retries != 1 || info.State.State != catalog.JobRunning || !strings.Contains(info.State.LastError, "permission denied") {
+	if want := fmt.Sprintf("directory %q: put out/2026-03-01T12:", e.dir); info.State.Retries != 1 || info.State.State != catalog.JobRunning ||
+		!strings.HasPrefix(info.State.LastError, want) || !strings.HasSuffix(info.State.LastError, ".jsonl: mkdir not a directory") {
 		t.Fatalf("after a failed run: %+v", info.State)
 	}
 	e.advance(t, time.Second) // retry 2
@@ -307,7 +309,7 @@ func TestJobLifecycle(t *testing.T) {
 	if info.State.State != catalog.JobFailed || info.State.Retries != 3 || info.Lag != 1 {
 		t.Fatalf("after the retry budget: %+v lag %d", info.State, info.Lag)
 	}
-	if err := os.Chmod(e.dir, 0o700); err != nil {
+	if err := os.Remove(block); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.a.ResumeJob("dir-demo"); err != nil {

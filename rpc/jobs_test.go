@@ -277,18 +277,17 @@ func TestConnectorRefusals(t *testing.T) {
 			}
 		})
 	}
-	// A directory that is not writable.
-	if os.Geteuid() != 0 {
-		ro := t.TempDir()
-		if err := os.Chmod(ro, 0o500); err != nil {
-			t.Fatal(err)
-		}
-		err := test("local", map[string]any{"path": ro})
-		var ce *connect.Error
-		if !asConnect(err, &ce) || ce.Code() != connect.CodeFailedPrecondition ||
-			probeRE.ReplaceAllString(ce.Message(), ".strmlocal-probe-…") != fmt.Sprintf(`directory %q: put .strmlocal-probe-…: open permission denied`, ro) {
-			t.Errorf("read-only directory: %v", err)
-		}
+	// A directory that cannot be written (below a regular file: a mode
+	// would not stop root).
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := test("local", map[string]any{"path": filepath.Join(file, "dir")})
+	var ce *connect.Error
+	if !asConnect(err, &ce) || ce.Code() != connect.CodeFailedPrecondition ||
+		probeRE.ReplaceAllString(ce.Message(), ".strmlocal-probe-…") != fmt.Sprintf(`directory %q: put .strmlocal-probe-…: mkdir not a directory`, filepath.Join(file, "dir")) {
+		t.Errorf("unwritable directory: %v", err)
 	}
 	// A good one says what it did.
 	res, err := cs.TestDataConnector(ctx, connect.NewRequest(&v1.TestDataConnectorRequest{DataConnector: &v1.DataConnector{Name: "t", Kind: "s3", Config: config(t, s3Config(s3, "exports", s3.SecretKey))}}))
