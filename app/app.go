@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/strmlocal/strmlocal/catalog"
@@ -252,6 +253,15 @@ func (a *App) DataDir() string { return a.opts.DataDir }
 
 // MaxEventBytes is the cap on one event body.
 func (a *App) MaxEventBytes() int { return a.opts.MaxEventBytes }
+
+// ServerID is a UUID that names this server's data: the same for as long
+// as the data dir lives, new for each in-memory App.
+func (a *App) ServerID() string {
+	id, _ := uuid.FromBytes(a.keys.DeriveSecret("server id")[:16])
+	id[6] = id[6]&0x0f | 0x40 // a version 4 (random) UUID, as it reads
+	id[8] = id[8]&0x3f | 0x80
+	return id.String()
+}
 
 // DeriveSecret returns a 32-byte secret for a named use (the signing key of
 // access tokens, say) that lives as long as the data dir; see

@@ -65,11 +65,16 @@ var connectorKindList = []*connectorKind{
 		open: openAs(local.New), test: probe},
 	{Kind: Kind{Name: "s3", Description: "An S3-compatible bucket (AWS, MinIO, Ceph, GCS interoperability, Versity).", Schema: s3.Schema, Secrets: s3.Secrets},
 		open: openAs(s3.New), test: probe},
+	kafkaConnectorKind(), // export_kafka.go
+	httpConnectorKind(),  // export_cloudevents.go
 }
 
 var connectorKinds = func() map[string]*connectorKind {
 	m := map[string]*connectorKind{}
 	for _, k := range connectorKindList {
+		if k == nil {
+			continue
+		}
 		k.schema = mustCompileKind("connector-"+k.Name, k.Schema)
 		m[k.Name] = k
 	}

@@ -48,11 +48,14 @@ type jobKind struct {
 }
 
 // jobKindList is every kind of job.
-var jobKindList = []*jobKind{batchExporterKind(), keyExporterKind()}
+var jobKindList = []*jobKind{batchExporterKind(), keyExporterKind(), kafkaExporterKind(), cloudEventsSinkKind()}
 
 var jobKinds = func() map[string]*jobKind {
 	m := map[string]*jobKind{}
 	for _, k := range jobKindList {
+		if k == nil {
+			continue
+		}
 		k.schema = mustCompileKind("job-"+k.Name, k.Schema)
 		m[k.Name] = k
 	}
@@ -459,11 +462,19 @@ func (a *App) runOnce(ctx context.Context, name string, clockNow func() time.Tim
 		}
 		st.Retries++
 		st.LastError, st.LastErrorTime = err.Error(), now
-		if int(st.Retries) >= a.opts.JobRetries {
+		switch {
+		case errors.Is(err, exporter.ErrPermanent):
+			st.State, st.NextRun = catalog.JobFailed, time.Time{}
+			a.opts.Logger.Error("job failed: the sink refused for good", "job", name, "error", err)
+		case int(st.Retries) >= a.opts.JobRetries:
 			st.State, st.NextRun = catalog.JobFailed, time.Time{}
 			a.opts.Logger.Error("job failed: retry budget spent", "job", name, "retries", st.Retries, "error", err)
-		} else {
-			st.NextRun = now.Add(a.backoff(st.Retries))
+		default:
+			wait := a.backoff(st.Retries)
+			if ra, ok := exporter.RetryAfter(err); ok && ra > wait {
+				wait = min(ra, a.opts.JobRetryMax) // the sink's wish, within our cap
+			}
+			st.NextRun = now.Add(wait)
 			a.opts.Logger.Warn("job run failed; retrying", "job", name, "retries", st.Retries, "next", st.NextRun, "error", err)
 		}
 	}

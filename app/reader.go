@@ -195,13 +195,18 @@ type Follower struct {
 	r       *Reader
 	sub     *log.Subscription
 	pending []log.Record // read from the log, not yet returned
+	pos     uint64       // the offset after the last record taken from the log and returned or dropped
 }
 
 // Follow returns a follower of the stream from offset from. Appends wake it;
 // it never polls, misses or repeats a record.
 func (r *Reader) Follow(from uint64) *Follower {
-	return &Follower{r: r, sub: r.a.log.Subscribe(r.id, from)}
+	return &Follower{r: r, sub: r.a.log.Subscribe(r.id, from), pos: from}
 }
+
+// Position is the offset to follow on from after the records Next returned
+// last: past them and past the records the view dropped before them.
+func (f *Follower) Position() uint64 { return f.pos }
 
 // Next waits until the stream shows at least one new record and returns the
 // new records, no more than Options.PageBytes of them (at least one). It
@@ -230,6 +235,7 @@ func (f *Follower) Next(ctx context.Context) ([]Record, error) {
 			if !added {
 				return r.recs, nil
 			}
+			f.pos = f.pending[0].Offset + 1
 			f.pending = f.pending[1:]
 		}
 	}

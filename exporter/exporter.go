@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -35,7 +36,21 @@ var (
 	// ErrRefused: the sink answered and refused (no such bucket, bad
 	// credentials, permission denied, not a directory).
 	ErrRefused = errors.New("sink refused")
+	// ErrPermanent: the sink refused in a way retrying cannot mend (a
+	// webhook's 400): the job fails at once, with the sink's answer.
+	ErrPermanent = errors.New("sink refused for good")
 )
+
+// RetryAfter returns the wait a sink asked for before the next try (a
+// Retry-After header), if err carries one: an error with a method
+// RetryAfter() time.Duration.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return ra.RetryAfter(), true
+	}
+	return 0, false
+}
 
 // Error is a sink's failure: Where names the sink (Bucket.String), Code is
 // the sink's own error code when it has one (S3's NoSuchBucket), and Kind
@@ -83,4 +98,35 @@ func Probe(ctx context.Context, b Bucket, prefix string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("wrote and deleted %s in %s", name, b), nil
+}
+
+// Message is one event for a Publisher.
+type Message struct {
+	// Key groups messages (the key link: a session's events stay in order
+	// on one Kafka partition).
+	Key string
+	// Value is the event as JSON, as egress shows it.
+	Value []byte
+	// Attrs is the event's metadata, in order: Kafka headers, CloudEvents
+	// attributes and extensions.
+	Attrs []Attr
+	// Time is when strmlocal accepted the event.
+	Time time.Time
+}
+
+// Attr is one metadata attribute of a Message.
+type Attr struct{ Key, Value string }
+
+// Publisher sends messages to a sink that takes events one by one: a Kafka
+// topic, a webhook. Implementations are safe for concurrent use.
+type Publisher interface {
+	// Publish sends msgs, in order, and returns once the sink acknowledged
+	// every one. After an error some may have been delivered: the caller
+	// sends them all again (at least once; the Kafka sink's idempotent
+	// producer makes that exactly once while it lives).
+	Publish(ctx context.Context, msgs []Message) error
+	// Close releases the connections.
+	Close() error
+	// String names the sink in messages; never a secret.
+	String() string
 }

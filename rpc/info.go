@@ -18,5 +18,6 @@ func (h *serverService) GetServerInfo(context.Context, *connect.Request[v1.GetSe
 		DataDir:       h.s.app.DataDir(),
 		FormatVersion: store.FormatVersion,
 		StartTime:     timestamppb.New(h.s.app.StartTime()),
+		ServerId:      h.s.app.ServerID(),
 	}), nil
 }

@@ -64,7 +64,9 @@ func TestJobCrashSafety(t *testing.T) {
 	}
 	// First life: killed once a few files are out.
 	c := startJobCrashChild(t, dir)
-	go func() { _, _ = c.Clock.AdvanceClock(context.Background(), connect.NewRequest(&v1.AdvanceClockRequest{By: durationpb.New(time.Minute)})) }()
+	go func() {
+		_, _ = c.Clock.AdvanceClock(context.Background(), connect.NewRequest(&v1.AdvanceClockRequest{By: durationpb.New(time.Minute)}))
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for len(exported()) < 3 {
 		if time.Now().After(deadline) {

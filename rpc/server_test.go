@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
+	"github.com/google/uuid"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
@@ -310,5 +311,25 @@ func TestServerInfo(t *testing.T) {
 	}
 	if res.Msg.Version != "devel" || res.Msg.DataDir != "" || res.Msg.FormatVersion != 1 || !res.Msg.StartTime.AsTime().Equal(t0) {
 		t.Fatalf("info = %v", res.Msg)
+	}
+	if id, err := uuid.Parse(res.Msg.ServerId); err != nil || id.Version() != 4 {
+		t.Errorf("server id %q: %v", res.Msg.ServerId, err)
+	}
+	// The same for as long as the data dir lives.
+	dir := t.TempDir()
+	ids := map[string]bool{}
+	for range 2 {
+		sb := strmtest.New(t, strmtest.WithDataDir(dir))
+		res, err := sb.ServerInfo.GetServerInfo(context.Background(), connect.NewRequest(&v1.GetServerInfoRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[res.Msg.ServerId] = true
+		if err := sb.Server.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ids) != 1 || ids[res.Msg.ServerId] {
+		t.Errorf("server ids %v: want one for the data dir, not the in-memory server's", ids)
 	}
 }

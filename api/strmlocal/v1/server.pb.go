@@ -67,6 +67,10 @@ type GetServerInfoResponse struct {
 	// The on-disk format version the server reads and writes.
 	FormatVersion int32                  `protobuf:"varint,3,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
 	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// A UUID that names this server's data: the same for as long as the data
+	// dir lives (a new one for each in-memory server). CloudEvents sources
+	// carry it.
+	ServerId      string `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -129,18 +133,26 @@ func (x *GetServerInfoResponse) GetStartTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetServerInfoResponse) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
 var File_strmlocal_v1_server_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_server_proto_rawDesc = "" +
 	"\n" +
 	"\x19strmlocal/v1/server.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
-	"\x14GetServerInfoRequest\"\xae\x01\n" +
+	"\x14GetServerInfoRequest\"\xcb\x01\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12%\n" +
 	"\x0eformat_version\x18\x03 \x01(\x05R\rformatVersion\x129\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime2i\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x1b\n" +
+	"\tserver_id\x18\x05 \x01(\tR\bserverId2i\n" +
 	"\rServerService\x12X\n" +
 	"\rGetServerInfo\x12\".strmlocal.v1.GetServerInfoRequest\x1a#.strmlocal.v1.GetServerInfoResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"
 
