@@ -159,7 +159,7 @@ func (a *App) CreateJob(n NewJob) (JobInfo, error) {
 	if err != nil {
 		return JobInfo{}, err
 	}
-	state.State, state.NextRun = catalog.JobRunning, job.CreateTime
+	state.State, state.NextRun = catalog.JobRunning, time.Now().UTC() // continuous: at once, by the wall clock
 	if !k.continuous {
 		state.NextRun = job.CreateTime.Add(k.interval(job.Config))
 	}
@@ -288,7 +288,11 @@ func (a *App) ResumeJob(name string) (JobInfo, error) {
 	if st.State == catalog.JobRunning {
 		return JobInfo{}, statef("job %q is running already", name)
 	}
-	st.State, st.Retries, st.NextRun = catalog.JobRunning, 0, time.Time{} // due at once on any clock
+	// Due at once, by the clock its runner goes by.
+	st.State, st.Retries, st.NextRun = catalog.JobRunning, 0, a.opts.Clock.Now().UTC()
+	if jobKinds[job.Kind].continuous {
+		st.NextRun = time.Now().UTC()
+	}
 	if err := a.jobs.SaveState(name, st); err != nil {
 		return JobInfo{}, err
 	}

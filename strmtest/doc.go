@@ -8,4 +8,14 @@
 //		res, err := sb.Streams.CreateStream(ctx, connect.NewRequest(&strmlocalv1.CreateStreamRequest{Name: "demo"}))
 //		...
 //	}
+//
+// Jobs run on the server clock. On a virtual clock, Advance runs the batch
+// exporters that became due before it returns, so an export is a few lines:
+//
+//	sb := strmtest.New(t, strmtest.WithVirtualClock(start))
+//	dir := sb.CreateLocalConnector(t, "dir")
+//	sb.CreateStream("demo").Send(schemaRef, events...)
+//	sb.CreateBatchExporter(t, "demo", strmtest.BatchExporter{IncludeExistingEvents: true})
+//	sb.Advance(time.Minute)
+//	lines := strmtest.ReadExportedLines(t, dir, "") // the events, as egress prints them
 package strmtest

@@ -66,8 +66,11 @@ shredded before the command returns. A real clock cannot be moved.`,
 			if e.output == "json" {
 				return printJSON(e.stdout, res.Msg)
 			}
-			_, err = fmt.Fprintf(e.stdout, "clock advanced by %s to %s: %s shredded\n",
-				args[0], rfc3339(res.Msg.Now), plural(int(res.Msg.KeysShredded), "key"))
+			msg := fmt.Sprintf("clock advanced by %s to %s: %s shredded", args[0], rfc3339(res.Msg.Now), plural(int(res.Msg.KeysShredded), "key"))
+			if res.Msg.JobsRun > 0 {
+				msg += fmt.Sprintf(", %s run", plural(int(res.Msg.JobsRun), "job"))
+			}
+			_, err = fmt.Fprintln(e.stdout, msg)
 			return err
 		},
 	})

@@ -94,7 +94,8 @@ func TestStreamCommands(t *testing.T) {
     "clientId": "<client-id---------------------uuid>",
     "clientSecret": "<secret--------------------------------------base32>"
   },
-  "createTime": "2026-11-22T12:00:00Z"
+  "createTime": "2026-11-22T12:00:00Z",
+  "uuid": "<client-id---------------------uuid>"
 }
 ` {
 		t.Fatalf("saved file:\n%s", got)
@@ -121,7 +122,8 @@ func TestStreamCommands(t *testing.T) {
     "credentials": {
       "clientId": "<client-id---------------------uuid>"
     },
-    "createTime": "2026-11-22T12:00:00Z"
+    "createTime": "2026-11-22T12:00:00Z",
+    "uuid": "<client-id---------------------uuid>"
   }
 }
 `, "")
@@ -136,7 +138,8 @@ func TestStreamCommands(t *testing.T) {
       "credentials": {
         "clientId": "<client-id---------------------uuid>"
       },
-      "createTime": "2026-11-22T12:00:00Z"
+      "createTime": "2026-11-22T12:00:00Z",
+      "uuid": "<client-id---------------------uuid>"
     }
   ]
 }

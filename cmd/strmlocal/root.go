@@ -76,6 +76,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newDeleteCmd(e),
 		newStateCmd(e, "activate", "Activate", v1.State_STATE_ACTIVE),
 		newStateCmd(e, "archive", "Archive", v1.State_STATE_ARCHIVED),
+		newJobStateCmd(e, true),
+		newJobStateCmd(e, false),
+		newTestCmd(e),
+		newDescribeCmd(e),
 		newValidateCmd(e),
 		newSendCmd(e),
 		newEgressCmd(e),
@@ -111,6 +115,11 @@ func describe(err error, server string) string {
 	msg := client.Message(err)
 	switch ce.Code() {
 	case connect.CodeUnavailable:
+		if len(ce.Meta()) > 0 {
+			// The server answered: something it reaches (a data
+			// connector's endpoint) is unavailable, not the server.
+			return msg
+		}
 		return fmt.Sprintf("cannot reach a strmlocal server at %s (%s); start one with `strmlocal serve`, or point --server / STRMLOCAL_SERVER at it", server, strings.TrimSpace(msg))
 	case connect.CodeNotFound:
 		return msg + "; see what exists with `strmlocal list`"

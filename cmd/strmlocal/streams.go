@@ -17,7 +17,8 @@ import (
 
 func newCreateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "create", Short: "Create an entity"}
-	cmd.AddCommand(newCreateStreamCmd(e), newCreateSchemaCmd(e), newCreateContractCmd(e))
+	cmd.AddCommand(newCreateStreamCmd(e), newCreateSchemaCmd(e), newCreateContractCmd(e),
+		newCreateConnectorCmd(e), newCreateBatchExporterCmd(e))
 	return cmd
 }
 
@@ -34,7 +35,8 @@ func newListCmd(e *env) *cobra.Command {
 			}
 			return e.printStreams(res.Msg, res.Msg.Streams...)
 		},
-	}, newListSchemasCmd(e), newListContractsCmd(e))
+	}, newListSchemasCmd(e), newListContractsCmd(e),
+		newListConnectorsCmd(e), newListBatchExportersCmd(e), newListJobsCmd(e))
 	return cmd
 }
 
@@ -51,7 +53,10 @@ func newGetCmd(e *env) *cobra.Command {
 			}
 			return e.printStreams(res.Msg, res.Msg.Stream)
 		},
-	}, newGetSchemaCmd(e), newGetContractCmd(e))
+	}, newGetSchemaCmd(e), newGetContractCmd(e),
+		newGetConnectorCmd(e),
+		newGetJobCmd(e, "batch-exporter", "Show a batch exporter (or key exporter) and its status", exporterKinds...),
+		newGetJobCmd(e, "job", "Show a job and its status"))
 	return cmd
 }
 
@@ -85,7 +90,8 @@ with derived streams needs --recursive, which deletes those too.`,
 		},
 	}
 	stream.Flags().BoolVar(&recursive, "recursive", false, "also delete the streams derived from it")
-	cmd.AddCommand(stream)
+	cmd.AddCommand(stream, newDeleteConnectorCmd(e),
+		newDeleteJobCmd(e, "batch-exporter", exporterKinds...), newDeleteJobCmd(e, "job"))
 	return cmd
 }
 

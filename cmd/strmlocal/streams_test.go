@@ -36,7 +36,8 @@ func TestDerivedStreams(t *testing.T) {
         ]
       }
     ],
-    "maskSeed": "***"
+    "maskSeed": "***",
+    "uuid": "<client-id---------------------uuid>"
   }
 }
 `, "")
@@ -70,7 +71,8 @@ func TestDerivedStreams(t *testing.T) {
   "consentType": "CONSENT_TYPE_CUMULATIVE",
   "levels": [
     2
-  ]
+  ],
+  "uuid": "<client-id---------------------uuid>"
 }
 ` {
 		t.Fatalf("saved file:\n%s", got)
