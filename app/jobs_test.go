@@ -344,6 +344,9 @@ func TestDeleteWithJobs(t *testing.T) {
 	if _, err := e.a.DeleteStream("demo-0", false); err == nil || err.Error() != `stream "demo-0" has jobs (dir-demo-0); delete them first, or delete recursively (--recursive)` {
 		t.Errorf("delete derived stream with a job: %v", err)
 	}
+	if _, err := e.a.DeleteStream("demo", false); err == nil || err.Error() != `stream "demo" has derived streams (demo-0); delete them first, or delete recursively (--recursive)` {
+		t.Errorf("delete source stream with derived streams: %v", err)
+	}
 	if _, err := e.a.DeleteConnector("dir", false); err == nil || err.Error() != `data connector "dir" is used by jobs (dir-demo-0); delete them first, or delete recursively (--recursive)` {
 		t.Errorf("delete connector with a job: %v", err)
 	}

@@ -58,11 +58,12 @@ func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
 	}
 	affected := append(a.streams.Derived(name), name)
 	if len(affected) > 1 && !recursive {
-		// The derived streams' refusal comes first, from the catalogue.
-		affected = affected[len(affected)-1:]
+		affected = nil // the catalogue refuses, naming the derived streams
 	}
-	if err := a.dropJobsOfLocked(affected, name, recursive); err != nil {
-		return nil, err
+	if len(affected) > 0 {
+		if err := a.dropJobsOfLocked(affected, name, recursive); err != nil {
+			return nil, err
+		}
 	}
 	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
 		dropKeys := a.keys.DropStream(id)

@@ -67,7 +67,14 @@ type View struct {
 	// Seed seeds the mask hash (see Mask). It is a secret of the stream:
 	// whoever knows it can test guesses against masked values.
 	Seed string
+	// Emit, when set, keeps only the events whose value at its path (as
+	// the view shows the event) is one of its values (Emits).
+	Emit *EmitFilter
 }
+
+// Emits reports whether the view's emit filter keeps ev, an event Apply
+// made into this view: always without a filter.
+func (v View) Emits(ev *Event) bool { return v.Emit == nil || v.Emit.emits(ev) }
 
 // Validate checks the view on its own (CheckMasked checks masked paths
 // against a contract). Every problem is reported, as one *DefinitionError
