@@ -302,6 +302,9 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 		if out.Applied, err = r.view.Apply(ev, c.CompiledContract, dec); err != nil {
 			return out, false, r.fail(rec, err)
 		}
+		if !r.view.Emits(ev) {
+			return out, false, nil
+		}
 	}
 	r.buf = ev.AppendJSON(r.buf[:0])
 	out.JSON = string(r.buf)

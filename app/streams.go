@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -20,8 +21,41 @@ func (a *App) CreateStream(n catalog.NewStream) (*catalog.Stream, string, error)
 		if err := a.checkMasked(n); err != nil {
 			return nil, "", err
 		}
+		if err := a.checkEmitFilter(n.View); err != nil {
+			return nil, "", err
+		}
+	} else if n.View.Emit != nil {
+		return nil, "", invalidf("emitFilter: emit filters are for derived streams; name the source stream to derive from")
 	}
 	return a.streams.Create(n)
+}
+
+// checkEmitFilter checks a derived stream's emit filter against every
+// registered contract: some contract's schema must have the field, and
+// none may hold it where the stream cannot read it as it is (PII of a
+// level it leaves encrypted, or masked).
+func (a *App) checkEmitFilter(v engine.View) error {
+	if v.Emit == nil {
+		return nil
+	}
+	if len(v.Emit.Values) == 0 {
+		return invalidf("emitFilter: %q has no values: give field=value[,value...]", v.Emit.Path)
+	}
+	if v.Type == 0 {
+		v.Type = engine.Cumulative
+	}
+	known := false
+	for _, c := range a.reg.Contracts(catalog.ContractFilter{}) {
+		exists, err := v.CheckEmitFilter(c.CompiledContract)
+		if err != nil {
+			return err
+		}
+		known = known || exists
+	}
+	if !known {
+		return invalidf("emitFilter: field '%s' is in the schema of no registered event contract; filter on a field of the events the stream receives", v.Emit.Path)
+	}
+	return nil
 }
 
 func (a *App) checkMasked(n catalog.NewStream) error {

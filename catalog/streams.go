@@ -44,6 +44,8 @@ type Stream struct {
 	Masked      map[string][]string `json:"masked,omitempty"`
 	// MaskSeed seeds the mask hash; it is never returned by the API.
 	MaskSeed string `json:"maskSeed,omitempty"`
+	// EmitFilter keeps only the events with one of its values at its path.
+	EmitFilter *engine.EmitFilter `json:"emitFilter,omitempty"`
 }
 
 // IsDerived reports whether st is a derived stream.
@@ -52,7 +54,7 @@ func (st *Stream) IsDerived() bool { return st.DerivedFrom != "" }
 // View is the consent view of a derived stream.
 func (st *Stream) View() engine.View {
 	t, _ := engine.ParseConsentType(st.ConsentType)
-	return engine.View{Type: t, Levels: st.Levels, Masked: st.Masked, Seed: st.MaskSeed}
+	return engine.View{Type: t, Levels: st.Levels, Masked: st.Masked, Seed: st.MaskSeed, Emit: st.EmitFilter}
 }
 
 // NewStream is what a caller supplies to create a stream. A derived stream
@@ -173,7 +175,7 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 	}
 	if n.DerivedFrom != "" {
 		st.DerivedFrom, st.ConsentType, st.Levels = n.DerivedFrom, n.View.Type.String(), slices.Clone(n.View.Levels)
-		st.Masked, st.MaskSeed = n.View.Masked, n.View.Seed
+		st.Masked, st.MaskSeed, st.EmitFilter = n.View.Masked, n.View.Seed, n.View.Emit
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

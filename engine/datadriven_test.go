@@ -40,12 +40,19 @@ import (
 //	keeps type=... levels=...
 //	    One line of consent levels per input line, e.g. [0,2]; prints
 //	    whether the view keeps an event with those levels.
+//	apply ... emit-field=P emit-values=(V,...)
+//	    apply with an emit filter: "dropped: emit filter ..." when the
+//	    view's event does not match.
+//	check-emit contract=REF type=... levels=... [masked=(...)] emit-field=P emit-values=(...)
+//	    CheckEmitFilter of the view against the contract.
+//	parse-emit
+//	    One filter per input line; prints ParseEmitFilter's result.
 //	mask [seed=S]
 //	    One value per input line; prints Mask(S, value). No seed is the
 //	    empty seed.
 func TestDatadriven(t *testing.T) {
 	cat := loadCatalogue(t)
-	for _, file := range []string{"testdata/decode", "testdata/check", "testdata/derive"} {
+	for _, file := range []string{"testdata/decode", "testdata/check", "testdata/derive", "testdata/emit"} {
 		t.Run(strings.TrimPrefix(file, "testdata/"), func(t *testing.T) {
 			d := &ddState{cat: cat}
 			datadriven.RunTest(t, file, d.run)
@@ -131,6 +138,9 @@ func (d *ddState) run(t *testing.T, td *datadriven.TestData) string {
 		if err != nil {
 			return ddError(err)
 		}
+		if !v.Emits(ev) {
+			return fmt.Sprintf("dropped: emit filter %s\n", v.Emit)
+		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "kept: consent %s\n", ddLevels(consent))
 		for _, l := range []struct {
@@ -166,6 +176,31 @@ func (d *ddState) run(t *testing.T, td *datadriven.TestData) string {
 				verdict = "kept"
 			}
 			fmt.Fprintf(&b, "%s %s\n", line, verdict)
+		}
+		return b.String()
+
+	case "check-emit":
+		var ref string
+		td.ScanArgs(t, "contract", &ref)
+		cc, err := d.contracts(ref)
+		if err != nil {
+			t.Fatalf("%s: %v", td.Pos, err)
+		}
+		exists, err := ddView(t, td, ref).CheckEmitFilter(cc)
+		if err != nil {
+			return ddError(err)
+		}
+		return fmt.Sprintf("ok, field exists: %v\n", exists)
+
+	case "parse-emit":
+		var b strings.Builder
+		for _, line := range ddLines(td.Input) {
+			f, err := engine.ParseEmitFilter(line)
+			if err != nil {
+				fmt.Fprintf(&b, "%s → %v\n", line, err)
+				continue
+			}
+			fmt.Fprintf(&b, "%s → path %q values %q\n", line, f.Path, f.Values)
 		}
 		return b.String()
 
@@ -250,6 +285,10 @@ func ddView(t *testing.T, td *datadriven.TestData, ref string) engine.View {
 		v.Masked = map[string][]string{ref: m.Vals}
 	}
 	td.MaybeScanArgs(t, "seed", &v.Seed)
+	if f, ok := td.Arg("emit-field"); ok {
+		vals, _ := td.Arg("emit-values")
+		v.Emit = &engine.EmitFilter{Path: f.Vals[0], Values: vals.Vals}
+	}
 	if err := v.Validate(); err != nil {
 		t.Fatalf("%s: %v", td.Pos, err)
 	}

@@ -13,8 +13,8 @@ import (
 // rendering (a string as itself, 3 as "3", true as "true"), and "null"
 // matches a null or absent field.
 type EmitFilter struct {
-	Path   string
-	Values []string
+	Path   string   `json:"path"`
+	Values []string `json:"values"`
 }
 
 // String is the filter as it is written: path=v1,v2.

@@ -373,7 +373,7 @@ func TestStreamAndSendRefusals(t *testing.T) {
 		{"masked fields of unknown contract", create(&v1.CreateStreamRequest{DerivedFrom: "demo", Levels: []int32{1}, MaskedFields: []*v1.MaskedFields{{ContractRef: "acme/none/1.0.0", Fields: []string{"x"}}}}),
 			connect.CodeInvalidArgument, "masked: event contract acme/none/1.0.0 not found"},
 		{"levels on a source stream", create(&v1.CreateStreamRequest{Name: "x", Levels: []int32{1}}), connect.CodeInvalidArgument,
-			"derivedFrom: consent type, levels and masked fields are for derived streams; name the source stream to derive from"},
+			"derivedFrom: consent type, levels, masked fields and emit filters are for derived streams; name the source stream to derive from"},
 		{"delete source with derived", func() error {
 			_, err := sb.Streams.DeleteStream(ctx, connect.NewRequest(&v1.DeleteStreamRequest{Name: "demo"}))
 			return err

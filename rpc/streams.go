@@ -37,6 +37,9 @@ func toStream(st *catalog.Stream, secret string) *v1.Stream {
 		if len(st.Masked) > 0 {
 			out.MaskSeed = "***"
 		}
+		if st.EmitFilter != nil {
+			out.EmitFilter = st.EmitFilter.String()
+		}
 	}
 	return out
 }
@@ -45,8 +48,8 @@ func (h *streamService) CreateStream(_ context.Context, req *connect.Request[v1.
 	m := req.Msg
 	n := catalog.NewStream{Name: m.Name, Description: m.Description, Tags: m.Tags, DerivedFrom: m.DerivedFrom}
 	if m.DerivedFrom == "" {
-		if m.ConsentType != v1.ConsentType_CONSENT_TYPE_UNSPECIFIED || len(m.Levels) > 0 || len(m.MaskedFields) > 0 || m.MaskSeed != "" {
-			return nil, invalidArgument("derivedFrom: consent type, levels and masked fields are for derived streams; name the source stream to derive from")
+		if m.ConsentType != v1.ConsentType_CONSENT_TYPE_UNSPECIFIED || len(m.Levels) > 0 || len(m.MaskedFields) > 0 || m.MaskSeed != "" || m.EmitFilter != "" {
+			return nil, invalidArgument("derivedFrom: consent type, levels, masked fields and emit filters are for derived streams; name the source stream to derive from")
 		}
 	} else {
 		// CUMULATIVE unless asked otherwise, as the original platform did.
@@ -57,6 +60,13 @@ func (h *streamService) CreateStream(_ context.Context, req *connect.Request[v1.
 			n.View.Type = engine.Granular
 		default:
 			return nil, invalidArgument("consentType: unknown consent type %d (want CUMULATIVE or GRANULAR)", m.ConsentType)
+		}
+		if m.EmitFilter != "" {
+			f, err := engine.ParseEmitFilter(m.EmitFilter)
+			if err != nil {
+				return nil, toConnect(err)
+			}
+			n.View.Emit = &f
 		}
 		if len(m.MaskedFields) > 0 {
 			n.View.Masked = map[string][]string{}

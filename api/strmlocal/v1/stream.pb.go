@@ -148,7 +148,11 @@ type Stream struct {
 	// The mask seed is never returned: "***" when the stream has one.
 	MaskSeed string `protobuf:"bytes,10,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
 	// A UUID that names the stream in exported files; never reused.
-	Uuid          string `protobuf:"bytes,11,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	Uuid string `protobuf:"bytes,11,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	// Derived streams only: the emit filter, "field=value1,value2": the
+	// stream keeps only the events whose field (as it shows it) is one of
+	// the values.
+	EmitFilter    string `protobuf:"bytes,12,opt,name=emit_filter,json=emitFilter,proto3" json:"emit_filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -260,6 +264,13 @@ func (x *Stream) GetUuid() string {
 	return ""
 }
 
+func (x *Stream) GetEmitFilter() string {
+	if x != nil {
+		return x.EmitFilter
+	}
+	return ""
+}
+
 // Credentials of a stream: an OAuth2 client id and secret.
 type Credentials struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -327,7 +338,13 @@ type CreateStreamRequest struct {
 	Levels       []int32         `protobuf:"varint,6,rep,packed,name=levels,proto3" json:"levels,omitempty"`
 	MaskedFields []*MaskedFields `protobuf:"bytes,7,rep,name=masked_fields,json=maskedFields,proto3" json:"masked_fields,omitempty"`
 	// Default: a random seed.
-	MaskSeed      string `protobuf:"bytes,8,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
+	MaskSeed string `protobuf:"bytes,8,opt,name=mask_seed,json=maskSeed,proto3" json:"mask_seed,omitempty"`
+	// Keep only the events whose value at a field path is one of a set:
+	// "eventType=checkout,purchase" ('/' separates path segments; values
+	// compare as strings after JSON rendering; "null" matches a missing or
+	// null field). The field must be one the stream reads: not PII of a
+	// level it does not decrypt, not masked.
+	EmitFilter    string `protobuf:"bytes,9,opt,name=emit_filter,json=emitFilter,proto3" json:"emit_filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -414,6 +431,13 @@ func (x *CreateStreamRequest) GetMaskedFields() []*MaskedFields {
 func (x *CreateStreamRequest) GetMaskSeed() string {
 	if x != nil {
 		return x.MaskSeed
+	}
+	return ""
+}
+
+func (x *CreateStreamRequest) GetEmitFilter() string {
+	if x != nil {
+		return x.EmitFilter
 	}
 	return ""
 }
@@ -735,7 +759,7 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\fMaskedFields\x12!\n" +
 	"\fcontract_ref\x18\x01 \x01(\tR\vcontractRef\x12\x16\n" +
-	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xb7\x03\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xd8\x03\n" +
 	"\x06Stream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -749,10 +773,12 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\rmasked_fields\x18\t \x03(\v2\x1a.strmlocal.v1.MaskedFieldsR\fmaskedFields\x12\x1b\n" +
 	"\tmask_seed\x18\n" +
 	" \x01(\tR\bmaskSeed\x12\x12\n" +
-	"\x04uuid\x18\v \x01(\tR\x04uuid\"O\n" +
+	"\x04uuid\x18\v \x01(\tR\x04uuid\x12\x1f\n" +
+	"\vemit_filter\x18\f \x01(\tR\n" +
+	"emitFilter\"O\n" +
 	"\vCredentials\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xb6\x02\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xd7\x02\n" +
 	"\x13CreateStreamRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -761,7 +787,9 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\fconsent_type\x18\x05 \x01(\x0e2\x19.strmlocal.v1.ConsentTypeR\vconsentType\x12\x16\n" +
 	"\x06levels\x18\x06 \x03(\x05R\x06levels\x12?\n" +
 	"\rmasked_fields\x18\a \x03(\v2\x1a.strmlocal.v1.MaskedFieldsR\fmaskedFields\x12\x1b\n" +
-	"\tmask_seed\x18\b \x01(\tR\bmaskSeed\"D\n" +
+	"\tmask_seed\x18\b \x01(\tR\bmaskSeed\x12\x1f\n" +
+	"\vemit_filter\x18\t \x01(\tR\n" +
+	"emitFilter\"D\n" +
 	"\x14CreateStreamResponse\x12,\n" +
 	"\x06stream\x18\x01 \x01(\v2\x14.strmlocal.v1.StreamR\x06stream\"&\n" +
 	"\x10GetStreamRequest\x12\x12\n" +
