@@ -135,6 +135,9 @@ func (s *sideModel) keysSource() string { return s.source.GetName() }
 // these consent levels, by the consent rules in docs/tui.md (Side by
 // side).
 func droppedReason(d *v1.Stream, consent []int32) string {
+	if d.EmitFilter != "" && consentKeeps(d, consent) {
+		return "dropped: emit filter " + d.EmitFilter
+	}
 	c := consentList(consent)
 	if d.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
 		var missing []int32
@@ -157,6 +160,23 @@ func droppedReason(d *v1.Stream, consent []int32) string {
 		return fmt.Sprintf("dropped: consent %s does not cover level %d", c, d.Levels[0])
 	}
 	return "dropped by the stream's consent rules"
+}
+
+// consentKeeps reports whether d's consent rules keep an event with these
+// levels (engine.View.Keeps, on the stream as the API shows it).
+func consentKeeps(d *v1.Stream, consent []int32) bool {
+	if len(consent) == 0 || len(d.Levels) == 0 {
+		return false
+	}
+	if d.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
+		for _, l := range d.Levels {
+			if !slices.Contains(consent, l) {
+				return false
+			}
+		}
+		return true
+	}
+	return len(d.Levels) == 1 && slices.Max(consent) >= d.Levels[0]
 }
 
 func (s *sideModel) view(w, h int) []string {

@@ -207,6 +207,7 @@ func TestRingFilterSurvivesEviction(t *testing.T) {
 func TestDroppedReason(t *testing.T) {
 	cum := &v1.Stream{Name: "demo-2", DerivedFrom: "demo", ConsentType: v1.ConsentType_CONSENT_TYPE_CUMULATIVE, Levels: []int32{2}}
 	gran := &v1.Stream{Name: "demo-0-1", DerivedFrom: "demo", ConsentType: v1.ConsentType_CONSENT_TYPE_GRANULAR, Levels: []int32{0, 1}}
+	checkout := &v1.Stream{Name: "clicks-checkout", DerivedFrom: "clicks", ConsentType: v1.ConsentType_CONSENT_TYPE_CUMULATIVE, Levels: []int32{1}, EmitFilter: "eventType=checkout"}
 	for _, c := range []struct {
 		stream  *v1.Stream
 		consent []int32
@@ -216,6 +217,8 @@ func TestDroppedReason(t *testing.T) {
 		{cum, nil, "dropped: consent [] does not cover level 2"},
 		{gran, []int32{0}, "dropped: consent [0] does not cover level 1"},
 		{gran, []int32{2, 3}, "dropped: consent [2 3] does not cover levels 0, 1"},
+		{checkout, []int32{0, 1}, "dropped: emit filter eventType=checkout"},
+		{checkout, []int32{0}, "dropped: consent [0] does not cover level 1"},
 	} {
 		if got := droppedReason(c.stream, c.consent); got != c.want {
 			t.Errorf("%s %v: %q, want %q", c.stream.Name, c.consent, got, c.want)
