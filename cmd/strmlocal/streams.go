@@ -106,6 +106,7 @@ type createStreamOptions struct {
 	consentType  string
 	maskedFields []string
 	maskSeed     string
+	emitFilter   string
 }
 
 // request checks the flags that the server cannot name and builds the
@@ -116,7 +117,7 @@ func (o createStreamOptions) request(cmd *cobra.Command, args []string) (*v1.Cre
 		req.Name = args[0]
 	}
 	if o.derivedFrom == "" {
-		for _, name := range []string{"levels", "consent-type", "masked-fields", "mask-seed"} {
+		for _, name := range []string{"levels", "consent-type", "masked-fields", "mask-seed", "emit-filter"} {
 			if cmd.Flags().Changed(name) {
 				return nil, fmt.Errorf("--%s is for derived streams: add --derived-from SOURCE", name)
 			}
@@ -148,6 +149,7 @@ func (o createStreamOptions) request(cmd *cobra.Command, args []string) (*v1.Cre
 	}
 	req.MaskedFields = masked
 	req.MaskSeed = o.maskSeed
+	req.EmitFilter = o.emitFilter
 	return req, nil
 }
 
@@ -210,8 +212,11 @@ fields of those levels decrypted. --consent-type cumulative (the default)
 takes one level L: events with a consent level >= L, fields of levels <= L.
 granular takes a set: events consenting to all of them, exactly their fields.
 --masked-fields CONTRACT-REF:field1,field2 (repeatable) shows those fields as
-a MurmurHash3 hash keyed with --mask-seed (default: random). NAME defaults to
-SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
+a MurmurHash3 hash keyed with --mask-seed (default: random).
+--emit-filter 'FIELD=V1,V2' keeps only the events whose FIELD (a path with
+'/', as in contracts) shows one of the values; "null" matches a missing or
+null field. The field must be one the stream reads: not PII above its levels.
+NAME defaults to SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := o.request(cmd, args)
@@ -242,6 +247,7 @@ SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 	f.StringVar(&o.consentType, "consent-type", "cumulative", "how a derived stream reads --levels: cumulative or granular")
 	f.StringArrayVar(&o.maskedFields, "masked-fields", nil, "CONTRACT-REF:field1,field2 to show as a hash in a derived stream (repeatable)")
 	f.StringVar(&o.maskSeed, "mask-seed", "", "seed of the masking hash (default: random)")
+	f.StringVar(&o.emitFilter, "emit-filter", "", "keep only events whose field has one of the values: 'eventType=checkout,purchase'")
 	return cmd
 }
 
@@ -265,6 +271,9 @@ func (e *env) printStreams(msg proto.Message, streams ...*v1.Stream) error {
 	}
 	if slices.ContainsFunc(streams, func(st *v1.Stream) bool { return len(st.MaskedFields) > 0 }) {
 		cols = append(cols, column{"MASKED", maskedSummary})
+	}
+	if slices.ContainsFunc(streams, func(st *v1.Stream) bool { return st.EmitFilter != "" }) {
+		cols = append(cols, column{"EMIT FILTER", func(st *v1.Stream) string { return st.EmitFilter }})
 	}
 	cols = append(cols, column{"CLIENT ID", func(st *v1.Stream) string { return st.GetCredentials().GetClientId() }})
 	if len(streams) > 0 && streams[0].GetCredentials().GetClientSecret() != "" {

@@ -124,3 +124,16 @@ func TestCreateStreamErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestEmitFilterFlag(t *testing.T) {
+	c := newCLI(t)
+	if code, _, errs := c.run("create", "stream", "clicks", "--save=false"); code != 0 {
+		t.Fatal(errs)
+	}
+	c.expect("create stream --derived-from clicks --levels 1 --emit-filter eventType=checkout --save=false clicks-checkout", 0,
+		"NAME             DERIVED FROM  CONSENT       EMIT FILTER         CLIENT ID                             CLIENT SECRET                                         CREATED               TAGS  DESCRIPTION\n"+
+			"clicks-checkout  clicks        cumulative 1  eventType=checkout  <client-id---------------------uuid>  <secret--------------------------------------base32>  2026-11-22T12:00:00Z        \n", "")
+	c.expect("create stream x --emit-filter eventType=checkout", 1, "", "strmlocal: --emit-filter is for derived streams: add --derived-from SOURCE\n")
+	c.expect("create stream --derived-from clicks --levels 0 --emit-filter producerSessionId=s1 --save=false", 1, "",
+		"strmlocal: emitFilter: field 'producerSessionId' is PII of consent level 1 in contract 'streammachine/clickstream/1.0.0', which this stream (CUMULATIVE 0) does not decrypt: it could only compare ciphertext; filter on a field it can read\n")
+}
