@@ -11,6 +11,52 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
+// aKind is a kind of connector or job: its description and its compiled
+// config schema (nil for a nil kind).
+type aKind interface{ describe() (*Kind, *kindSchema) }
+
+func (k *connectorKind) describe() (*Kind, *kindSchema) {
+	if k == nil {
+		return nil, nil
+	}
+	return &k.Kind, &k.schema
+}
+
+func (k *jobKind) describe() (*Kind, *kindSchema) {
+	if k == nil {
+		return nil, nil
+	}
+	return &k.Kind, &k.schema
+}
+
+// indexKinds compiles the config schema of every kind of list (nil ones,
+// kinds this build leaves out, skipped) and returns them by name, and their
+// descriptions sorted by name.
+func indexKinds[K aKind](what string, list []K) (map[string]K, []Kind) {
+	m := map[string]K{}
+	var sorted []Kind
+	for _, k := range list {
+		d, schema := k.describe()
+		if d == nil {
+			continue
+		}
+		*schema = mustCompileKind(what+"-"+d.Name, d.Schema)
+		m[d.Name] = k
+		sorted = append(sorted, *d)
+	}
+	slices.SortFunc(sorted, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
+	return m, sorted
+}
+
+// kindNames lists the names of kinds for a message: "local, s3".
+func kindNames(kinds []Kind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // kindSchema is the JSON Schema of one kind's config (a connector's or a
 // job's), compiled once: the one check of a config's shape, so that the
 // schema DescribeConnectorKinds and DescribeJobKinds return is the rule

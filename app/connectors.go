@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/exporter"
@@ -69,37 +68,15 @@ var connectorKindList = []*connectorKind{
 	httpConnectorKind(),  // export_cloudevents.go
 }
 
-var connectorKinds = func() map[string]*connectorKind {
-	m := map[string]*connectorKind{}
-	for _, k := range connectorKindList {
-		if k == nil {
-			continue
-		}
-		k.schema = mustCompileKind("connector-"+k.Name, k.Schema)
-		m[k.Name] = k
-	}
-	return m
-}()
+var connectorKinds, connectorKindsSorted = indexKinds("connector", connectorKindList)
 
 // ConnectorKinds returns the kinds of data connector, by name.
-func ConnectorKinds() []Kind {
-	var out []Kind
-	for _, k := range connectorKinds {
-		out = append(out, k.Kind)
-	}
-	slices.SortFunc(out, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
+func ConnectorKinds() []Kind { return slices.Clone(connectorKindsSorted) }
 
 func connectorKindOf(kind string) (*connectorKind, error) {
 	k, ok := connectorKinds[kind]
 	if !ok {
-		names := make([]string, 0, len(connectorKinds))
-		for n := range connectorKinds {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return nil, invalidf("kind: unknown data connector kind %q (kinds: %s)", kind, strings.Join(names, ", "))
+		return nil, invalidf("kind: unknown data connector kind %q (kinds: %s)", kind, kindNames(connectorKindsSorted))
 	}
 	return k, nil
 }

@@ -50,27 +50,10 @@ type jobKind struct {
 // jobKindList is every kind of job.
 var jobKindList = []*jobKind{batchExporterKind(), keyExporterKind(), kafkaExporterKind(), cloudEventsSinkKind()}
 
-var jobKinds = func() map[string]*jobKind {
-	m := map[string]*jobKind{}
-	for _, k := range jobKindList {
-		if k == nil {
-			continue
-		}
-		k.schema = mustCompileKind("job-"+k.Name, k.Schema)
-		m[k.Name] = k
-	}
-	return m
-}()
+var jobKinds, jobKindsSorted = indexKinds("job", jobKindList)
 
 // JobKinds returns the kinds of job, by name.
-func JobKinds() []Kind {
-	var out []Kind
-	for _, k := range jobKinds {
-		out = append(out, k.Kind)
-	}
-	slices.SortFunc(out, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
+func JobKinds() []Kind { return slices.Clone(jobKindsSorted) }
 
 // NewJob is a job to create or validate.
 type NewJob struct {
@@ -100,11 +83,7 @@ func (a *App) ValidateJob(n NewJob) (*catalog.Job, error) {
 func (a *App) prepareJob(n NewJob) (*catalog.Job, *catalog.Stream, error) {
 	k, ok := jobKinds[n.Kind]
 	if !ok {
-		var names []string
-		for _, k := range JobKinds() {
-			names = append(names, k.Name)
-		}
-		return nil, nil, invalidf("kind: unknown job kind %q (kinds: %s)", n.Kind, strings.Join(names, ", "))
+		return nil, nil, invalidf("kind: unknown job kind %q (kinds: %s)", n.Kind, kindNames(jobKindsSorted))
 	}
 	st, err := a.streams.Get(n.Stream)
 	if err != nil {
