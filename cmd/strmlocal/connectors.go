@@ -29,24 +29,27 @@ func newCreateConnectorCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "data-connector KIND NAME ...",
 		Short: "Create a data connector: where jobs write to",
-		Long: `Create a data connector: a place batch exporters write files to. Two kinds:
+		Long: `Create a data connector: a place jobs write to. Four kinds:
 
   local NAME --path DIR      a directory on the server's machine
   s3 NAME BUCKET --endpoint URL --credentials-file FILE
                              a bucket of an S3-compatible object store
+  kafka NAME --bootstrap-servers H:P[,H:P]
+                             a Kafka cluster (for kafka-exporter jobs)
+  http NAME --url URL        a webhook taking CloudEvents (for cloudevents-sink jobs)
 
 Creating a connector does not connect anywhere; test it with
-strmlocal test data-connector NAME. Secrets (the S3 secret access key) are
+strmlocal test data-connector NAME. Secrets (the S3 secret access key, passwords, tokens) are
 stored encrypted by the server and always shown as "***".`,
 		// A kind that is not a subcommand reaches here.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmd.Help()
 			}
-			return fmt.Errorf("unknown data connector kind %q: use local (create data-connector local NAME --path DIR) or s3 (create data-connector s3 NAME BUCKET --endpoint URL --credentials-file FILE)", args[0])
+			return fmt.Errorf("unknown data connector kind %q: use local (create data-connector local NAME --path DIR), s3 (create data-connector s3 NAME BUCKET --endpoint URL --credentials-file FILE), kafka (create data-connector kafka NAME --bootstrap-servers H:P) or http (create data-connector http NAME --url URL)", args[0])
 		},
 	}
-	cmd.AddCommand(newCreateLocalConnectorCmd(e), newCreateS3ConnectorCmd(e))
+	cmd.AddCommand(newCreateLocalConnectorCmd(e), newCreateS3ConnectorCmd(e), newCreateKafkaConnectorCmd(e), newCreateHTTPConnectorCmd(e))
 	return cmd
 }
 

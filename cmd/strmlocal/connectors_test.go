@@ -156,7 +156,7 @@ func TestDataConnectorErrors(t *testing.T) {
 		{"create data-connector local", "accepts 1 arg(s), received 0"},
 		{"create data-connector local x", `required flag(s) "path" not set`},
 		{"create data-connector local a/b --path " + dir, `name: invalid data connector name "a/b": use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'`},
-		{"create data-connector ftp x", `unknown data connector kind "ftp": use local (create data-connector local NAME --path DIR) or s3 (create data-connector s3 NAME BUCKET --endpoint URL --credentials-file FILE)`},
+		{"create data-connector ftp x", `unknown data connector kind "ftp": use local (create data-connector local NAME --path DIR), s3 (create data-connector s3 NAME BUCKET --endpoint URL --credentials-file FILE), kafka (create data-connector kafka NAME --bootstrap-servers H:P) or http (create data-connector http NAME --url URL)`},
 		{"create data-connector s3 s b --credentials-file " + empty, `required flag(s) "endpoint" not set`},
 		{"create data-connector s3 s --endpoint http://127.0.0.1:1 --credentials-file " + empty, "accepts 2 arg(s), received 1"},
 		{s3 + filepath.Join(dir, "missing.json"), "cannot read --credentials-file: open " + dir + "/missing.json: no such file or directory"},
@@ -282,8 +282,7 @@ func TestDescribeKinds(t *testing.T) {
 		t.Fatalf("describe kinds batch-exporter: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = c.run("describe", "kinds", "nope")
-	if code != 1 || out != "" || !strings.HasPrefix(errs, `strmlocal: unknown kind "nope" (kinds: `) || !strings.HasSuffix(errs, ")\n") ||
-		!strings.Contains(errs, " local, ") || !strings.Contains(errs, " batch-exporter, key-exporter") {
+	if want := "strmlocal: unknown kind \"nope\" (kinds: http, kafka, local, s3, batch-exporter, cloudevents-sink, kafka-exporter, key-exporter)\n"; code != 1 || out != "" || errs != want {
 		t.Fatalf("describe kinds nope: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	_, out, _ = c.run("describe", "kinds", "-o", "json")

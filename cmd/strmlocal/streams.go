@@ -18,7 +18,7 @@ import (
 func newCreateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "create", Short: "Create an entity"}
 	cmd.AddCommand(newCreateStreamCmd(e), newCreateSchemaCmd(e), newCreateContractCmd(e),
-		newCreateConnectorCmd(e), newCreateBatchExporterCmd(e))
+		newCreateConnectorCmd(e), newCreateBatchExporterCmd(e), newCreateKafkaExporterCmd(e), newCreateCloudEventsSinkCmd(e))
 	return cmd
 }
 
