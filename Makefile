@@ -30,11 +30,17 @@ test: test-deps ## Run every test with the race detector
 # sudo: elsewhere it says what to install.
 # The S3 exporter's tests run the real Versity S3 Gateway (internal/s3test):
 # its pinned version is built into $(go env GOPATH)/bin, unless it is there.
+# The Kafka exporter's tests read topics back with Debian's kcat
+# (internal/kafkatest), a client independent of the one that produces.
 test-deps:
 	@command -v curl >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then echo "installing curl for the compat tests"; \
 			apt-get update -qq && apt-get install -y -qq curl; \
 		else echo "the compat tests need curl: install it (e.g. apt-get install curl) and run make test again" >&2; exit 1; fi; }
+	@command -v kcat >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing kcat for the Kafka exporter's tests"; \
+			apt-get update -qq && apt-get install -y -qq kcat; \
+		else echo "the Kafka exporter's tests need kcat: install it (e.g. apt-get install kcat) and run make test again" >&2; exit 1; fi; }
 	@bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
 	$(GO) version -m "$$bin/versitygw" 2>/dev/null | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*v1.8.0[[:space:]]" || { \
 		echo "installing versitygw v1.8.0 in $$bin for the S3 exporter's tests"; \

@@ -135,27 +135,29 @@ func schemaFailures(err error) string {
 }
 
 // splitSecrets moves the secret fields of a config object out of it: the
-// config without them, and them as a JSON object (nil when there are none).
-func splitSecrets(config []byte, secrets []string) (public, secret []byte, err error) {
+// config without them, and them as a JSON object (nil when there are none),
+// and the names of those it had.
+func splitSecrets(config []byte, secrets []string) (public, secret []byte, had []string, err error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(config, &m); err != nil {
-		return nil, nil, invalidf("config: not a JSON object: %v", err)
+		return nil, nil, nil, invalidf("config: not a JSON object: %v", err)
 	}
 	s := map[string]json.RawMessage{}
 	for _, f := range secrets {
 		if v, ok := m[f]; ok {
 			s[f] = v
+			had = append(had, f)
 			delete(m, f)
 		}
 	}
 	if public, err = json.Marshal(m); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(s) == 0 {
-		return public, nil, nil
+		return public, nil, nil, nil
 	}
 	secret, err = json.Marshal(s)
-	return public, secret, err
+	return public, secret, had, err
 }
 
 // joinSecrets is the inverse of splitSecrets.

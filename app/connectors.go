@@ -139,11 +139,11 @@ func (a *App) sealConnector(n NewConnector) (*catalog.Connector, error) {
 		return nil, err
 	}
 	k := connectorKinds[n.Kind]
-	public, secret, err := splitSecrets(n.Config, k.Secrets)
+	public, secret, had, err := splitSecrets(n.Config, k.Secrets)
 	if err != nil {
 		return nil, err
 	}
-	c := &catalog.Connector{Name: n.Name, Kind: n.Kind, Config: public, CreateTime: a.opts.Clock.Now().UTC()}
+	c := &catalog.Connector{Name: n.Name, Kind: n.Kind, Config: public, Secrets: had, CreateTime: a.opts.Clock.Now().UTC()}
 	if secret != nil {
 		if c.Sealed, err = a.keys.Seal(secret, sealLabel(n.Name)); err != nil {
 			return nil, err
@@ -155,12 +155,13 @@ func (a *App) sealConnector(n NewConnector) (*catalog.Connector, error) {
 func sealLabel(connector string) string { return "data connector " + connector }
 
 // MaskedConfig is a connector's config as it may be shown: every secret
-// field "***".
+// field it has "***".
 func MaskedConfig(c *catalog.Connector) []byte {
-	if k, ok := connectorKinds[c.Kind]; ok {
-		return maskSecrets(c.Config, k.Secrets)
+	secrets := c.Secrets
+	if k, ok := connectorKinds[c.Kind]; ok && secrets == nil && c.Sealed != nil {
+		secrets = k.Secrets // saved before connectors listed theirs
 	}
-	return c.Config
+	return maskSecrets(c.Config, secrets)
 }
 
 // Connector returns the named connector (secrets sealed).

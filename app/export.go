@@ -172,9 +172,10 @@ func exportInterval(config []byte) time.Duration {
 	return d
 }
 
-// startExport places a new exporter's cursor: the first event, or the end
-// of the stream at creation (for a key exporter, the key links created
-// from now on).
+// startExport places a new job's cursor, by the includeExistingEvents of
+// its config (every kind has it): the first event, or the end of the
+// stream at creation (for a key exporter, the key links created from now
+// on).
 func startExport(a *App, st *catalog.Stream, config []byte) (catalog.JobState, error) {
 	r, err := a.Reader(st)
 	if err != nil {

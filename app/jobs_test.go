@@ -232,7 +232,7 @@ func TestJobRefusals(t *testing.T) {
 		want string
 		kind error
 	}{
-		{"unknown kind", app.NewJob{Kind: "batch", Stream: "demo"}, `kind: unknown job kind "batch" (kinds: batch-exporter, key-exporter)`, app.ErrInvalid},
+		{"unknown kind", app.NewJob{Kind: "batch", Stream: "demo"}, `kind: unknown job kind "batch" (kinds: batch-exporter, cloudevents-sink, kafka-exporter, key-exporter)`, app.ErrInvalid},
 		{"unknown stream", app.NewJob{Kind: "batch-exporter", Stream: "nope"}, `stream "nope" not found`, catalog.ErrNotFound},
 		{"unknown connector", app.NewJob{Kind: "batch-exporter", Stream: "demo", Connector: "s3"}, `data connector "s3" not found (data connectors: dir)`, catalog.ErrNotFound},
 		{"interval too short", app.NewJob{Kind: "batch-exporter", Stream: "demo", Config: []byte(`{"interval": "10s"}`)}, `config.interval: 10s is out of bounds: give 30s to 1h`, app.ErrInvalid},

@@ -21,7 +21,9 @@ type Connector struct {
 	Config json.RawMessage `json:"config"`
 	// Sealed holds the secret fields as a JSON object, encrypted under the
 	// master key by the application; nil when the kind has none.
-	Sealed     []byte    `json:"sealed,omitempty"`
+	Sealed []byte `json:"sealed,omitempty"`
+	// Secrets names the secret fields the config has (in Sealed).
+	Secrets    []string  `json:"secrets,omitempty"`
 	CreateTime time.Time `json:"createTime"`
 }
 

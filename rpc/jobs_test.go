@@ -237,7 +237,7 @@ func TestConnectorRefusals(t *testing.T) {
 		_, err := cs.CreateDataConnector(ctx, connect.NewRequest(&v1.CreateDataConnectorRequest{DataConnector: &v1.DataConnector{Name: name, Kind: kind, Config: config(t, cfg)}}))
 		return err
 	}
-	assertError(t, create("x", "gcs", nil), connect.CodeInvalidArgument, `kind: unknown data connector kind "gcs" (kinds: local, s3)`)
+	assertError(t, create("x", "gcs", nil), connect.CodeInvalidArgument, `kind: unknown data connector kind "gcs" (kinds: http, kafka, local, s3)`)
 	assertError(t, create("x", "s3", map[string]any{"endpoint": "ftp://h", "bucket": "B", "region": 3}), connect.CodeInvalidArgument,
 		`config.bucket: 'B' does not match pattern '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'; config.endpoint: 'ftp://h' does not match pattern '^https?://[^/?#@\\s]+/?$'; config.region: got number, want string; config: missing properties 'accessKeyId', 'secretAccessKey'`)
 	assertError(t, create("x", "local", map[string]any{"path": "rel/dir"}), connect.CodeInvalidArgument, `config.path: want an absolute directory, got "rel/dir"`)

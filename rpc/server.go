@@ -242,6 +242,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, admin))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, admin))
 	mux.HandleFunc("POST /event", s.eventHandler)
+	mux.HandleFunc("/cloudevents", s.cloudEventsHandler) // POST; OPTIONS for webhook validation
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
 	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", s.readyHandler)
