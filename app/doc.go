@@ -15,11 +15,13 @@
 //     stream name, forgetting a data subject with the count of events
 //     affected, moving a virtual clock and running what became due;
 //   - the background work, joined by Close: the key sweep, and jobs: one
-//     runner goroutine per RUNNING job that runs it when due, writing to
-//     its data connector's sink (package exporter) with a durable plan and
-//     cursor, retries with capped backoff and the RUNNING/PAUSED/FAILED
-//     states (docs/jobs.md); data connectors with their config schemas and
-//     sealed secrets;
+//     runner goroutine per RUNNING job that runs it when due (batch and
+//     key exporters, every interval) or all the time (Kafka exporters and
+//     CloudEvents sinks, following the stream), writing to its data
+//     connector's sink (package exporter) with a durable plan or cursor,
+//     retries with capped backoff and the RUNNING/PAUSED/FAILED states
+//     (docs/jobs.md); data connectors with their config schemas and sealed
+//     secrets;
 //   - the one stream Reader, behind egress, websocket tails and jobs: it
 //     starts from an offset, a time, the beginning or the end; reads pages
 //     bounded in records and in bytes (Options.PageBytes, 4 MiB); follows
