@@ -36,34 +36,13 @@ import (
 func BenchmarkCloudEventsSink(b *testing.B) {
 	const total = 200_000
 	sb := strmtest.New(b)
-	src := sb.CreateStream("clicks")
+	seedClicks(b, sb, total)
 	derived := sb.CreateDerived("clicks", 0, 1)
-	events := avroClicks(b, 1000, 100)
-	for i := 0; i < total; i += 1000 {
-		if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
-			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
-		})); err != nil {
-			b.Fatal(err)
-		}
-	}
-	report := func(b *testing.B) {
-		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
-	}
+	report := func(b *testing.B) { reportEvents(b, total) }
 
 	b.Run("read-derived", func(b *testing.B) {
 		for range b.N {
-			n := 0
-			for from := uint64(0); from < total; {
-				res, err := derived.Egress.ReadEvents(context.Background(), connect.NewRequest(&v1.ReadEventsRequest{FromOffset: from, Limit: 10000}))
-				if err != nil {
-					b.Fatalf("read: %v", err)
-				}
-				n += len(res.Msg.Records)
-				from = res.Msg.NextOffset
-			}
-			if n != total {
-				b.Fatalf("read %d events, want %d", n, total)
-			}
+			readStream(b, derived, total, total, nil)
 		}
 		report(b)
 	})

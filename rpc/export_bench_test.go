@@ -17,6 +17,63 @@ import (
 	"github.com/strmlocal/strmlocal/strmtest"
 )
 
+// benchEvents is the number of events the environment variable env asks
+// for (rounded down to thousands), or def.
+func benchEvents(b *testing.B, env string, def int) int {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1000 {
+		b.Fatalf("%s=%q: want a number ≥ 1000", env, v)
+	}
+	return n / 1000 * 1000
+}
+
+// seedClicks sends total clickstream events (Avro binary, 100 sessions, in
+// batches of 1,000) to a new source stream "clicks" of sb.
+func seedClicks(b *testing.B, sb *strmtest.Sandbox, total int) *strmtest.Stream {
+	b.Helper()
+	src := sb.CreateStream("clicks")
+	events := avroClicks(b, 1000, 100)
+	for i := 0; i < total; i += 1000 {
+		if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
+			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
+		})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return src
+}
+
+// readStream reads st to offset end in ReadEvents pages of 10,000, as
+// BenchmarkReadDerived does, passing each page's records to each; it fails
+// unless want records were read.
+func readStream(b *testing.B, st *strmtest.Stream, end uint64, want int, each func([]*v1.Record)) {
+	b.Helper()
+	n := 0
+	for from := uint64(0); from < end; {
+		res, err := st.Egress.ReadEvents(context.Background(), connect.NewRequest(&v1.ReadEventsRequest{FromOffset: from, Limit: 10000}))
+		if err != nil {
+			b.Fatalf("read: %v", err)
+		}
+		if each != nil {
+			each(res.Msg.Records)
+		}
+		n += len(res.Msg.Records)
+		from = res.Msg.NextOffset
+	}
+	if n != want {
+		b.Fatalf("read %d events, want %d", n, want)
+	}
+}
+
+// reportEvents reports events/s for b.N rounds of total events each.
+func reportEvents(b *testing.B, total int) {
+	b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkExport measures a batch exporter's export of a whole stream of
 // clickstream events (STRMLOCAL_BENCH_EXPORT_EVENTS, default 200,000; the
 // issue's figure is for 1,000,000) on a real data dir, against its
@@ -30,28 +87,11 @@ import (
 //
 // Each iteration exports every event once; the metric is events/s.
 func BenchmarkExport(b *testing.B) {
-	total := 200_000
-	if v := os.Getenv("STRMLOCAL_BENCH_EXPORT_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1000 {
-			b.Fatalf("STRMLOCAL_BENCH_EXPORT_EVENTS=%q: want a number ≥ 1000", v)
-		}
-		total = n / 1000 * 1000
-	}
+	total := benchEvents(b, "STRMLOCAL_BENCH_EXPORT_EVENTS", 200_000)
 	sb := strmtest.New(b, strmtest.WithDataDir(b.TempDir()), strmtest.WithVirtualClock(t0))
-	src := sb.CreateStream("clicks")
-	events := avroClicks(b, 1000, 100)
-	for i := 0; i < total; i += 1000 {
-		if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
-			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
-		})); err != nil {
-			b.Fatal(err)
-		}
-	}
+	src := seedClicks(b, sb, total)
 	out := b.TempDir()
-	report := func(b *testing.B) {
-		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
-	}
+	report := func(b *testing.B) { reportEvents(b, total) }
 
 	b.Run("egress-to-file", func(b *testing.B) {
 		for i := range b.N {
@@ -60,27 +100,17 @@ func BenchmarkExport(b *testing.B) {
 				b.Fatal(err)
 			}
 			w := bufio.NewWriterSize(f, 64<<10)
-			n := 0
-			for from := uint64(0); from < uint64(total); {
-				res, err := src.Egress.ReadEvents(context.Background(), connect.NewRequest(&v1.ReadEventsRequest{FromOffset: from, Limit: 10000}))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, r := range res.Msg.Records {
+			readStream(b, src, uint64(total), total, func(recs []*v1.Record) {
+				for _, r := range recs {
 					_, _ = w.WriteString(r.Json)
 					_ = w.WriteByte('\n')
 				}
-				n += len(res.Msg.Records)
-				from = res.Msg.NextOffset
-			}
+			})
 			if err := w.Flush(); err != nil {
 				b.Fatal(err)
 			}
 			if err := f.Close(); err != nil {
 				b.Fatal(err)
-			}
-			if n != total {
-				b.Fatalf("read %d events, want %d", n, total)
 			}
 		}
 		report(b)

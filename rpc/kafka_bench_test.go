@@ -3,8 +3,6 @@ package rpc_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -32,44 +30,16 @@ import (
 // Each iteration exports (reads) every event once; the metric is
 // events/s. The broker shares the machine's cores with the server.
 func BenchmarkKafkaExport(b *testing.B) {
-	total := 200_000
-	if v := os.Getenv("STRMLOCAL_BENCH_KAFKA_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1000 {
-			b.Fatalf("STRMLOCAL_BENCH_KAFKA_EVENTS=%q: want a number ≥ 1000", v)
-		}
-		total = n / 1000 * 1000
-	}
+	total := benchEvents(b, "STRMLOCAL_BENCH_KAFKA_EVENTS", 200_000)
 	ctx := context.Background()
 	sb := strmtest.New(b, strmtest.WithDataDir(b.TempDir()))
-	src := sb.CreateStream("clicks")
+	seedClicks(b, sb, total)
 	derived := sb.CreateDerived("clicks", 0, 1)
-	events := avroClicks(b, 1000, 100)
-	for i := 0; i < total; i += 1000 {
-		if _, err := src.Events.SendEvents(ctx, connect.NewRequest(&v1.SendEventsRequest{
-			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
-		})); err != nil {
-			b.Fatal(err)
-		}
-	}
-	report := func(b *testing.B) {
-		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
-	}
+	report := func(b *testing.B) { reportEvents(b, total) }
 
 	b.Run("read-derived", func(b *testing.B) {
 		for range b.N {
-			n := 0
-			for from := uint64(0); from < uint64(total); {
-				res, err := derived.Egress.ReadEvents(ctx, connect.NewRequest(&v1.ReadEventsRequest{FromOffset: from, Limit: 10000}))
-				if err != nil {
-					b.Fatal(err)
-				}
-				n += len(res.Msg.Records)
-				from = res.Msg.NextOffset
-			}
-			if n != total {
-				b.Fatalf("read %d events, want %d", n, total)
-			}
+			readStream(b, derived, uint64(total), total, nil)
 		}
 		report(b)
 	})
