@@ -13,14 +13,16 @@ import (
 )
 
 // streamCredentials reads the saved credentials of a stream, which
-// `create stream` saved. Stream-scoped RPCs (send, egress) authenticate with
-// them, not with the admin token.
+// `create stream` saved: from the server's own folder, else the legacy one
+// (see saved.go). Stream-scoped RPCs (send, egress) authenticate with them,
+// not with the admin token.
 func (e *env) streamCredentials(name string) (*v1.Credentials, error) {
 	// The name becomes a file name: no separators, no way out of the dir.
 	if err := catalog.ValidateName(name); err != nil {
 		return nil, err
 	}
-	return e.saved().StreamCredentials(name)
+	c, _, err := e.streamCredentialsFile(name)
+	return c, err
 }
 
 // refused explains a stream-scoped call that the server answered with
@@ -35,8 +37,14 @@ func (e *env) refused(name string, err error) error {
 	if errors.As(err, &ce) {
 		msg = ce.Message()
 	}
-	return fmt.Errorf("the server refused the saved credentials of stream %s (%s): the stream no longer exists there or was re-created; create it again with this CLI, or save its current credentials in %s",
-		name, client.OneLine(msg), e.saved().Path("Stream", name))
+	path := e.saved().Path("Stream", name)
+	from := ""
+	if read := e.credentialsFile(name); read != "" && read != path {
+		// Legacy credentials, which another server's may be.
+		from = " read from " + read
+	}
+	return fmt.Errorf("the server refused the saved credentials of stream %s%s (%s): the stream no longer exists there or was re-created; create it again with this CLI, or save its current credentials in %s",
+		name, from, client.OneLine(msg), path)
 }
 
 // streamEvents is an EventService client that sends as the stream.

@@ -3,9 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/strmlocal/strmlocal/internal/clock"
+	"github.com/strmlocal/strmlocal/rpc"
 )
 
 // sendDemo creates stream demo and its derived stream demo-2 (CUMULATIVE
@@ -75,7 +81,7 @@ func TestEgressErrors(t *testing.T) {
 		{"egress demo --from-offset 1 --from-time 2026-11-22T12:00:00Z --from-end", "--from-offset, --from-time and --from-end exclude each other: give one start position"},
 		{"egress demo --from-time yesterday", `invalid --from-time "yesterday": use RFC 3339, e.g. 2026-11-22T12:00:00Z`},
 		{"egress demo --from-offset -1", `invalid argument "-1" for "--from-offset" flag: strconv.ParseUint: parsing "-1": invalid syntax`},
-		{"egress unsaved", "no saved credentials for stream unsaved: create it with `strmlocal create stream unsaved`, which saves them in $CONFIG/strmlocal/saved-entities/Stream/unsaved.json; if it was created elsewhere (or with --save=false), save its credentials in that file"},
+		{"egress unsaved", "no saved credentials for stream unsaved: create it with `strmlocal create stream unsaved`, which saves them in " + serverDir + "/saved-entities/Stream/unsaved.json; if it was created elsewhere (or with --save=false), save its credentials in that file"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			code, out, errs := c.run(strings.Fields(tc.args)...)
@@ -126,5 +132,167 @@ func TestEgressFollow(t *testing.T) {
 	}
 	if code := <-done; code != 0 || errb.String() != "" {
 		t.Fatalf("egress ended with exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// restartable is a server on a data dir that can be stopped and started
+// again on the same address.
+type restartable struct {
+	t    *testing.T
+	dir  string
+	addr string
+	srv  *rpc.Server
+}
+
+func (r *restartable) start() {
+	r.t.Helper()
+	srv, err := rpc.New(rpc.Options{DataDir: r.dir, Clock: clock.Func(func() time.Time { return t0 })})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", r.addr)
+	if err == nil {
+		err = srv.Start(lis)
+	}
+	if err != nil {
+		_ = srv.Close()
+		r.t.Fatal(err)
+	}
+	r.srv, r.addr = srv, lis.Addr().String()
+}
+
+func (r *restartable) stop() {
+	r.t.Helper()
+	if err := r.srv.Close(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// waitForText waits until s holds want.
+func waitForText(t *testing.T, s *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %q; have %q", want, s.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEgressReconnects stops and restarts the server (same address, same
+// data dir) twice under a following egress: it reconnects each time, says
+// so once per outage, and prints every event exactly once.
+func TestEgressReconnects(t *testing.T) {
+	r := &restartable{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	r.start()
+	defer func() { _ = r.srv.Close() }()
+	c := &cli{t: t, server: r.srv.URL(), config: t.TempDir()}
+	c.mustRun("create stream demo")
+	send := func(consents ...string) {
+		t.Helper()
+		c.stdin = ""
+		for _, consent := range consents {
+			c.stdin += demoEvent(consent, "session-1") + "\n"
+		}
+		c.mustRun("send demo --schema-ref streammachine/demo/1.0.2")
+	}
+	send("[0]", "[1]")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"egress", "demo", "--records"}, strings.NewReader(""), pw, &errb, c.getenv)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var got []string
+	read := func(n int) {
+		t.Helper()
+		for range n {
+			if !lines.Scan() {
+				t.Fatalf("egress ended early: %v; stderr %q", lines.Err(), errb.String())
+			}
+			var rec struct{ Offset string }
+			if err := json.Unmarshal(lines.Bytes(), &rec); err != nil {
+				t.Fatalf("%v: %s", err, lines.Text())
+			}
+			got = append(got, rec.Offset)
+		}
+	}
+	read(2)
+	const closed = "strmlocal: server closed the stream; reconnecting…\n"
+	r.stop()
+	waitForText(t, &errb, closed)
+	r.start()
+	send("[2]", "[3]")
+	read(2)
+	waitForText(t, &errb, "strmlocal: reconnected at offset 2\n")
+
+	r.stop()
+	waitForText(t, &errb, closed+"strmlocal: reconnected at offset 2\n"+closed)
+	// Down long enough for a few tries, which say nothing more.
+	time.Sleep(400 * time.Millisecond)
+	r.start()
+	waitForText(t, &errb, "strmlocal: reconnected at offset 4\n")
+	send("[0,1]")
+	read(1)
+
+	cancel()
+	if lines.Scan() {
+		t.Fatalf("after cancel: %q", lines.Text())
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("egress ended with exit %d", code)
+	}
+	if want := "0 1 2 3 4"; strings.Join(got, " ") != want {
+		t.Fatalf("offsets printed: %v, want %s", got, want)
+	}
+	if want := closed + "strmlocal: reconnected at offset 2\n" + closed + "strmlocal: reconnected at offset 4\n"; errb.String() != want {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", errb.String(), want)
+	}
+}
+
+// TestEgressNoReconnect: with --reconnect=false a following egress whose
+// server stops ends with exit 1 and says why; --from-end starts at the end
+// all the same.
+func TestEgressNoReconnect(t *testing.T) {
+	r := &restartable{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	r.start()
+	defer func() { _ = r.srv.Close() }()
+	c := &cli{t: t, server: r.srv.URL(), config: t.TempDir()}
+	c.mustRun("create stream demo")
+	c.stdin = demoEvent("[0]", "session-1") + "\n"
+	c.mustRun("send demo --schema-ref streammachine/demo/1.0.2")
+
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(t.Context(), []string{"egress", "demo", "--reconnect=false", "--from-end", "--records"}, strings.NewReader(""), &out, &errb, c.getenv)
+	}()
+	// The next event, and only it.
+	time.Sleep(200 * time.Millisecond)
+	c.mustRun("send demo --schema-ref streammachine/demo/1.0.2")
+	waitForText(t, &out, "\n")
+	r.stop()
+	if code := <-done; code != 1 || errb.String() != "strmlocal: server closed the stream\n" {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), `{"offset":"1",`) || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("stdout %q", out.String())
+	}
+}
+
+// TestEgressNoServer: a follow with no server to begin with is an error at
+// once, not a reconnection.
+func TestEgressNoServer(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("create stream demo")
+	c.server = "http://127.0.0.1:1"
+	code, _, errs := c.run("egress", "demo")
+	if code != 1 || !strings.HasPrefix(errs, "strmlocal: cannot reach a strmlocal server at http://127.0.0.1:1 (") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }

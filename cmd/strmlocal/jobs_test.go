@@ -184,7 +184,7 @@ func TestJobCommandErrors(t *testing.T) {
 	c.mustRun("create batch-exporter demo")
 	for _, tc := range []struct{ args, stderr string }{
 		{"create batch-exporter", "accepts 1 arg(s), received 0"},
-		{"create batch-exporter nope", `stream "nope" not found; see what exists with ` + "`strmlocal list`"},
+		{"create batch-exporter nope", `stream "nope" not found (streams: demo, demo-2)`},
 		{"create batch-exporter demo", `job "dir-demo" already exists; pick another name, or delete it first`},
 		{"create batch-exporter demo --name x --interval 10s", "config.interval: 10s is out of bounds: give 30s to 1h"},
 		{"create batch-exporter demo --name x --interval 2h", "config.interval: 2h0m0s is out of bounds: give 30s to 1h"},
@@ -202,7 +202,7 @@ func TestJobCommandErrors(t *testing.T) {
 		{"resume job nope", `job "nope" not found (jobs: dir-demo); see what exists with ` + "`strmlocal list`"},
 		{"resume job dir-demo", `job "dir-demo" is running already`},
 		{"pause job", "accepts 1 arg(s), received 0"},
-		{"list jobs --stream nope", `stream "nope" not found; see what exists with ` + "`strmlocal list`"},
+		{"list jobs --stream nope", `stream "nope" not found (streams: demo, demo-2)`},
 		{"list jobs extra", `unknown command "extra" for "strmlocal list jobs"`},
 	} {
 		t.Run(tc.args, func(sub *testing.T) {

@@ -69,7 +69,7 @@ func TestKeysListAndExport(t *testing.T) {
 		t.Fatalf("key link %s, exported %s; decrypt: %q, %v", ev.StrmMeta.KeyLink, rows[0][0], pt, err)
 	}
 
-	c.expect("keys list nope", 1, "", "strmlocal: stream \"nope\" not found; see what exists with `strmlocal list`\n")
+	c.expect("keys list nope", 1, "", "strmlocal: stream \"nope\" not found (streams: demo, demo-2)\n")
 	c.expect("keys export", 1, "", "strmlocal: accepts 1 arg(s), received 0\n")
 	c.expect("keys export demo-2", 1, "", "strmlocal: stream \"demo-2\" is derived from \"demo\"; key links belong to the source stream \"demo\"\n")
 }

@@ -75,9 +75,9 @@ func TestStreamCommands(t *testing.T) {
 	c.expect("create stream demo --description first --tags a,b", 0,
 		"NAME  CLIENT ID                             CLIENT SECRET                                         CREATED               TAGS  DESCRIPTION\n"+
 			"demo  <client-id---------------------uuid>  <secret--------------------------------------base32>  2026-11-22T12:00:00Z  a,b   first\n",
-		"saved credentials to $CONFIG/strmlocal/saved-entities/Stream/demo.json\n")
+		"saved credentials to "+serverDir+"/saved-entities/Stream/demo.json\n")
 
-	saved := filepath.Join(c.config, "strmlocal", "saved-entities", "Stream", "demo.json")
+	saved := filepath.Join(c.savedDir(), "demo.json")
 	fi, err := os.Stat(saved)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("saved file: %v, mode %v", err, fi.Mode())
@@ -154,8 +154,9 @@ func TestCommandErrors(t *testing.T) {
 	for _, tc := range []struct{ args, stderr string }{
 		{"create stream demo", `strmlocal: stream "demo" already exists; pick another name, or delete it first`},
 		{"create stream a/b", `strmlocal: invalid stream name "a/b": use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'`},
-		{"get stream nope", `strmlocal: stream "nope" not found; see what exists with ` + "`strmlocal list`"},
-		{"delete stream nope", `strmlocal: stream "nope" not found; see what exists with ` + "`strmlocal list`"},
+		{"get stream nope", `strmlocal: stream "nope" not found (streams: demo)`},
+		{"delete stream nope", `strmlocal: stream "nope" not found (streams: demo)`},
+		{"get stream dem", `strmlocal: stream "dem" not found; did you mean demo?`},
 		{"list streams -o yaml", `strmlocal: invalid --output "yaml": use table or json`},
 		{"get stream", `strmlocal: accepts 1 arg(s), received 0`},
 		{"serve --ephemeral --data-dir x", `strmlocal: --data-dir and --ephemeral exclude each other: keep one`},

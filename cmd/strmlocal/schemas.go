@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -12,10 +13,12 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/engine"
 )
 
@@ -57,16 +60,28 @@ func newCreateSchemaCmd(e *env) *cobra.Command {
 The definition is Avro (.avsc) or JSON Schema; without --type, a document with
 a top-level "$schema" is JSON Schema and anything else Avro. Every schema needs
 a strmMeta section. Registered versions are immutable: registering the same
-definition again changes nothing, a different one is refused.`,
+definition again changes nothing, a different one is refused.
+
+FILE may also be what get schema -o json prints (or the schema in it): its
+definition is registered under REF, with its type unless --type is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := os.ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("cannot read --definition: %w", err)
 			}
-			t, err := schemaType(typ, def)
-			if err != nil {
-				return err
+			var t v1.SchemaType
+			if doc := entityJSON(def, "schema", "definition"); doc != nil {
+				var s v1.Schema
+				if err := protojson.Unmarshal(doc, &s); err != nil {
+					return fmt.Errorf("%s: not a schema as get schema -o json prints it: %s", file, client.OneLine(err.Error()))
+				}
+				def, t = []byte(s.Definition), s.Type
+			}
+			if typ != "" || t == v1.SchemaType_SCHEMA_TYPE_UNSPECIFIED {
+				if t, err = schemaType(typ, def); err != nil {
+					return err
+				}
 			}
 			res, err := e.schemas().CreateSchema(cmd.Context(), connect.NewRequest(&v1.CreateSchemaRequest{
 				Ref: args[0], Type: t, Definition: string(def), Draft: draft,
@@ -102,12 +117,36 @@ is JSON:
    "validations": [{"field": "url", "type": "regex", "value": "^https://"}],
    "dataSubjectField": "customer/email"}
 
-Paths use '/' for nesting. Registered versions are immutable.`,
+Paths use '/' for nesting. Registered versions are immutable.
+
+FILE may also be what get event-contract -o json prints (or the event contract
+in it): its fields are registered under REF, for its schema unless --schema-ref
+is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("cannot read --definition-file: %w", err)
+			}
+			if doc := entityJSON(data, "eventContract", "schemaRef"); doc != nil {
+				var got v1.EventContract
+				if err := protojson.Unmarshal(doc, &got); err != nil {
+					return fmt.Errorf("%s: not an event contract as get event-contract -o json prints it: %s", file, client.OneLine(err.Error()))
+				}
+				if schemaRef == "" {
+					schemaRef = got.SchemaRef
+				}
+				// The definition alone, as a definition file has it.
+				def := contractDefinition{KeyField: got.KeyField, PiiFields: got.PiiFields, DataSubjectField: got.DataSubjectField}
+				for _, v := range got.Validations {
+					def.Validations = append(def.Validations, validation{v.Field, v.Type, v.Value})
+				}
+				if data, err = json.Marshal(def); err != nil {
+					return err
+				}
+			}
+			if schemaRef == "" {
+				return errors.New(`required flag(s) "schema-ref" not set`)
 			}
 			c, err := engine.ParseContractDefinition(data)
 			if err != nil {
@@ -134,12 +173,47 @@ Paths use '/' for nesting. Registered versions are immutable.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&schemaRef, "schema-ref", "", "ref of the schema whose events the contract governs (required)")
+	f.StringVar(&schemaRef, "schema-ref", "", "ref of the schema whose events the contract governs (required, unless FILE is an event contract as get event-contract -o json prints it)")
 	f.StringVar(&file, "definition-file", "", "JSON file with keyField, piiFields, validations, dataSubjectField (required)")
 	f.BoolVar(&draft, "draft", false, "register as DRAFT; it accepts events once activated")
-	_ = cmd.MarkFlagRequired("schema-ref")
 	_ = cmd.MarkFlagRequired("definition-file")
 	return cmd
+}
+
+// contractDefinition is the JSON of a contract definition file.
+type contractDefinition struct {
+	KeyField         string           `json:"keyField,omitempty"`
+	PiiFields        map[string]int32 `json:"piiFields,omitempty"`
+	Validations      []validation     `json:"validations,omitempty"`
+	DataSubjectField string           `json:"dataSubjectField,omitempty"`
+}
+
+type validation struct {
+	Field string `json:"field"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// entityJSON finds an entity in what get KIND -o json printed: the object
+// under wrapper in {"<wrapper>": {...}}, or the document itself when it is
+// an object with the entity's field (one a definition does not have). It
+// is nil for anything else, a definition.
+func entityJSON(data []byte, wrapper, field string) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil
+	}
+	if inner, ok := top[wrapper]; ok && len(top) == 1 {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(inner, &obj) == nil && obj != nil {
+			return inner
+		}
+	}
+	var s string
+	if v, ok := top[field]; ok && json.Unmarshal(v, &s) == nil {
+		return data
+	}
+	return nil
 }
 
 func newListSchemasCmd(e *env) *cobra.Command {

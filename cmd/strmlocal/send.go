@@ -68,7 +68,7 @@ rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stream := args[0]
-			creds, err := e.streamCredentials(stream)
+			creds, err := e.sendingCredentials(cmd.Context(), stream)
 			if err != nil {
 				return err
 			}

@@ -134,7 +134,7 @@ func TestSendErrors(t *testing.T) {
 	c.mustRun("create stream demo")
 	c.mustRun("create stream unsaved --save=false")
 	c.mustRun("create stream other")
-	dir := filepath.Join(c.config, "strmlocal", "saved-entities", "Stream")
+	dir := c.savedDir()
 	if err := os.WriteFile(filepath.Join(dir, "nosecret.json"), []byte(`{"name": "nosecret", "credentials": {"clientId": "x"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -158,13 +158,13 @@ func TestSendErrors(t *testing.T) {
 		{"send demo", event, "strmlocal: required flag(s) \"schema-ref\" not set\n"},
 		{"send demo --schema-ref streammachine/demo/1.0.2 a b", event, "strmlocal: accepts between 1 and 2 arg(s), received 3\n"},
 		{"send unsaved --schema-ref streammachine/demo/1.0.2", event,
-			"strmlocal: no saved credentials for stream unsaved: create it with `strmlocal create stream unsaved`, which saves them in $CONFIG/strmlocal/saved-entities/Stream/unsaved.json; if it was created elsewhere (or with --save=false), save its credentials in that file\n"},
+			"strmlocal: no saved credentials for stream unsaved: create it with `strmlocal create stream unsaved`, which saves them in " + serverDir + "/saved-entities/Stream/unsaved.json; if it was created elsewhere (or with --save=false), save its credentials in that file\n"},
 		{"send nosecret --schema-ref streammachine/demo/1.0.2", event,
-			"strmlocal: saved stream nosecret in $CONFIG/strmlocal/saved-entities/Stream/nosecret.json has no client id and secret: add them as \"credentials\": {\"clientId\": ..., \"clientSecret\": ...}, or delete and re-create the stream with this CLI\n"},
+			"strmlocal: saved stream nosecret in " + serverDir + "/saved-entities/Stream/nosecret.json has no client id and secret: add them as \"credentials\": {\"clientId\": ..., \"clientSecret\": ...}, or delete and re-create the stream with this CLI\n"},
 		// protojson varies its error messages on purpose: the test matches
 		// up to them.
 		{"send broken --schema-ref streammachine/demo/1.0.2", event,
-			"strmlocal: saved stream broken in $CONFIG/strmlocal/saved-entities/Stream/broken.json is damaged (proto"},
+			"strmlocal: saved stream broken in " + serverDir + "/saved-entities/Stream/broken.json is damaged (proto"},
 		{"send ../demo --schema-ref streammachine/demo/1.0.2", event,
 			"strmlocal: invalid stream name \"../demo\": use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'\n"},
 		{"send demo --schema-ref streammachine/demo/1.0.2 /nonexistent.jsonl", "",
@@ -211,7 +211,7 @@ func TestStreamCredentialsWithAdminToken(t *testing.T) {
 func TestStaleCredentials(t *testing.T) {
 	c := newCLI(t)
 	c.mustRun("create stream demo")
-	dir := filepath.Join(c.config, "strmlocal", "saved-entities", "Stream")
+	dir := c.savedDir()
 	stale, err := os.ReadFile(filepath.Join(dir, "demo.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestStaleCredentials(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "demo.json"), stale, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := "strmlocal: the server refused the saved credentials of stream demo (invalid client credentials): the stream no longer exists there or was re-created; create it again with this CLI, or save its current credentials in $CONFIG/strmlocal/saved-entities/Stream/demo.json\n"
+	want := "strmlocal: the server refused the saved credentials of stream demo (invalid client credentials): the stream no longer exists there or was re-created; create it again with this CLI, or save its current credentials in " + serverDir + "/saved-entities/Stream/demo.json\n"
 	c.stdin = demoEvent("[0]", "session-1") + "\n"
 	c.expect("send demo --schema-ref streammachine/demo/1.0.2", 1, "", want)
 	c.expect("egress demo", 1, "", want)

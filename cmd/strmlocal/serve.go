@@ -52,7 +52,7 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
 	f.BoolVar(&o.noDemo, "no-demo", false, "do not register the built-in catalogue (demo, clickstream and sensor schemas and contracts)")
 	f.IntVar(&o.maxEvent, "max-event-size", engine.DefaultMaxEventBytes, "largest event body accepted, in bytes")
-	f.StringVar(&o.clock, "clock", "real", "real, or virtual: a clock that starts now and moves only with `strmlocal clock advance`")
+	f.StringVar(&o.clock, "clock", "real", "`kind` of clock: real, or virtual, which starts now and moves only with strmlocal clock advance")
 	f.DurationVar(&o.rotation, "rotation", app.DefaultRotation, "how long a key link lasts before the next event of its session gets a new one")
 	f.DurationVar(&o.retention, "key-retention", app.DefaultKeyRetention, "how long a key is kept after its period ends; then its events can no longer be decrypted")
 	return cmd

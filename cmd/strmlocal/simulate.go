@@ -73,7 +73,7 @@ reason than the one it was made to break.`,
 	f.Float64Var(&o.invalid, "invalid-ratio", 0, "fraction of events, 0 to 1, that break a rule of their contract on purpose")
 	f.StringVar(&o.via, "via", "connect", "connect (batched SendEvents) or http (POST /event, one event per request)")
 	f.IntVar(&o.concurrency, "concurrency", 4, "requests in flight at once")
-	f.StringSliceVar(&o.consentLevels, "consent-levels", []string{"", "0", "0/1", "0/1/2", "0/1/2/3"}, "demo: the consent levels each event picks from, levels joined by '/'")
+	f.StringSliceVar(&o.consentLevels, "consent-levels", []string{"", "0", "0/1", "0/1/2", "0/1/2/3"}, "demo: the consent `levels` each event picks from, comma-separated; 0/1 is levels 0 and 1, an empty one no consent")
 	f.Float64Var(&o.consentChanges, "consent-changes", 0.05, "clickstream: fraction of visitors who change their cookie consent mid-session")
 	f.Float64Var(&o.forgets, "forget-ratio", 0.02, "clickstream: fraction of logged-in visitors who ask to be forgotten when they leave")
 	return cmd
@@ -105,7 +105,7 @@ func (e *env) simulate(cmd *cobra.Command, name, stream string, o simulateOption
 	if cfg.ConsentLevels, err = sim.ParseConsentLevels(o.consentLevels); err != nil {
 		return fmt.Errorf("invalid --consent-levels: %w", err)
 	}
-	creds, err := e.streamCredentials(stream)
+	creds, err := e.sendingCredentials(cmd.Context(), stream)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,10 @@ func TestSimulateErrors(t *testing.T) {
 		{"simulate demo demo --invalid-ratio 2", "strmlocal: invalid ratio 2: give a fraction from 0 to 1\n"},
 		{"simulate demo demo --rate -1 --count 1", "strmlocal: rate -1: give events per second, or 0 for as fast as possible\n"},
 		{"simulate demo demo --consent-levels 0/x", "strmlocal: invalid --consent-levels: consent levels \"0/x\": \"x\" is not a level (a whole number from 0); write entries like 0/1/2\n"},
-		{"simulate demo nosuch", "strmlocal: no saved credentials for stream nosuch: create it with `strmlocal create stream nosuch`, which saves them in $CONFIG/strmlocal/saved-entities/Stream/nosuch.json; if it was created elsewhere (or with --save=false), save its credentials in that file\n"},
+		// No saved credentials, and the server has no such stream either:
+		// a typo, not a stream to create.
+		{"simulate demo nosuch", "strmlocal: stream \"nosuch\" not found (streams: demo, demo-1)\n"},
+		{"simulate demo demp", "strmlocal: stream \"demp\" not found; did you mean demo?\n"},
 		{"simulate demo demo-1 --count 1 --seed 1", "strmlocal: stream \"demo-1\" is derived from \"demo\" and accepts no events; send to \"demo\"\n"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {

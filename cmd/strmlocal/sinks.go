@@ -93,7 +93,7 @@ Creating the connector does not connect: see strmlocal test data-connector NAME.
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&servers, "bootstrap-servers", nil, "host:port of the brokers, comma-separated (required)")
+	f.StringSliceVar(&servers, "bootstrap-servers", nil, "`host:port` of the brokers, comma-separated (required)")
 	f.StringVar(&mechanism, "sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
 	f.StringVar(&creds, "credentials-file", "", `JSON file {"username": "…", "password": "…"} for SASL`)
 	f.BoolVar(&useTLS, "tls", false, "connect over TLS")
@@ -160,7 +160,7 @@ strmlocal test data-connector NAME.`,
 	f.StringVar(&url, "url", "", "the endpoint's URL (required)")
 	f.StringVar(&tokenFile, "bearer-token-file", "", "file holding a bearer token to send")
 	f.StringVar(&basicFile, "basic-auth-file", "", `JSON file {"username": "…", "password": "…"} for basic auth`)
-	f.StringArrayVar(&headers, "header", nil, "NAME=VALUE header to send with every request (repeatable)")
+	f.StringArrayVar(&headers, "header", nil, "`NAME=VALUE` header to send with every request (repeatable)")
 	_ = cmd.MarkFlagRequired("url")
 	return cmd
 }

@@ -231,7 +231,11 @@ NAME defaults to SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 			if o.save {
 				path, err := e.saved().Save("Stream", st.Name, st)
 				if err != nil {
-					return fmt.Errorf("stream %s was created but its credentials could not be saved: %w", st.Name, err)
+					// The secret is shown now or never: print it first.
+					if perr := e.printStreams(res.Msg, st); perr != nil {
+						return perr
+					}
+					return fmt.Errorf("stream %s was created (its credentials are printed above) but they could not be saved: %w", st.Name, err)
 				}
 				fmt.Fprintf(e.stderr, "saved credentials to %s\n", path)
 			}
@@ -240,12 +244,12 @@ NAME defaults to SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.description, "description", "", "description of the stream")
-	f.StringSliceVar(&o.tags, "tags", nil, "comma-separated tags")
+	f.StringSliceVar(&o.tags, "tags", nil, "comma-separated `tags`")
 	f.BoolVar(&o.save, "save", true, "save the stream and its credentials under the config dir")
 	f.StringVar(&o.derivedFrom, "derived-from", "", "create a derived stream of this source stream")
-	f.Int32SliceVar(&o.levels, "levels", nil, "consent level(s) of a derived stream, comma-separated")
+	f.Int32SliceVar(&o.levels, "levels", nil, "consent `levels` of a derived stream, comma-separated, e.g. 0,1")
 	f.StringVar(&o.consentType, "consent-type", "cumulative", "how a derived stream reads --levels: cumulative or granular")
-	f.StringArrayVar(&o.maskedFields, "masked-fields", nil, "CONTRACT-REF:field1,field2 to show as a hash in a derived stream (repeatable)")
+	f.StringArrayVar(&o.maskedFields, "masked-fields", nil, "fields to show as a hash in a derived stream: an event contract ref and its fields, comma-separated (`REF:FIELD,...`, repeatable)")
 	f.StringVar(&o.maskSeed, "mask-seed", "", "seed of the masking hash (default: random)")
 	f.StringVar(&o.emitFilter, "emit-filter", "", "keep only events whose field has one of the values: 'eventType=checkout,purchase'")
 	return cmd

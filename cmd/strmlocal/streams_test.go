@@ -13,7 +13,7 @@ func TestDerivedStreams(t *testing.T) {
 	c.expect("create stream --derived-from demo --levels 2", 0,
 		"NAME    DERIVED FROM  CONSENT       CLIENT ID                             CLIENT SECRET                                         CREATED               TAGS  DESCRIPTION\n"+
 			"demo-2  demo          cumulative 2  <client-id---------------------uuid>  <secret--------------------------------------base32>  2026-11-22T12:00:00Z        \n",
-		"saved credentials to $CONFIG/strmlocal/saved-entities/Stream/demo-2.json\n")
+		"saved credentials to "+serverDir+"/saved-entities/Stream/demo-2.json\n")
 	c.expect("create stream --derived-from demo --levels 0,1 --consent-type granular --masked-fields streammachine/example/1.3.0:uniqueIdentifier --mask-seed s --save=false -o json", 0, `{
   "stream": {
     "name": "demo-0-1",
@@ -44,7 +44,7 @@ func TestDerivedStreams(t *testing.T) {
 	c.expect("create stream marketing --derived-from demo --levels 3 --consent-type GRANULAR --description ads", 0,
 		"NAME       DERIVED FROM  CONSENT     CLIENT ID                             CLIENT SECRET                                         CREATED               TAGS  DESCRIPTION\n"+
 			"marketing  demo          granular 3  <client-id---------------------uuid>  <secret--------------------------------------base32>  2026-11-22T12:00:00Z        ads\n",
-		"saved credentials to $CONFIG/strmlocal/saved-entities/Stream/marketing.json\n")
+		"saved credentials to "+serverDir+"/saved-entities/Stream/marketing.json\n")
 	c.expect("list streams", 0,
 		"NAME       DERIVED FROM  CONSENT       MASKED                                        CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
 			"demo                                                                                 <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
@@ -55,7 +55,7 @@ func TestDerivedStreams(t *testing.T) {
 		"NAME  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
 			"demo  <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
 
-	dir := filepath.Join(c.config, "strmlocal", "saved-entities", "Stream")
+	dir := c.savedDir()
 	b, err := os.ReadFile(filepath.Join(dir, "demo-2.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestCreateStreamErrors(t *testing.T) {
 		{"create stream --derived-from demo --levels 1 --masked-fields :uniqueIdentifier", `invalid --masked-fields ":uniqueIdentifier": use CONTRACT-REF:field1,field2`},
 		{"create stream --derived-from demo --levels 1 --masked-fields streammachine/example/1.3.0:", `invalid --masked-fields "streammachine/example/1.3.0:": name at least one field after the ':' (CONTRACT-REF:field1,field2)`},
 		{"create stream --derived-from demo --levels 1 --masked-fields streammachine/example/1.3.0:, --mask-seed s", `invalid --masked-fields "streammachine/example/1.3.0:,": name at least one field after the ':' (CONTRACT-REF:field1,field2)`},
-		{"create stream --derived-from nope --levels 1", `derivedFrom: source stream "nope" not found; see what exists with ` + "`strmlocal list`"},
+		{"create stream --derived-from nope --levels 1", `derivedFrom: source stream "nope" not found (streams: demo, demo-1)`},
 		{"create stream --derived-from demo-1 --levels 1", `derivedFrom: "demo-1" is itself derived from "demo"; derive from the source stream "demo" instead`},
 		{"create stream --derived-from demo --levels 1", `stream "demo-1" already exists; pick another name, or delete it first`},
 		{"create stream --derived-from demo --levels -1", "levels: -1 is not a valid consent level (must be >= 0)"},

@@ -15,8 +15,13 @@ func newVersionCmd(e *env) *cobra.Command {
 		Short: "Print the version of strmlocal",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(e.stdout, "strmlocal %s (%s, data format %d)\n", version, runtime.Version(), store.FormatVersion)
+			_, err := fmt.Fprintln(e.stdout, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what strmlocal version and strmlocal --version print.
+func versionLine() string {
+	return fmt.Sprintf("strmlocal %s (%s, data format %d)", version, runtime.Version(), store.FormatVersion)
 }

@@ -7,8 +7,8 @@ set -euo pipefail
 : "${STRMLOCAL:?}" "${STRMLOCAL_SERVER:?}" "${XDG_CONFIG_HOME:?}"
 url=$STRMLOCAL_SERVER
 
-"$STRMLOCAL" create stream demo >/dev/null
-saved=$XDG_CONFIG_HOME/strmlocal/saved-entities/Stream/demo.json
+# Saved entities are kept per server: create stream says where.
+saved=$("$STRMLOCAL" create stream demo 2>&1 >/dev/null | sed -n "s/^saved credentials to //p")
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1; }
 id=$(field clientId "$saved")
 secret=$(field clientSecret "$saved")
