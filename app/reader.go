@@ -31,7 +31,9 @@ type Record struct {
 	// JSON is the event as plain JSON (strmMeta plus fields, unions
 	// unwrapped).
 	JSON string
-	// Applied says what the view did; zero for a source stream.
+	// Applied says what the view did. A source stream applies no view: its
+	// Applied is zero but for Shredded, set when the event holds PII
+	// ciphertext whose key is gone (shredded by retention or forgotten).
 	Applied engine.Applied
 }
 
@@ -90,6 +92,10 @@ type Reader struct {
 	id     log.StreamID        // the log read: a derived stream's source
 	view   *engine.View        // nil for a source stream
 	memo   *engine.DecryptMemo // derived streams only
+	// gone remembers key links found shredded or missing: a shredded key
+	// never comes back, and keys.Get caches only live keys, so without it
+	// every record of a forgotten subject would cost a store read.
+	gone map[string]struct{}
 
 	buf  []byte   // scratch space for rendering one record
 	recs []Record // the records returned last
@@ -290,25 +296,62 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 			return out, false, r.fail(rec, err)
 		}
 		var dec engine.Decrypter
-		key, err := r.a.keys.Get(meta.KeyLink)
+		key, err := r.key(meta.KeyLink)
 		switch {
-		case err == nil:
-			dec = r.memo.Through(key.ID, key)
-		case errors.Is(err, keys.ErrShredded), errors.Is(err, keys.ErrNotFound):
-			// Crypto-shredded: the view shows ciphertext and says so.
-		default:
+		case err != nil:
 			return out, false, r.fail(rec, err)
+		case key != nil:
+			dec = r.memo.Through(key.ID, key)
 		}
+		// key == nil: crypto-shredded; the view shows ciphertext and says so.
 		if out.Applied, err = r.view.Apply(ev, c.CompiledContract, dec); err != nil {
 			return out, false, r.fail(rec, err)
 		}
 		if !r.view.Emits(ev) {
 			return out, false, nil
 		}
+	} else if meta.KeyLink != "" {
+		// A source stream shows what is stored, but says when its
+		// ciphertext can no longer be decrypted by anyone. Only an event
+		// that holds PII ciphertext needs its key looked up.
+		c, err := r.a.reg.Contract(meta.ContractRef)
+		if err != nil {
+			return out, false, r.fail(rec, err)
+		}
+		if c.HoldsPII(ev) {
+			key, err := r.key(meta.KeyLink)
+			if err != nil {
+				return out, false, r.fail(rec, err)
+			}
+			out.Applied.Shredded = key == nil
+		}
 	}
 	r.buf = ev.AppendJSON(r.buf[:0])
 	out.JSON = string(r.buf)
 	return out, true, nil
+}
+
+// maxGone bounds Reader.gone; past it the set starts again.
+const maxGone = 4096
+
+// key returns the live key of a link, or nil when it was shredded (by
+// retention or by forgetting its data subject) or is not known.
+func (r *Reader) key(link string) (*keys.Key, error) {
+	if _, ok := r.gone[link]; ok {
+		return nil, nil
+	}
+	key, err := r.a.keys.Get(link)
+	switch {
+	case err == nil:
+		return key, nil
+	case errors.Is(err, keys.ErrShredded), errors.Is(err, keys.ErrNotFound):
+		if r.gone == nil || len(r.gone) >= maxGone {
+			r.gone = make(map[string]struct{})
+		}
+		r.gone[link] = struct{}{}
+		return nil, nil
+	}
+	return nil, err
 }
 
 // fail reports a stored record that cannot be read: a defect or a damaged

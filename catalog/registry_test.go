@@ -895,9 +895,12 @@ func builtinSchema(t testing.TB, ref string) *engine.Schema {
 }
 
 var builtinRefs = []string{
-	"streammachine/clickstream/1.0.0", "streammachine/demo/1.0.2", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", // schemas
-	"streammachine/clickstream/1.0.0", "streammachine/example/1.3.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", // contracts
+	"streammachine/clickstream/1.0.0", "streammachine/demo/1.0.2", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/demo/1.0.2", // schemas
+	"streammachine/clickstream/1.0.0", "streammachine/example/1.3.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/example/1.3.0", // contracts
 }
+
+// builtinSchemas is how many of builtinRefs are schemas.
+const builtinSchemas = 6
 
 func TestRegisterCatalogue(t *testing.T) {
 	schemas, contracts, err := catalog.Builtin()
@@ -944,16 +947,16 @@ func TestRegisterCatalogue(t *testing.T) {
 				mustContract(t, e, c.Contract(), false)
 			},
 			added: []string{
-				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
-				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/demo/1.0.2",
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/example/1.3.0",
 			}},
 		// A ref the user took for something else is skipped, with an error
 		// that names it, at every run.
 		{name: "schema ref taken by another definition",
 			before: func(t *testing.T, e *env) { mustSchema(t, e, "streammachine/demo/1.0.2", engine.Avro, tinyAvro, true) },
 			added: []string{
-				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
-				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/demo/1.0.2",
+				"streammachine/clickstream/1.0.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/example/1.3.0",
 			},
 			kinds: []error{catalog.ErrExists, engine.ErrInvalidContract},
 			err: "catalogue schema streammachine/demo/1.0.2: schema streammachine/demo/1.0.2 is already registered with another definition; registered versions are immutable, so register the change as a new version\n" +
@@ -971,8 +974,8 @@ func TestRegisterCatalogue(t *testing.T) {
 				mustContract(t, e, engine.Contract{Ref: s.Ref(), SchemaRef: s.Ref(), KeyField: "url"}, false)
 			},
 			added: []string{
-				"streammachine/demo/1.0.2", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
-				"streammachine/example/1.3.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0",
+				"streammachine/demo/1.0.2", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/demo/1.0.2",
+				"streammachine/example/1.3.0", "strmlocal/sensor-json/1.0.0", "strmlocal/sensor/1.0.0", "strmprivacy/clickstream/1.0.0", "strmprivacy/example/1.3.0",
 			},
 			kinds: []error{catalog.ErrExists},
 			err:   "catalogue event contract streammachine/clickstream/1.0.0: event contract streammachine/clickstream/1.0.0 is already registered with another definition; registered versions are immutable, so register the change as a new version"},
@@ -1030,7 +1033,7 @@ func TestRegisterCatalogue(t *testing.T) {
 			}
 			for i, ref := range builtinRefs {
 				kind := "schema "
-				if i >= 4 {
+				if i >= builtinSchemas {
 					kind = "contract "
 				}
 				if !slices.Contains(tt.missing, kind+ref) {

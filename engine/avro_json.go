@@ -18,8 +18,8 @@ import (
 //   - unknown and repeated fields are refused.
 
 func (d *decoder) avroJSON(root *anode) error {
-	if d.peek() == 0 {
-		return errf("invalid JSON: empty body")
+	if d.ws(); d.pos >= len(d.raw) {
+		return d.emptyErr()
 	}
 	v, err := d.ajson(root)
 	if err != nil {

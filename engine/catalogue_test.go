@@ -23,6 +23,8 @@ func TestLoadCatalogue(t *testing.T) {
 		"streammachine/demo/1.0.2 AVRO",
 		"strmlocal/sensor-json/1.0.0 JSON_SCHEMA",
 		"strmlocal/sensor/1.0.0 AVRO",
+		"strmprivacy/clickstream/1.0.0 AVRO",
+		"strmprivacy/demo/1.0.2 AVRO",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("schemas %v", got)
@@ -41,6 +43,8 @@ func TestLoadCatalogue(t *testing.T) {
 		"streammachine/example/1.3.0 -> streammachine/demo/1.0.2",
 		"strmlocal/sensor-json/1.0.0 -> strmlocal/sensor-json/1.0.0",
 		"strmlocal/sensor/1.0.0 -> strmlocal/sensor/1.0.0",
+		"strmprivacy/clickstream/1.0.0 -> strmprivacy/clickstream/1.0.0",
+		"strmprivacy/example/1.3.0 -> strmprivacy/demo/1.0.2",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("contracts %v", got)

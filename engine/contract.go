@@ -188,6 +188,18 @@ func (cc *CompiledContract) KeyField() Field { return cc.key }
 // modify it.
 func (cc *CompiledContract) PIIFields() []PIIField { return cc.pii }
 
+// HoldsPII reports whether ev, an event of cc's schema, has a value in any
+// of cc's PII fields: in a stored event, whether anything in it is
+// ciphertext. Null and absent PII fields hold nothing.
+func (cc *CompiledContract) HoldsPII(ev *Event) bool {
+	for _, p := range cc.pii {
+		if _, ok := ev.GetString(p.Field); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // DataSubjectField returns the data-subject field, if the contract has one.
 func (cc *CompiledContract) DataSubjectField() (Field, bool) { return cc.dataSubject, cc.hasSubject }
 

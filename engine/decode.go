@@ -38,6 +38,9 @@ type decoder struct {
 	// no limit of its own (see consentLimit).
 	consentMax int
 	keys       map[string]struct{}
+	// wellFormed: the JSON decoder read the body to its end, so it is
+	// well-formed JSON (see syntaxError).
+	wellFormed bool
 }
 
 // maxPooledStack bounds the scratch stack a pooled decoder keeps, so that
@@ -50,6 +53,9 @@ type pathError struct {
 	segs []string
 	msg  string // follows the quoted path
 	bare bool   // msg continues "field 'p'" directly instead of after a colon
+	// syntax: the body is not well-formed JSON; msg says where ("invalid
+	// JSON at byte N: ..."), and no field is named.
+	syntax bool
 }
 
 func (e *pathError) Error() string { return e.message() }
@@ -86,7 +92,7 @@ func fieldErr(name, msg string) error {
 
 // inField records that err happened inside the named field.
 func inField(err error, name string) error {
-	if pe, ok := err.(*pathError); ok {
+	if pe, ok := err.(*pathError); ok && !pe.syntax {
 		pe.segs = append(pe.segs, name)
 	}
 	return err
@@ -119,11 +125,19 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 	if d == nil {
 		d = &decoder{schema: s}
 	}
-	d.raw, d.pos, d.depth = string(body), 0, 0
+	d.raw, d.pos, d.depth, d.wellFormed = string(body), 0, 0, false
 	d.limit = min(maxValues, valuesSlack+valuesPerByte*len(body))
 	d.consentMax = consentLimit(validate)
 
 	err := s.codec.decode(d, ser, validate)
+	if err != nil && ser == JSON && !d.wellFormed {
+		// Syntax first: a body that is not JSON is refused as such, at the
+		// byte where it breaks, whatever the schema-driven decode tripped
+		// on before it got there. Only failed decodes pay for this scan.
+		if serr := d.syntaxError(); serr != nil {
+			err = serr
+		}
+	}
 	ev := &Event{schema: s, vals: d.vals}
 	// Drop every reference into this body before pooling, so a pooled decoder
 	// does not keep event data alive.

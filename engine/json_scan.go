@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -31,11 +32,40 @@ func (d *decoder) peek() byte {
 	return d.raw[d.pos]
 }
 
-func (d *decoder) synErr(what string) error {
-	if d.pos >= len(d.raw) {
-		return errf("invalid JSON: unexpected end of input")
+// synErr reports a syntax error at d.pos: what was found there (a
+// character, or the end of the input), then what was wanted (ctx, such as
+// "expected a value").
+func (d *decoder) synErr(ctx string) error {
+	return d.synAt(d.pos, d.found(d.pos)+", "+ctx)
+}
+
+// synAt reports a syntax error at byte pos of the body. Syntax errors name
+// no field: decode replaces whatever the plan-driven decoder reported with
+// the first syntax error of the body (see syntaxError), and where that sits
+// in the schema is beside the point.
+func (d *decoder) synAt(pos int, what string) error {
+	return &pathError{msg: "invalid JSON at byte " + strconv.Itoa(pos) + ": " + what, syntax: true}
+}
+
+// found describes what is at byte pos: the end of the input or a
+// character, quoted as Go quotes a rune ('x', '\n', 'é').
+func (d *decoder) found(pos int) string {
+	if pos >= len(d.raw) {
+		return "unexpected end of input"
 	}
-	return errf("invalid JSON at offset %d: %s", d.pos, what)
+	return "invalid character " + d.char(pos)
+}
+
+func (d *decoder) char(pos int) string {
+	c := d.raw[pos]
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
+	}
+	r, size := utf8.DecodeRuneInString(d.raw[pos:])
+	if r == utf8.RuneError && size == 1 {
+		return "byte 0x" + strconv.FormatUint(uint64(c), 16) + " (not UTF-8)"
+	}
+	return strconv.QuoteRune(r)
 }
 
 // expect consumes c after whitespace.
@@ -78,11 +108,15 @@ func (d *decoder) typeErr(want string) error {
 
 // literal consumes one of true, false, null.
 func (d *decoder) literal(word string) error {
-	if len(d.raw)-d.pos < len(word) || d.raw[d.pos:d.pos+len(word)] != word {
-		return d.synErr("invalid literal")
+	if len(d.raw)-d.pos >= len(word) && d.raw[d.pos:d.pos+len(word)] == word {
+		d.pos += len(word)
+		return nil
 	}
-	d.pos += len(word)
-	return nil
+	i := 0
+	for d.pos+i < len(d.raw) && d.raw[d.pos+i] == word[i] {
+		i++
+	}
+	return d.synAt(d.pos+i, d.found(d.pos+i)+" in literal "+word+" (expected '"+word[i:i+1]+"')")
 }
 
 // str consumes a string; d.raw[d.pos] must be '"'.
@@ -97,20 +131,26 @@ func (d *decoder) str() (string, error) {
 		case c == '\\':
 			return d.strEscaped(start, i)
 		case c < 0x20:
-			d.pos = i
-			return "", d.synErr("control character in string")
+			return "", d.ctrlErr(i)
 		case c < utf8.RuneSelf:
 			i++
 		default:
 			r, size := utf8.DecodeRuneInString(d.raw[i:])
 			if r == utf8.RuneError && size == 1 {
-				return "", errf("string is not valid UTF-8")
+				return "", d.synAt(i, "invalid UTF-8 in string")
 			}
 			i += size
 		}
 	}
-	d.pos = len(d.raw)
-	return "", d.synErr("unterminated string")
+	return "", d.unterminated()
+}
+
+func (d *decoder) ctrlErr(i int) error {
+	return d.synAt(i, "invalid character "+d.char(i)+" in string (control characters must be escaped)")
+}
+
+func (d *decoder) unterminated() error {
+	return d.synAt(len(d.raw), "unexpected end of input in string (expected '\"')")
 }
 
 // strEscaped finishes a string that has escapes; raw[start:i] is plain.
@@ -125,8 +165,7 @@ func (d *decoder) strEscaped(start, i int) (string, error) {
 			return string(buf), nil
 		case c == '\\':
 			if i+1 >= len(d.raw) {
-				d.pos = len(d.raw)
-				return "", d.synErr("unterminated string")
+				return "", d.unterminated()
 			}
 			e := d.raw[i+1]
 			i += 2
@@ -146,8 +185,7 @@ func (d *decoder) strEscaped(start, i int) (string, error) {
 			case 'u':
 				r, ok := hex4(d.raw, i)
 				if !ok {
-					d.pos = i - 2
-					return "", d.synErr("invalid \\u escape")
+					return "", d.synAt(i-2, "invalid \\u escape in string (expected 4 hex digits)")
 				}
 				i += 4
 				if utf16.IsSurrogate(r) {
@@ -157,33 +195,29 @@ func (d *decoder) strEscaped(start, i int) (string, error) {
 					}
 					r = utf16.DecodeRune(r, r2)
 					if !ok || r == utf8.RuneError {
-						d.pos = i - 6
-						return "", d.synErr("invalid \\u escape: unpaired surrogate")
+						return "", d.synAt(i-6, "invalid \\u escape in string: unpaired surrogate")
 					}
 					i += 6
 				}
 				buf = utf8.AppendRune(buf, r)
 			default:
-				d.pos = i - 2
-				return "", d.synErr("invalid escape")
+				return "", d.synAt(i-2, "invalid escape character "+d.char(i-1)+" in string")
 			}
 		case c < 0x20:
-			d.pos = i
-			return "", d.synErr("control character in string")
+			return "", d.ctrlErr(i)
 		case c < utf8.RuneSelf:
 			buf = append(buf, c)
 			i++
 		default:
 			r, size := utf8.DecodeRuneInString(d.raw[i:])
 			if r == utf8.RuneError && size == 1 {
-				return "", errf("string is not valid UTF-8")
+				return "", d.synAt(i, "invalid UTF-8 in string")
 			}
 			buf = append(buf, d.raw[i:i+size]...)
 			i += size
 		}
 	}
-	d.pos = len(d.raw)
-	return "", d.synErr("unterminated string")
+	return "", d.unterminated()
 }
 
 func hex4(s string, i int) (rune, bool) {
@@ -225,16 +259,14 @@ func (d *decoder) number() (lit string, isInt bool, err error) {
 	case i < len(s) && s[i] == '0':
 		i++
 	case !digits():
-		d.pos = i
-		return "", false, d.synErr("invalid number")
+		return "", false, d.numErr(i)
 	}
 	isInt = true
 	if i < len(s) && s[i] == '.' {
 		i++
 		isInt = false
 		if !digits() {
-			d.pos = i
-			return "", false, d.synErr("invalid number")
+			return "", false, d.numErr(i)
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
@@ -244,13 +276,16 @@ func (d *decoder) number() (lit string, isInt bool, err error) {
 			i++
 		}
 		if !digits() {
-			d.pos = i
-			return "", false, d.synErr("invalid number")
+			return "", false, d.numErr(i)
 		}
 	}
 	lit = s[d.pos:i]
 	d.pos = i
 	return lit, isInt, nil
+}
+
+func (d *decoder) numErr(i int) error {
+	return d.synAt(i, d.found(i)+" in number (expected a digit)")
 }
 
 // skip consumes one value of any type, checking its syntax.
@@ -332,10 +367,129 @@ func (d *decoder) skip() error {
 	return d.synErr("expected a value")
 }
 
-// end refuses anything but whitespace after the event.
+// end refuses anything but whitespace after the event. Past it, the body is
+// known to be well-formed JSON.
 func (d *decoder) end() error {
-	if d.peek() != 0 {
-		return errf("invalid JSON at offset %d: unexpected data after the event", d.pos)
+	if d.ws(); d.pos < len(d.raw) { // not peek: a NUL byte is data, not the end
+		return d.trailing()
 	}
+	d.wellFormed = true
+	return nil
+}
+
+func (d *decoder) trailing() error {
+	return d.synAt(d.pos, d.found(d.pos)+" after the event (a body holds one JSON value)")
+}
+
+// emptyErr refuses a body without a value.
+func (d *decoder) emptyErr() error {
+	why := "the body is empty"
+	if len(d.raw) > 0 {
+		why = "the body is only whitespace"
+	}
+	return d.synAt(len(d.raw), "unexpected end of input, expected a value ("+why+")")
+}
+
+// syntaxError scans the whole body as JSON and returns its first syntax
+// error, or nil when it is one well-formed JSON value. decode calls it only
+// after the plan-driven decoder failed on a body it had not read to the
+// end, so that every JSON body is judged on its syntax first: "not json" is
+// invalid JSON at byte 1, not a null where a record was expected. The
+// happy path never pays for it. It keeps its own stack of open containers
+// instead of recursing, so it has no nesting limit and reports a syntax
+// error past the depth the decoder refuses.
+func (d *decoder) syntaxError() error {
+	d.pos = 0
+	if d.ws(); d.pos >= len(d.raw) {
+		return d.emptyErr()
+	}
+	var open []byte // the closers of the containers the scan is inside
+	for {
+		// A value starts here.
+		switch c := d.peek(); {
+		case c == '{' || c == '[':
+			d.pos++
+			closer := byte(']')
+			if c == '{' {
+				closer = '}'
+			}
+			if d.peek() == closer {
+				d.pos++
+				break
+			}
+			open = append(open, closer)
+			if c == '{' {
+				if err := d.synKey(); err != nil {
+					return err
+				}
+			}
+			continue
+		case c == '"':
+			if _, err := d.str(); err != nil {
+				return err
+			}
+		case c == 't':
+			if err := d.literal("true"); err != nil {
+				return err
+			}
+		case c == 'f':
+			if err := d.literal("false"); err != nil {
+				return err
+			}
+		case c == 'n':
+			if err := d.literal("null"); err != nil {
+				return err
+			}
+		case c == '-' || '0' <= c && c <= '9':
+			if _, _, err := d.number(); err != nil {
+				return err
+			}
+		default:
+			return d.synErr("expected a value")
+		}
+		// After a value: close containers, then go on to the next element.
+		for {
+			if len(open) == 0 {
+				if d.ws(); d.pos < len(d.raw) {
+					return d.trailing()
+				}
+				return nil
+			}
+			closer := open[len(open)-1]
+			c := d.peek()
+			if c == closer {
+				d.pos++
+				open = open[:len(open)-1]
+				continue
+			}
+			if c != ',' {
+				if closer == '}' {
+					return d.synErr("expected ',' or '}' after a property value")
+				}
+				return d.synErr("expected ',' or ']' after an array element")
+			}
+			d.pos++
+			if closer == '}' {
+				if err := d.synKey(); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+}
+
+// synKey scans a property name and its colon.
+func (d *decoder) synKey() error {
+	if d.peek() != '"' {
+		return d.synErr("expected a property name in double quotes")
+	}
+	if _, err := d.str(); err != nil {
+		return err
+	}
+	if d.peek() != ':' {
+		return d.synErr("expected ':' after a property name")
+	}
+	d.pos++
 	return nil
 }

@@ -16,8 +16,8 @@ import (
 // jsonSchemaEvent parses d.raw as a generic JSON tree and, if asked,
 // validates it against the schema.
 func (d *decoder) jsonSchemaEvent(compiled *jsonschema.Schema, validate bool) error {
-	if d.peek() == 0 {
-		return errf("invalid JSON: empty body")
+	if d.ws(); d.pos >= len(d.raw) {
+		return d.emptyErr()
 	}
 	v, err := d.jschValue(jschRoot)
 	if err != nil {

@@ -126,6 +126,19 @@ func (s *Server) schemaRefHeader(h http.Header) (string, error) {
 		return "", fmt.Errorf("%s '%s' names no active schema: send %s: handle/name/version", client.HeaderSchemaID, id, client.HeaderSchemaRef)
 	case 1:
 		return matches[0].Ref().String(), nil
+	case 2:
+		// The built-in catalogue holds each schema under both handles
+		// (docs/registry.md); drivers that send Strm-Schema-Id date from
+		// the streammachine/ days.
+		a, b := matches[0].Ref(), matches[1].Ref()
+		if a.Name == b.Name && a.Version == b.Version {
+			switch {
+			case a.Handle == "streammachine" && b.Handle == "strmprivacy":
+				return a.String(), nil
+			case b.Handle == "streammachine" && a.Handle == "strmprivacy":
+				return b.String(), nil
+			}
+		}
 	}
 	refs := make([]string, len(matches))
 	for i, m := range matches {

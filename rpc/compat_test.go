@@ -314,7 +314,7 @@ func TestPostEvent(t *testing.T) {
 			{"regex", hdr("Strm-Serialization-Type", "application/json"), []byte(strings.Replace(string(valid), `"consistentValue": "session-1"`, `"consistentValue": ""`, 1)),
 				httpReply{400, plain, "Field: 'consistentValue' in event with schema: 'streammachine/demo/1.0.2' with value: '' doesn't match regex: '^.+$'"}},
 			{"not Avro", hdr(), []byte{0xff}, httpReply{400, plain, "event does not match schema 'streammachine/demo/1.0.2': field 'strmMeta/eventContractRef': unexpected end of data"}},
-			{"not JSON", hdr("Strm-Serialization-Type", "application/json"), []byte("{"), httpReply{400, plain, "event does not match schema 'streammachine/demo/1.0.2': invalid JSON: unexpected end of input"}},
+			{"not JSON", hdr("Strm-Serialization-Type", "application/json"), []byte("{"), httpReply{400, plain, "event does not match schema 'streammachine/demo/1.0.2': invalid JSON at byte 1: unexpected end of input, expected a property name in double quotes"}},
 			{"no schema header", hdr("Strm-Schema-Ref", ""), avro, httpReply{400, plain, "missing header Strm-Schema-Ref: set it to the ref of the event's schema, handle/name/version"}},
 			{"unknown schema", hdr("Strm-Schema-Ref", "acme/nope/1.0.0"), avro, httpReply{400, plain, "schema acme/nope/1.0.0 not found"}},
 			{"unknown legacy id", hdr("Strm-Schema-Ref", "", "Strm-Schema-Id", "nps_unified_v1"), avro, httpReply{400, plain, "Strm-Schema-Id 'nps_unified_v1' names no active schema: send Strm-Schema-Ref: handle/name/version"}},

@@ -60,7 +60,7 @@ func TestSendEventStreamReportsStoredBatches(t *testing.T) {
 			want := &v1.SendEventStreamResponse{
 				Accepted: 3,
 				Rejections: []*v1.IndexedVerdict{{Index: 3, Verdict: &v1.Verdict{
-					Error: "event does not match schema 'streammachine/demo/1.0.2': invalid JSON: unexpected end of input", Rule: "decode"}}},
+					Error: "event does not match schema 'streammachine/demo/1.0.2': invalid JSON at byte 1: unexpected end of input, expected a property name in double quotes", Rule: "decode"}}},
 				Rejected: 1,
 				Batches:  2,
 				Offsets:  []*v1.OffsetRange{{First: 0, Count: 3}},
@@ -83,7 +83,7 @@ func TestRejectionReportIsBounded(t *testing.T) {
 	sb := strmtest.New(t)
 	st := sb.CreateStream("demo")
 	empty := func(n int) [][]byte { return make([][]byte, n) }
-	const why = "event does not match schema 'streammachine/demo/1.0.2': invalid JSON: empty body"
+	const why = "event does not match schema 'streammachine/demo/1.0.2': invalid JSON at byte 0: unexpected end of input, expected a value (the body is empty)"
 	full := &v1.Verdict{Error: why, Rule: "decode"}
 	same := &v1.Verdict{Error: "same as event 0 of the batch", Rule: "decode", SameAs: proto.Uint64(0)}
 

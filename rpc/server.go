@@ -244,6 +244,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /event", s.eventHandler)
 	mux.HandleFunc("/cloudevents", s.cloudEventsHandler) // POST; OPTIONS for webhook validation
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
+	mux.HandleFunc("POST "+legacyAuthPath, s.legacyAuthHandler)       // drivers up to 2.x
+	mux.HandleFunc("POST "+legacyRefreshPath, s.legacyRefreshHandler) // drivers up to 2.x
 	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", s.readyHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)

@@ -224,7 +224,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	if m == nil || m[2] != dir {
 		t.Fatalf("first line %q", lines.Text())
 	}
-	if !lines.Scan() || lines.Text() != "4 schemas and 4 event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`" {
+	if !lines.Scan() || lines.Text() != "6 schemas and 6 event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`" {
 		t.Fatalf("second line %q", lines.Text())
 	}
 	res, err := http.Get(m[1] + "/ready")
