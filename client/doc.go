@@ -6,7 +6,8 @@
 //     Client.AsStream for the calls made with a stream's own credentials;
 //   - BasicAuth and BearerAuth: interceptors for unary and streaming calls;
 //   - Saved: the saved entities (stream credentials) under the config dir,
-//     in the shape the original STRM CLI kept them;
+//     one folder per server (by its server id), each file in the shape the
+//     original STRM CLI kept them; the legacy shared folder is still read;
 //   - Message and OneLine: the server's message of an error, as one line;
 //   - the vocabulary of the STRM-compatible HTTP surface (TokenPath, the
 //     Strm-* header names), which the server (package rpc) serves by.

@@ -203,7 +203,8 @@ func newCreateStreamCmd(e *env) *cobra.Command {
 		Short: "Create a stream",
 		Long: `Create a stream. Its credentials (client id and secret) are printed and, unless
 --save=false, saved with the stream to
-$XDG_CONFIG_HOME/strmlocal/saved-entities/Stream/NAME.json: the secret is not
+$XDG_CONFIG_HOME/strmlocal/servers/<server id>/saved-entities/Stream/NAME.json
+(one folder per server, see strmlocal context): the secret is not
 shown again.
 
 With --derived-from, the stream is a derived stream: a view of the source
