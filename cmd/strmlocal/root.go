@@ -104,6 +104,7 @@ when given none, and refuses a subcommand it does not know with exit code 1.`,
 		newClockCmd(e),
 		newTUICmd(e),
 		newVersionCmd(e),
+		newStatusCmd(e),
 		newRepairCmd(e),
 		newContextCmd(e),
 	)

@@ -70,7 +70,9 @@ type GetServerInfoResponse struct {
 	// A UUID that names this server's data: the same for as long as the data
 	// dir lives (a new one for each in-memory server). CloudEvents sources
 	// carry it.
-	ServerId      string `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	ServerId string `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// What the server holds now.
+	Usage         *Usage `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,19 +142,144 @@ func (x *GetServerInfoResponse) GetServerId() string {
 	return ""
 }
 
+func (x *GetServerInfoResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// Usage is what a server holds: its streams, their events and jobs, and
+// the bytes its data dir takes.
+type Usage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SourceStreams  uint32                 `protobuf:"varint,1,opt,name=source_streams,json=sourceStreams,proto3" json:"source_streams,omitempty"`
+	DerivedStreams uint32                 `protobuf:"varint,2,opt,name=derived_streams,json=derivedStreams,proto3" json:"derived_streams,omitempty"`
+	// Events retained in every source stream.
+	Events uint64 `protobuf:"varint,3,opt,name=events,proto3" json:"events,omitempty"`
+	Jobs   uint32 `protobuf:"varint,4,opt,name=jobs,proto3" json:"jobs,omitempty"`
+	// Jobs in state FAILED.
+	JobsFailed uint32 `protobuf:"varint,5,opt,name=jobs_failed,json=jobsFailed,proto3" json:"jobs_failed,omitempty"`
+	// Bytes of the files in the data dir (0 in memory).
+	DiskBytes uint64 `protobuf:"varint,6,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// The server clock now, and whether it is virtual.
+	Now           *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=now,proto3" json:"now,omitempty"`
+	VirtualClock  bool                   `protobuf:"varint,8,opt,name=virtual_clock,json=virtualClock,proto3" json:"virtual_clock,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_strmlocal_v1_server_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_server_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_server_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Usage) GetSourceStreams() uint32 {
+	if x != nil {
+		return x.SourceStreams
+	}
+	return 0
+}
+
+func (x *Usage) GetDerivedStreams() uint32 {
+	if x != nil {
+		return x.DerivedStreams
+	}
+	return 0
+}
+
+func (x *Usage) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *Usage) GetJobs() uint32 {
+	if x != nil {
+		return x.Jobs
+	}
+	return 0
+}
+
+func (x *Usage) GetJobsFailed() uint32 {
+	if x != nil {
+		return x.JobsFailed
+	}
+	return 0
+}
+
+func (x *Usage) GetDiskBytes() uint64 {
+	if x != nil {
+		return x.DiskBytes
+	}
+	return 0
+}
+
+func (x *Usage) GetNow() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Now
+	}
+	return nil
+}
+
+func (x *Usage) GetVirtualClock() bool {
+	if x != nil {
+		return x.VirtualClock
+	}
+	return false
+}
+
 var File_strmlocal_v1_server_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_server_proto_rawDesc = "" +
 	"\n" +
 	"\x19strmlocal/v1/server.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
-	"\x14GetServerInfoRequest\"\xcb\x01\n" +
+	"\x14GetServerInfoRequest\"\xf6\x01\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12%\n" +
 	"\x0eformat_version\x18\x03 \x01(\x05R\rformatVersion\x129\n" +
 	"\n" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x1b\n" +
-	"\tserver_id\x18\x05 \x01(\tR\bserverId2i\n" +
+	"\tserver_id\x18\x05 \x01(\tR\bserverId\x12)\n" +
+	"\x05usage\x18\x06 \x01(\v2\x13.strmlocal.v1.UsageR\x05usage\"\x96\x02\n" +
+	"\x05Usage\x12%\n" +
+	"\x0esource_streams\x18\x01 \x01(\rR\rsourceStreams\x12'\n" +
+	"\x0fderived_streams\x18\x02 \x01(\rR\x0ederivedStreams\x12\x16\n" +
+	"\x06events\x18\x03 \x01(\x04R\x06events\x12\x12\n" +
+	"\x04jobs\x18\x04 \x01(\rR\x04jobs\x12\x1f\n" +
+	"\vjobs_failed\x18\x05 \x01(\rR\n" +
+	"jobsFailed\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x06 \x01(\x04R\tdiskBytes\x12,\n" +
+	"\x03now\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x12#\n" +
+	"\rvirtual_clock\x18\b \x01(\bR\fvirtualClock2i\n" +
 	"\rServerService\x12X\n" +
 	"\rGetServerInfo\x12\".strmlocal.v1.GetServerInfoRequest\x1a#.strmlocal.v1.GetServerInfoResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"
 
@@ -168,21 +295,24 @@ func file_strmlocal_v1_server_proto_rawDescGZIP() []byte {
 	return file_strmlocal_v1_server_proto_rawDescData
 }
 
-var file_strmlocal_v1_server_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_strmlocal_v1_server_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_strmlocal_v1_server_proto_goTypes = []any{
 	(*GetServerInfoRequest)(nil),  // 0: strmlocal.v1.GetServerInfoRequest
 	(*GetServerInfoResponse)(nil), // 1: strmlocal.v1.GetServerInfoResponse
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*Usage)(nil),                 // 2: strmlocal.v1.Usage
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_strmlocal_v1_server_proto_depIdxs = []int32{
-	2, // 0: strmlocal.v1.GetServerInfoResponse.start_time:type_name -> google.protobuf.Timestamp
-	0, // 1: strmlocal.v1.ServerService.GetServerInfo:input_type -> strmlocal.v1.GetServerInfoRequest
-	1, // 2: strmlocal.v1.ServerService.GetServerInfo:output_type -> strmlocal.v1.GetServerInfoResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 0: strmlocal.v1.GetServerInfoResponse.start_time:type_name -> google.protobuf.Timestamp
+	2, // 1: strmlocal.v1.GetServerInfoResponse.usage:type_name -> strmlocal.v1.Usage
+	3, // 2: strmlocal.v1.Usage.now:type_name -> google.protobuf.Timestamp
+	0, // 3: strmlocal.v1.ServerService.GetServerInfo:input_type -> strmlocal.v1.GetServerInfoRequest
+	1, // 4: strmlocal.v1.ServerService.GetServerInfo:output_type -> strmlocal.v1.GetServerInfoResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_server_proto_init() }
@@ -196,7 +326,7 @@ func file_strmlocal_v1_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_server_proto_rawDesc), len(file_strmlocal_v1_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
