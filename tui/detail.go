@@ -119,8 +119,7 @@ func (d *detailModel) view(w, h int) []string {
 	}
 	lines = append(lines, "")
 	lines = append(lines, c.jsonLines(rec, nil, w)...)
-	d.scroll.fit(len(lines), h)
-	return lines[d.scroll.offset:]
+	return d.scroll.pagerView(lines, h, st)
 }
 
 func fieldList(label string, fields []string) string {

@@ -2,6 +2,8 @@ package tui
 
 import (
 	"strings"
+
+	tea "charm.land/bubbletea/v2"
 	"testing"
 	"time"
 )
@@ -39,6 +41,15 @@ func TestGoldenStreams(t *testing.T) {
 		t.Fatalf("selected %s, want orders", r.stream.Name)
 	}
 	golden(t, "streams", normalize(h.frame(), s.sb.URL))
+
+	// Wide, the stream column is as wide as the names need and the spare
+	// width is shared among the columns.
+	h.m.update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	frame := normalize(h.frame(), s.sb.URL)
+	golden(t, "streams-160x48", frame)
+	if want := " STREAM                           CONSENT                                                      EVENTS                       RATE/s                     KEY LINKS"; !strings.Contains(frame, "\n"+want+"\n") {
+		t.Fatalf("want header %q in\n%s", want, frame)
+	}
 }
 
 // openTail opens the tail of the selected stream and runs it until every
@@ -59,7 +70,25 @@ func TestGoldenTail(t *testing.T) {
 	if h.m.screen != screenTail || !h.m.tail.follow {
 		t.Fatalf("screen %d follow %v", h.m.screen, h.m.tail.follow)
 	}
-	golden(t, "tail", normalize(h.frame(), s.sb.URL))
+	frame := normalize(h.frame(), s.sb.URL)
+	golden(t, "tail", frame)
+	// 80×24: field titles are never cut, and the help line fits.
+	for _, want := range []string{
+		"\n   OFFSET TIME         KEY LINK  CONSENT   uniqueIdentifier   consistentValue   \n",
+		"\nf follow • : offset • / filter • enter detail • esc back • ? help • q quit",
+	} {
+		if !strings.Contains(frame, want) {
+			t.Errorf("80×24: want %q in\n%s", want, frame)
+		}
+	}
+	// 160×48: every field gets a column and they share the spare width.
+	h.m.update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	wide := normalize(h.frame(), s.sb.URL)
+	golden(t, "tail-160x48", wide)
+	if want := "\n   OFFSET TIME         KEY LINK  CONSENT   uniqueIdentifier             consistentValue             someSensitiveValue             notSensitiveValue            \n"; !strings.Contains(wide, want) {
+		t.Errorf("160×48: want %q in\n%s", want, wide)
+	}
+	h.m.update(tea.WindowSizeMsg{Width: 80, Height: 24})
 
 	// Up pauses on the row before the newest; the status says where.
 	h.key("up")

@@ -125,8 +125,8 @@ func TestGoldenStreamsWithJobs(t *testing.T) {
 	selectRow(t, h, "job\x00dir-demo")
 	frame := normalize(h.frame(), s.sb.URL)
 	for _, want := range []string{
-		"job blocked                  batch-exporter  FAILED   lag 24",
-		"job dir-demo-keys            key-exporter    PAUSED",
+		"job blocked          batch-exporter    FAILED   lag 24",
+		"job dir-demo-keys    key-exporter      PAUSED",
 		"enter job status",
 	} {
 		if !strings.Contains(frame, want) {

@@ -96,8 +96,9 @@ func levelsText(levels []int32, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-// consentList is a record's consent levels as "[0 1]".
-func consentList(levels []int32) string { return "[" + levelsText(levels, " ") + "]" }
+// consentList is a record's consent levels as "[0,1]", the way the CLI and
+// the events' JSON write them.
+func consentList(levels []int32) string { return "[" + levelsText(levels, ",") + "]" }
 
 // shortKey is the first 8 characters of a key link and an ellipsis.
 func shortKey(k string) string {

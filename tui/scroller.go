@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
@@ -115,4 +117,31 @@ func clampTop(top, sel, h, n int) int {
 		top = sel - h + 1
 	}
 	return max(0, min(top, n-h))
+}
+
+// pagerView fits a pager to lines in h rows and returns the rows on screen.
+// When lines are taller than h, the last row is a hint of what is out of
+// view: "↓ 12 more lines · j/k scroll", or once at the end "↑ 12 lines
+// above · j/k scroll".
+func (s *scroller) pagerView(lines []string, h int, st styles) []string {
+	if len(lines) <= h || h < 2 {
+		s.fit(len(lines), h)
+		return lines[s.offset:]
+	}
+	s.fit(len(lines), h-1)
+	shown := lines[s.offset : s.offset+h-1]
+	var hint string
+	if below := len(lines) - s.offset - (h - 1); below > 0 {
+		hint = fmt.Sprintf("↓ %d more %s · j/k scroll", below, plural(below, "line", "lines"))
+	} else {
+		hint = fmt.Sprintf("↑ %d %s above · j/k scroll", s.offset, plural(s.offset, "line", "lines"))
+	}
+	return append(shown[:len(shown):len(shown)], st.dim.Render(hint))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -126,7 +126,7 @@ func (s *sideModel) bindings() []key.Binding {
 
 func (s *sideModel) shortHelp() []key.Binding {
 	k := s.c.keys
-	return []key.Binding{k.next, k.prev, k.nextStream}
+	return []key.Binding{brief(k.next, "→/n", "next"), brief(k.prev, "←/p", "previous"), brief(k.nextStream, "tab", "next stream")}
 }
 
 func (s *sideModel) keysSource() string { return s.source.GetName() }

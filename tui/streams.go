@@ -353,13 +353,43 @@ func rateText(r float64, ok bool) string {
 	return fmt.Sprintf("%.1f", r)
 }
 
-// Column widths of the tree (the name column takes what is left).
+// Narrowest column widths of the tree.
 const (
+	colName    = 12
 	colConsent = 16
 	colEvents  = 11
 	colRate    = 9
 	colKeys    = 11
 )
+
+// treeCols are the widths of the tree's columns in one frame.
+type treeCols struct{ name, consent, events, rate, keys int }
+
+// treeColumns sizes the tree's columns to w: the name column as wide as
+// the longest name on it (with its branches), the others their narrowest,
+// and what is left of w shared among all five.
+func (s *streamsModel) treeColumns(w int) treeCols {
+	need := len("STREAM")
+	for _, r := range s.rows {
+		name := r.branch + r.stream.GetName()
+		if r.job != nil {
+			name = r.branch + "job " + r.job.Name
+		}
+		need = max(need, ansi.StringWidth(name))
+	}
+	avail := w - 2 - colConsent - colEvents - colRate - colKeys
+	c := treeCols{name: max(colName, min(avail, need)), consent: colConsent, events: colEvents, rate: colRate, keys: colKeys}
+	if spare := avail - c.name; spare > 0 {
+		ws := []*int{&c.name, &c.consent, &c.events, &c.rate, &c.keys}
+		for i, p := range ws {
+			*p += spare / len(ws)
+			if i < spare%len(ws) {
+				*p++
+			}
+		}
+	}
+	return c
+}
 
 func (s *streamsModel) title() string { return "streams" }
 
@@ -374,15 +404,16 @@ func (s *streamsModel) view(w, h int) []string {
 	if len(s.rows) == 0 {
 		return []string{"", "  no streams yet: create one with `strmlocal create stream demo`"}
 	}
-	nameW := max(12, w-2-colConsent-colEvents-colRate-colKeys)
-	head := " " + pad("STREAM", nameW+1) + pad("CONSENT", colConsent) + lpad("EVENTS", colEvents) + lpad("RATE/s", colRate) + lpad("KEY LINKS", colKeys)
+	cw := s.treeColumns(w)
+	nameW := cw.name
+	head := " " + pad("STREAM", nameW+1) + pad("CONSENT", cw.consent) + lpad("EVENTS", cw.events) + lpad("RATE/s", cw.rate) + lpad("KEY LINKS", cw.keys)
 	lines := []string{st.colHead.Render(ansi.Truncate(head, w, ""))}
 	rowsH := h - 1
 	s.scroll.fit(len(s.rows), rowsH)
 	for i := s.scroll.offset; i < len(s.rows) && i < s.scroll.offset+rowsH; i++ {
 		r := s.rows[i]
 		if r.job != nil {
-			lines = append(lines, s.jobLine(r, nameW, i == s.scroll.cursor))
+			lines = append(lines, s.jobLine(r, cw, i == s.scroll.cursor))
 			continue
 		}
 		name := r.branch + r.stream.Name
@@ -407,8 +438,8 @@ func (s *streamsModel) view(w, h int) []string {
 				keys = fmt.Sprintf("%d live", n)
 			}
 		}
-		line := pad(ansi.Truncate(name, nameW, "…"), nameW+1) + pad(consentText(r.stream), colConsent) +
-			lpad(events, colEvents) + lpad(rateText(rate, ok && c.err == ""), colRate) + lpad(keys, colKeys)
+		line := pad(ansi.Truncate(name, nameW, "…"), nameW+1) + pad(consentText(r.stream), cw.consent) +
+			lpad(events, cw.events) + lpad(rateText(rate, ok && c.err == ""), cw.rate) + lpad(keys, cw.keys)
 		if i == s.scroll.cursor {
 			line = st.selected.Render(">" + line)
 		} else {
@@ -422,11 +453,11 @@ func (s *streamsModel) view(w, h int) []string {
 // jobLine is the tree's line of a job: its name in the stream column, its
 // kind in the consent column, then its state and lag. A failed job's state
 // is in the error style; a paused job's line is dimmed.
-func (s *streamsModel) jobLine(r treeRow, nameW int, selected bool) string {
+func (s *streamsModel) jobLine(r treeRow, cw treeCols, selected bool) string {
 	st := s.c.styles
 	js := r.job.GetStatus()
 	state := jobStateText(js.GetState())
-	head := pad(ansi.Truncate(r.branch+"job "+r.job.Name, nameW, "…"), nameW+1) + pad(r.job.Kind, colConsent)
+	head := pad(ansi.Truncate(r.branch+"job "+r.job.Name, cw.name, "…"), cw.name+1) + pad(r.job.Kind, cw.consent)
 	tail := "lag " + thousands(js.GetLag())
 	if js.GetRetries() > 0 && js.GetState() == v1.JobState_JOB_STATE_RUNNING {
 		tail += fmt.Sprintf(" · retry %d", js.GetRetries())

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type tailModel struct {
 	finished bool
 	err      string
 	from     string // where this tail started, for the status line
+	// refs are the event contracts of the records this tail received,
+	// which say what a filter's field is (encryptedFilter).
+	refs map[string]bool
 }
 
 func newTail(c *common) tailModel { return tailModel{c: c, ring: newRing(c.opts.History)} }
@@ -46,6 +50,7 @@ func (t *tailModel) start(st *v1.Stream, start tailStart) tea.Cmd {
 	t.ring.clear()
 	t.ring.base = t.ring.end() + 1 // seqs of the old tail never match
 	t.held, t.finished, t.err, t.scroll.offset = nil, false, "", 0
+	t.refs = nil
 	t.opening, t.waiting = true, false
 	t.sel = t.ring.base
 	switch {
@@ -129,6 +134,12 @@ func (t *tailModel) contractsOf(recs []*v1.Record) []tea.Cmd {
 			continue
 		}
 		last = r.EventContractRef
+		if !t.refs[last] {
+			if t.refs == nil {
+				t.refs = map[string]bool{}
+			}
+			t.refs[last] = true
+		}
 		if c := t.c.askContract(last); c != nil {
 			cmds = append(cmds, c)
 		}
@@ -364,34 +375,48 @@ func (t *tailModel) bindings() []key.Binding {
 	return []key.Binding{k.up, k.down, k.follow, k.bottom, k.top, k.jumpOffset, k.jumpTime, k.filter, k.enter, k.side, k.keys, k.retry}
 }
 
+// shortHelp names the main keys briefly, so that they and back, help and
+// quit fit 80 columns; the help overlay has the long names, and s (side by
+// side), which the detail's help line shows too.
 func (t *tailModel) shortHelp() []key.Binding {
 	k := t.c.keys
-	enter := k.enter
-	enter.SetHelp("enter", "detail")
-	return []key.Binding{k.follow, k.jumpOffset, k.filter, enter, k.side}
+	return []key.Binding{
+		brief(k.follow, "f", "follow"), brief(k.jumpOffset, ":", "offset"), brief(k.filter, "/", "filter"),
+		brief(k.enter, "enter", "detail"),
+	}
+}
+
+// brief is b with a shorter help text, for a help line.
+func brief(b key.Binding, keys, desc string) key.Binding {
+	b.SetHelp(keys, desc)
+	return b
 }
 
 func (t *tailModel) keysSource() string { return "" }
 
-// Columns of the tail table; FIELDS takes the rest.
+// Columns of the tail table; CONSENT is as wide as the widest shown (at
+// least its title), and the fields take the rest.
 const (
 	tcolOffset  = 9
 	tcolTime    = 13
 	tcolKeyLink = 10
-	tcolConsent = 10
 )
 
 func (t *tailModel) view(w, h int) []string {
 	st := t.c.styles
-	head := lpad("OFFSET", tcolOffset) + " " + pad("TIME", tcolTime) + pad("KEY LINK", tcolKeyLink) + pad("CONSENT", tcolConsent)
 	n := t.ring.visibleLen()
-	fieldsW := w - tcolOffset - 1 - tcolTime - tcolKeyLink - tcolConsent
 	var shown []*row
 	top := t.scroll.offset
 	for i := top; i < n && i < top+h-1; i++ {
 		shown = append(shown, t.ring.at(t.ring.visibleAt(i)))
 	}
-	cols := fieldColumns(shown, fieldsW)
+	tcolConsent := len("CONSENT") + 1
+	for _, r := range shown {
+		tcolConsent = max(tcolConsent, len(consentList(r.rec.ConsentLevels))+1)
+	}
+	head := lpad("OFFSET", tcolOffset) + " " + pad("TIME", tcolTime) + pad("KEY LINK", tcolKeyLink) + pad("CONSENT", tcolConsent)
+	fieldsW := w - tcolOffset - 1 - tcolTime - tcolKeyLink - tcolConsent
+	cols := t.fieldColumns(shown, fieldsW)
 	if cols == nil {
 		head += "FIELDS"
 	}
@@ -407,6 +432,11 @@ func (t *tailModel) view(w, h int) []string {
 		return lines
 	case n == 0 && t.opening:
 		return append(lines, "  opening the tail…")
+	case n == 0 && t.ring.filter != nil && t.encryptedFilter():
+		for _, l := range wrap("no rows match "+t.ring.filter.text+": "+encryptedFilterText(t.ring.filter), w-4) {
+			lines = append(lines, "  "+st.warn.Render(l))
+		}
+		return lines
 	case n == 0 && t.ring.filter != nil:
 		return append(lines, "  no rows match "+t.ring.filter.text+" (yet)")
 	case n == 0:
@@ -437,9 +467,13 @@ type fieldColumn struct {
 }
 
 // fieldColumns returns columns for the fields of rows when they all have
-// the same schema, or nil (then each row shows name=value pairs).
-func fieldColumns(rows []*row, w int) []fieldColumn {
-	if len(rows) == 0 {
+// the same schema, or nil (then each row shows name=value pairs). Each
+// column is as wide as its title and the values on screen need (with a
+// space); the first fields that fit in w so get a column, and what is
+// left of w is shared among them. Only when not even the first fits is
+// its title cut.
+func (t *tailModel) fieldColumns(rows []*row, w int) []fieldColumn {
+	if len(rows) == 0 || w <= 0 {
 		return nil
 	}
 	ref := rows[0].rec.SchemaRef
@@ -450,24 +484,54 @@ func fieldColumns(rows []*row, w int) []fieldColumn {
 		r.parse()
 	}
 	fields := rows[0].fields
-	n := min(len(fields), max(1, w/colField))
-	if n == 0 {
+	if len(fields) == 0 {
 		return nil
 	}
-	cols := make([]fieldColumn, n)
-	for i := range cols {
-		name := fields[i].path
+	var cols []fieldColumn
+	used := 0
+	for i, f := range fields {
+		name := f.path
 		if j := strings.LastIndexByte(name, '/'); j >= 0 && len(name)-j > 4 {
 			name = name[j+1:]
 		}
-		cols[i] = fieldColumn{name: name, path: fields[i].path, width: w / n}
+		need := ansi.StringWidth(name)
+		for _, r := range rows {
+			if i < len(r.fields) {
+				need = max(need, t.cellWidth(r, r.fields[i]))
+			}
+		}
+		need++
+		if used+need > w {
+			break
+		}
+		cols = append(cols, fieldColumn{name: name, path: f.path, width: need})
+		used += need
 	}
-	cols[n-1].width = w - (n-1)*(w/n)
+	if len(cols) == 0 {
+		return []fieldColumn{{name: fields[0].path, path: fields[0].path, width: w}}
+	}
+	spare := w - used
+	for i := range cols {
+		cols[i].width += spare / len(cols)
+		if i < spare%len(cols) {
+			cols[i].width++
+		}
+	}
 	return cols
 }
 
-// colField is the narrowest field column: a cut ciphertext and a space.
-const colField = 12
+// cellWidth is how wide the value of field c of r shows in a column:
+// ciphertexts cut short, other values up to colValueMax.
+func (t *tailModel) cellWidth(r *row, c cell) int {
+	a := newAnnotator(r.rec, t.c.contracts[r.rec.EventContractRef])
+	if a.of(c.path, c.str).kind == cipherField {
+		return ansi.StringWidth(cutCipher(c.value))
+	}
+	return min(colValueMax, ansi.StringWidth(c.value))
+}
+
+// colValueMax is the widest a value makes its column.
+const colValueMax = 24
 
 func (r *row) parse() {
 	if !r.parsed {
@@ -542,6 +606,11 @@ func (t *tailModel) status() string {
 	parts := []string{state}
 	if t.err == "" {
 		if f := t.ring.filter; f != nil {
+			// Said first: it is why nothing matches, and a narrow
+			// status line cuts what follows.
+			if t.encryptedFilter() {
+				parts = append(parts, st.warn.Render(encryptedFilterText(f)))
+			}
 			parts = append(parts, fmt.Sprintf("%s/%s rows match %s", thousands(uint64(t.ring.visibleLen())), thousands(uint64(t.ring.n)), f.text))
 		} else {
 			parts = append(parts, fmt.Sprintf("%s rows (%s)", thousands(uint64(t.ring.n)), t.from))
@@ -554,6 +623,45 @@ func (t *tailModel) status() string {
 		}
 	}
 	return strings.Join(parts, " · ")
+}
+
+// encryptedFilter reports whether the filter's field is a PII field this
+// stream leaves encrypted, by the contracts of its records: every PII
+// field of a source stream; in a derived stream, those its consent rules do
+// not decrypt (docs/pipeline.md): above its level (CUMULATIVE), not among
+// its levels (GRANULAR). A value typed in plaintext never matches those.
+func (t *tailModel) encryptedFilter() bool {
+	f := t.ring.filter
+	if f == nil || t.stream == nil {
+		return false
+	}
+	for ref := range t.refs {
+		c := t.c.contracts[ref]
+		if c == nil {
+			continue
+		}
+		level, pii := c.PiiFields[f.path]
+		if pii && !decrypts(t.stream, level) {
+			return true
+		}
+	}
+	return false
+}
+
+func encryptedFilterText(f *fieldFilter) string {
+	return "field " + f.path + " is encrypted in this view: it matches ciphertext only"
+}
+
+// decrypts reports whether stream st shows PII fields of level in
+// plaintext.
+func decrypts(st *v1.Stream, level int32) bool {
+	if st.DerivedFrom == "" || len(st.Levels) == 0 {
+		return false
+	}
+	if st.ConsentType == v1.ConsentType_CONSENT_TYPE_GRANULAR {
+		return slices.Contains(st.Levels, level)
+	}
+	return level <= slices.Max(st.Levels)
 }
 
 // parseJumpTime reads RFC 3339, "2006-01-02 15:04:05", or a time of day

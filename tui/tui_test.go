@@ -216,7 +216,7 @@ func TestDroppedReason(t *testing.T) {
 		{cum, []int32{0}, "dropped: consent [0] does not cover level 2"},
 		{cum, nil, "dropped: consent [] does not cover level 2"},
 		{gran, []int32{0}, "dropped: consent [0] does not cover level 1"},
-		{gran, []int32{2, 3}, "dropped: consent [2 3] does not cover levels 0, 1"},
+		{gran, []int32{2, 3}, "dropped: consent [2,3] does not cover levels 0, 1"},
 		{checkout, []int32{0, 1}, "dropped: emit filter eventType=checkout"},
 		{checkout, []int32{0}, "dropped: consent [0] does not cover level 1"},
 	} {
@@ -344,5 +344,98 @@ func TestUnreachableServerRetries(t *testing.T) {
 	// r tries again at once.
 	if cmd := h.key("r"); cmd == nil || !h.m.streams.refreshing {
 		t.Fatal("r does not retry")
+	}
+}
+
+// Consent levels read as the CLI and the events' JSON write them, in the
+// tail, the detail and the side by side.
+func TestConsentListMatchesCLI(t *testing.T) {
+	for _, c := range []struct {
+		levels []int32
+		want   string
+	}{{nil, "[]"}, {[]int32{2}, "[2]"}, {[]int32{0, 1}, "[0,1]"}, {[]int32{0, 1, 2, 3}, "[0,1,2,3]"}} {
+		if got := consentList(c.levels); got != c.want {
+			t.Errorf("%v: %q, want %q", c.levels, got, c.want)
+		}
+	}
+	h := offlineHarness(t, 10)
+	tailOn(h)
+	batch(h, []*v1.Record{record(0, 0, 1)})
+	if got := h.frame(); !strings.Contains(got, "        0 12:00:00.000 00000000… [0,1]  ") {
+		t.Fatalf("tail:\n%s", got)
+	}
+	h.key("enter")
+	if got := h.frame(); !strings.Contains(got, "\nconsent   [0,1]\n") {
+		t.Fatalf("detail:\n%s", got)
+	}
+}
+
+// An event taller than the screen says how much is out of view, as the
+// pager's last row.
+func TestDetailScrollHint(t *testing.T) {
+	h := offlineHarness(t, 10)
+	tailOn(h)
+	batch(h, []*v1.Record{record(0, 0, 1)})
+	h.m.update(tea.WindowSizeMsg{Width: 80, Height: 14})
+	h.key("enter")
+	lastBody := func() string {
+		lines := strings.Split(h.frame(), "\n")
+		return lines[len(lines)-3]
+	}
+	if got := lastBody(); got != "↓ 11 more lines · j/k scroll" {
+		t.Fatalf("top: %q in\n%s", got, h.frame())
+	}
+	h.key("j")
+	if got := lastBody(); got != "↓ 10 more lines · j/k scroll" {
+		t.Fatalf("after j: %q", got)
+	}
+	h.key("G")
+	if got := lastBody(); got != "↑ 11 lines above · j/k scroll" {
+		t.Fatalf("bottom: %q in\n%s", got, h.frame())
+	}
+	// Tall enough, no hint.
+	h.m.update(tea.WindowSizeMsg{Width: 80, Height: 40})
+	if got := h.frame(); strings.Contains(got, "j/k scroll") {
+		t.Fatalf("hint on a screen that fits:\n%s", got)
+	}
+}
+
+// A filter on a field the stream leaves encrypted says so, rather than
+// silently matching nothing.
+func TestFilterOnEncryptedField(t *testing.T) {
+	const warning = "field %s is encrypted in this view: it matches ciphertext only"
+	cum := &v1.Stream{Name: "demo-2", DerivedFrom: "demo", ConsentType: v1.ConsentType_CONSENT_TYPE_CUMULATIVE, Levels: []int32{2}}
+	gran := &v1.Stream{Name: "demo-0-1", DerivedFrom: "demo", ConsentType: v1.ConsentType_CONSENT_TYPE_GRANULAR, Levels: []int32{0, 1}}
+	for _, c := range []struct {
+		stream    *v1.Stream
+		field     string
+		encrypted bool
+	}{
+		{&v1.Stream{Name: "demo"}, "uniqueIdentifier", true},
+		{&v1.Stream{Name: "demo"}, "notSensitiveValue", false},
+		{cum, "consistentValue", false},
+		{cum, "someSensitiveValue", true},
+		{gran, "uniqueIdentifier", false},
+		{gran, "consistentValue", true},
+	} {
+		h := offlineHarness(t, 100)
+		tailOn(h)
+		h.m.tail.stream = c.stream
+		batch(h, records(0, 40))
+		h.key("/")
+		h.typeText(c.field + "=user-1")
+		h.key("enter")
+		got := plain(h.m.tail.status())
+		want := " FOLLOWING  · 0/40 rows match " + c.field + "=user-1"
+		if c.encrypted {
+			want = " FOLLOWING  · " + fmt.Sprintf(warning, c.field) + " · 0/40 rows match " + c.field + "=user-1"
+		}
+		if got != want {
+			t.Errorf("%s %s: status\n%q, want\n%q", c.stream.Name, c.field, got, want)
+		}
+		body := strings.Join(strings.Fields(h.frame()), " ")
+		if w := "no rows match " + c.field + "=user-1: " + fmt.Sprintf(warning, c.field); strings.Contains(body, w) != c.encrypted {
+			t.Errorf("%s %s: body (want %q: %v)\n%s", c.stream.Name, c.field, w, c.encrypted, h.frame())
+		}
 	}
 }
