@@ -84,34 +84,14 @@ func BenchmarkIngestConnect(b *testing.B) {
 // every event kept, 2 PII fields decrypted) through the Connect API.
 func BenchmarkReadDerived(b *testing.B) {
 	sb := strmtest.New(b)
-	src := sb.CreateStream("clicks")
+	sendClicks(b, sb, 10000, 1000)
 	derived := sb.CreateDerived("clicks", 0, 1)
-	events := avroClicks(b, 10000, 1000)
-	for i := 0; i < len(events); i += 1000 {
-		if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
-			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events[i : i+1000],
-		})); err != nil {
-			b.Fatal(err)
-		}
-	}
 	b.ResetTimer()
-	start := time.Now()
 	for range b.N {
 		// Pages stop at 4 MiB as well as at the limit: read on to the end.
-		n := 0
-		for from := uint64(0); from < 10000; {
-			res, err := derived.Egress.ReadEvents(context.Background(), connect.NewRequest(&v1.ReadEventsRequest{FromOffset: from, Limit: 10000}))
-			if err != nil {
-				b.Fatalf("read: %v", err)
-			}
-			n += len(res.Msg.Records)
-			from = res.Msg.NextOffset
-		}
-		if n != 10000 {
-			b.Fatalf("read %d events, want 10000", n)
-		}
+		readStream(b, derived, 10000, 10000, nil)
 	}
-	b.ReportMetric(float64(b.N*10000)/time.Since(start).Seconds(), "events/s")
+	reportEvents(b, 10000)
 }
 
 // BenchmarkPostEvent measures POST /event as the STRM drivers use it: 64

@@ -38,13 +38,31 @@ func seedClicks(b *testing.B, sb *strmtest.Sandbox, total int) *strmtest.Stream 
 	src := sb.CreateStream("clicks")
 	events := avroClicks(b, 1000, 100)
 	for i := 0; i < total; i += 1000 {
-		if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
-			SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
-		})); err != nil {
-			b.Fatal(err)
-		}
+		sendBatch(b, src, events)
 	}
 	return src
+}
+
+// sendClicks sends n distinct clickstream events over sessions sessions
+// (one key link each), in batches of 1,000, to a new source stream
+// "clicks" of sb.
+func sendClicks(b *testing.B, sb *strmtest.Sandbox, n, sessions int) *strmtest.Stream {
+	b.Helper()
+	src := sb.CreateStream("clicks")
+	events := avroClicks(b, n, sessions)
+	for i := 0; i < n; i += 1000 {
+		sendBatch(b, src, events[i:min(i+1000, n)])
+	}
+	return src
+}
+
+func sendBatch(b *testing.B, src *strmtest.Stream, events [][]byte) {
+	b.Helper()
+	if _, err := src.Events.SendEvents(context.Background(), connect.NewRequest(&v1.SendEventsRequest{
+		SchemaRef: "streammachine/clickstream/1.0.0", Serialization: v1.Serialization_SERIALIZATION_AVRO_BINARY, Events: events,
+	})); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // readStream reads st to offset end in ReadEvents pages of 10,000, as
