@@ -62,6 +62,8 @@ func newSendCmd(e *env) *cobra.Command {
 		Short: "Send JSON events to a source stream",
 		Long: `Send events, one JSON document per line (from FILE, or stdin), to a source
 stream, authenticated with the stream's saved credentials (see create stream).
+Pretty-printed documents (a lone "{" on their first line) and a JSON array
+of events are read too; "line N" is the line an event starts on.
 Each event is validated, encrypted and appended on its own: a rejected event
 does not stop the others. Prints "line N: rejected: <reason>" for each
 rejected event, a summary on stderr, and exits with 1 when any was rejected.`,

@@ -226,3 +226,19 @@ func TestStaleCredentials(t *testing.T) {
 	c.expect("send demo --schema-ref streammachine/demo/1.0.2", 1, "", want)
 	c.expect("egress demo", 1, "", want)
 }
+
+// send and validate take pretty-printed documents and JSON arrays too.
+func TestSendShapes(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("create stream demo")
+	pretty := "{\n  \"strmMeta\": {\"eventContractRef\": \"streammachine/example/1.3.0\", \"consentLevels\": [1]},\n  \"uniqueIdentifier\": \"u\",\n  \"consistentValue\": \"s-1\",\n  \"someSensitiveValue\": \"x\",\n  \"notSensitiveValue\": \"y\"\n}\n"
+	c.stdin = pretty + pretty
+	c.expect("send demo --schema-ref streammachine/demo/1.0.2", 0, "", "sent 2 events to demo: 2 accepted (offsets 0-1)\n")
+	c.stdin = "[\n  " + demoEvent("[1]", "s-2") + ",\n  " + demoEvent("[1]", "") + "\n]\n"
+	c.expect("send demo --schema-ref streammachine/demo/1.0.2", 1,
+		"line 3: rejected: Field: 'consistentValue' in event with schema: 'streammachine/demo/1.0.2' with value: '' doesn't match regex: '^.+$'\n",
+		"sent 2 events to demo: 1 accepted (offset 2), 1 rejected\nstrmlocal: 1 of 2 events rejected\n")
+	c.stdin = "[" + demoEvent("[1]", "s-3") + ",\n{"
+	c.expect("validate --schema-ref streammachine/demo/1.0.2", 1, "line 1: valid\n",
+		"strmlocal: invalid JSON array of events at line 2 (byte 210): the input ends before the array's closing ']'; nothing after it was sent\n")
+}

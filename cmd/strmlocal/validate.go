@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -37,37 +35,11 @@ func (e *env) openInput(cmd *cobra.Command, args []string) (io.ReadCloser, error
 	return f, nil
 }
 
-// eventLine is one non-blank input line and its line number.
+// eventLine is one event of the input and the number of the line it
+// starts on.
 type eventLine struct {
 	n    int
 	body []byte
-}
-
-// readEventLines calls fn with batches of at most size non-blank lines.
-func readEventLines(r io.Reader, size int, fn func([]eventLine) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	var batch []eventLine
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		batch = append(batch, eventLine{n, bytes.Clone(line)})
-		if len(batch) == size {
-			if err := fn(batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("cannot read events: %w", err)
-	}
-	if len(batch) > 0 {
-		return fn(batch)
-	}
-	return nil
 }
 
 func newValidateCmd(e *env) *cobra.Command {
@@ -75,7 +47,8 @@ func newValidateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate --schema-ref REF [FILE|-]",
 		Short: "Check JSON events against their schema and event contract, sending nothing",
-		Long: `Check events, one JSON document per line (from FILE, or stdin), as the server
+		Long: `Check events, one JSON document per line (from FILE, or stdin; pretty-printed
+documents and a JSON array of events too), as the server
 would at ingest: decode against the schema, find the event contract named in
 strmMeta.eventContractRef, run its checks. Nothing is stored. Prints one
 verdict per event, "line N: valid" or "line N: invalid: <reason>", and exits
