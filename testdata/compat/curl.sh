@@ -7,11 +7,11 @@ set -euo pipefail
 : "${STRMLOCAL:?}" "${STRMLOCAL_SERVER:?}" "${XDG_CONFIG_HOME:?}"
 url=$STRMLOCAL_SERVER
 
-# Saved entities are kept per server: create stream says where.
-saved=$("$STRMLOCAL" create stream demo 2>&1 >/dev/null | sed -n "s/^saved credentials to //p")
-field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1; }
-id=$(field clientId "$saved")
-secret=$(field clientSecret "$saved")
+# The credentials as create stream prints them (it saves them too).
+creds=$("$STRMLOCAL" create stream curl-demo -o json 2>/dev/null)
+field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
+id=$(field clientId "$creds")
+secret=$(field clientSecret "$creds")
 
 event='{"strmMeta": {"eventContractRef": "streammachine/example/1.3.0", "consentLevels": [2]}, "uniqueIdentifier": "unique-curl-json", "consistentValue": "session-curl-json", "someSensitiveValue": "sensitive-curl-json"}'
 invalid='{"strmMeta": {"eventContractRef": "streammachine/example/1.3.0", "consentLevels": [2]}, "consistentValue": ""}'
@@ -45,8 +45,8 @@ for proto in --http1.1 --http2-prior-knowledge; do
   echo "bad token: $(send not-a-token application/json <(printf '%s' "$event"))"
 done
 
-echo "== strmlocal egress demo"
-"$STRMLOCAL" egress demo --follow=false | sed -n 's/.*"consistentValue": *"\([^"]*\)".*/\1/p' | while read -r v; do
+echo "== strmlocal egress curl-demo"
+"$STRMLOCAL" egress curl-demo --follow=false | sed -n 's/.*"consistentValue": *"\([^"]*\)".*/\1/p' | while read -r v; do
   case $v in
     session-*) echo "PLAINTEXT $v" ;;
     *) echo "encrypted (${#v} characters of base64)" ;;
