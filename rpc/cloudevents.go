@@ -145,16 +145,7 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusBadRequest, ce.err.Error())
 		return
 	}
-	res, err := s.ingest(r.Context(), st, ce.ref, engine.JSON, [][]byte{ce.data})
-	if err != nil {
-		s.httpError(w, err)
-		return
-	}
-	if err := res[0].Err; err != nil {
-		s.httpError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.ingestOne(w, r, st, ce.ref, engine.JSON, ce.data)
 }
 
 // cloudEventsBatch takes a JSON batch: every event is parsed (with the

@@ -68,12 +68,17 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusBadRequest, "cannot read the event body: "+err.Error())
 		return
 	}
+	s.ingestOne(w, r, st, ref, ser, body)
+}
+
+// ingestOne ingests one event and answers as POST /event does: 204 once it
+// is durable, else the error (httpError).
+func (s *Server) ingestOne(w http.ResponseWriter, r *http.Request, st *catalog.Stream, ref string, ser engine.Serialization, body []byte) {
 	res, err := s.ingest(r.Context(), st, ref, ser, [][]byte{body})
-	if err != nil {
-		s.httpError(w, err)
-		return
+	if err == nil {
+		err = res[0].Err
 	}
-	if err := res[0].Err; err != nil {
+	if err != nil {
 		s.httpError(w, err)
 		return
 	}
