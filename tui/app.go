@@ -86,8 +86,12 @@ type (
 		stream *v1.Stream
 		offset uint64
 	}
-	// openKeysMsg shows the key links of stream's source.
-	openKeysMsg struct{ stream *v1.Stream }
+	// openKeysMsg shows the key links of stream's source, with rec's key
+	// link selected when rec (an event of stream) is not nil.
+	openKeysMsg struct {
+		stream *v1.Stream
+		rec    *v1.Record
+	}
 	// backMsg returns to the screen the open one was opened from.
 	backMsg struct{}
 	// statusMsg shows text in the status line until the next key.
@@ -238,6 +242,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case contractMsg, keyLinksMsg, clockMsg:
 		m.c.learn(msg)
 		return nil
+	case keysReadMsg:
+		m.c.learn(msg.links)
+		// Left before the answer: no status line about it elsewhere.
+		if m.screen != screenKeys {
+			return nil
+		}
+		return m.route(&m.keys, msg)
 
 	// From the screens.
 	case openTailMsg:
@@ -257,7 +268,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.open(screenSide)
 		return cmd
 	case openKeysMsg:
-		cmd := m.keys.open(msg.stream)
+		cmd := m.keys.open(msg.stream, msg.rec)
 		m.open(screenKeys)
 		return cmd
 	case openJobMsg:

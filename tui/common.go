@@ -253,7 +253,7 @@ func defaultStyles() styles {
 type keyMap struct {
 	quit, help, back, retry, mouse             key.Binding
 	up, down, pageUp, pageDown, top, bottom    key.Binding
-	enter, keys, side                          key.Binding
+	enter, keys, side, shredded                key.Binding
 	pause, resume                              key.Binding
 	follow, jumpOffset, jumpTime, filter       key.Binding
 	next, prev, nextStream, prevStream         key.Binding
@@ -279,6 +279,7 @@ func defaultKeyMap() keyMap {
 		enter:           b([]string{"enter"}, "enter", "open"),
 		keys:            b([]string{"K"}, "K", "key links"),
 		side:            b([]string{"s"}, "s", "side by side"),
+		shredded:        b([]string{"x"}, "x", "shredded only on/off"),
 		pause:           b([]string{"p"}, "p", "pause job"),
 		resume:          b([]string{"r"}, "r", "resume job"),
 		follow:          b([]string{"f", "space"}, "f/space", "follow/pause"),

@@ -42,7 +42,7 @@ func (d *detailModel) update(msg tea.Msg) (tea.Cmd, tea.Msg) {
 		case key.Matches(msg, k.side):
 			return nil, openSideMsg{stream: d.stream, offset: d.rec.Offset}
 		case key.Matches(msg, k.keys):
-			return nil, openKeysMsg{stream: d.stream}
+			return nil, openKeysMsg{stream: d.stream, rec: d.rec}
 		case key.Matches(msg, k.retry):
 			return d.c.askKeyLinks(sourceOf(d.stream)), nil
 		}
@@ -133,7 +133,7 @@ func (d *detailModel) status() string { return d.c.styles.dim.Render(legend) }
 
 func (d *detailModel) bindings() []key.Binding {
 	k := d.c.keys
-	return []key.Binding{k.up, k.down, k.side, k.keys}
+	return []key.Binding{k.up, k.down, k.side, brief(k.keys, "K", "key links, at this event's")}
 }
 
 func (d *detailModel) shortHelp() []key.Binding {

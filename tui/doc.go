@@ -22,7 +22,9 @@
 //     and period.
 //   - sideModel (sidebyside.go): a source event beside the same offset of a
 //     derived stream, or why the derived stream dropped it.
-//   - keysModel (keys.go): the key links of a stream and the server clock.
+//   - keysModel (keys.go): the key links of a stream and the server clock,
+//     as a list: K on an event selects its key link, x shows the shredded
+//     ones only, enter shows the selected one's period and shred state.
 //   - jobModel (job.go): one job's status and config; p pauses it and r
 //     resumes it (PauseJob, ResumeJob).
 //
@@ -49,8 +51,8 @@
 // Every list and pager scrolls with one scroller (scroller.go): cursor,
 // offset, height and len, with update(key) for up, down, page up, page
 // down, top and bottom, fit(len, height) from the view, and click(row).
-// Lists (the tree, the tail) move a cursor the window follows; pagers (an
-// event, the side by side, the key links) move the window.
+// Lists (the tree, the tail, the key links) move a cursor the window
+// follows; pagers (an event, the side by side) move the window.
 //
 // # I/O and goroutines
 //

@@ -2,10 +2,10 @@ package tui
 
 import (
 	"strings"
-
-	tea "charm.land/bubbletea/v2"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // loadStreams runs two refreshes 2s apart (on the UI's clock) with more
@@ -175,9 +175,11 @@ func TestKeysViewShowsRotationAndShredding(t *testing.T) {
 	for _, want := range []string{
 		"key links of demo",
 		"clock 2026-11-30 13:00:02 UTC, virtual: `strmlocal clock advance 25h` moves it",
-		"KEY LINK  CREATED           ROTATES AT        EXPIRES           SHREDDED",
-		"kkkkkkkk… 2026-11-22 12:00  2026-11-23 12:00  2026-11-30 12:00  yes 11-30 13:00",
-		"kkkkkkkk… 2026-11-23 13:00  2026-11-24 13:00  2026-12-01 13:00  no",
+		"\n  KEY LINK  CREATED          ROTATES AT       EXPIRES          SHREDDED         \n",
+		"\n▸ kkkkkkkk… 2026-11-22 12:00 2026-11-23 12:00 2026-11-30 12:00 yes 11-30 13:00  \n",
+		"\n  kkkkkkkk… 2026-11-22 12:00 2026-11-23 12:00 2026-11-30 12:00 yes 11-30 13:00\n",
+		"\n  kkkkkkkk… 2026-11-23 13:00 2026-11-24 13:00 2026-12-01 13:00 no\n",
+		"\n4 key links · 2 live · 2 shredded\n",
 	} {
 		if !strings.Contains(frame, want) {
 			t.Errorf("missing %q in\n%s", want, frame)

@@ -12,9 +12,9 @@ import (
 // has one, so up, down, page up, page down, top and bottom mean the same
 // everywhere.
 //
-// A list (the stream tree, the tail) has a selected line, cursor, that
-// the keys move and the window follows. A pager (an event, the side by
-// side panes, the key links) has none: the keys move the window.
+// A list (the stream tree, the tail, the key links) has a selected line,
+// cursor, that the keys move and the window follows. A pager (an event,
+// the side by side panes) has none: the keys move the window.
 //
 // Lists know their length when a key arrives; pagers learn it only when
 // their body is rendered, so fit, called by the view, is what keeps a

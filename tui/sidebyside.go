@@ -103,7 +103,7 @@ func (s *sideModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
 	case key.Matches(msg, k.retry):
 		return s.fetch(), nil
 	case key.Matches(msg, k.keys):
-		return nil, openKeysMsg{stream: s.source}
+		return nil, openKeysMsg{stream: s.source, rec: s.left}
 	case key.Matches(msg, k.enter):
 		if s.right != nil {
 			return nil, openDetailMsg{stream: s.derived[s.di], rec: s.right}
@@ -121,7 +121,8 @@ func (s *sideModel) status() string { return s.c.styles.dim.Render(legend) }
 
 func (s *sideModel) bindings() []key.Binding {
 	k := s.c.keys
-	return []key.Binding{k.next, k.prev, k.nextStream, k.prevStream, k.up, k.down, k.enter, k.keys}
+	return []key.Binding{k.next, k.prev, k.nextStream, k.prevStream, k.up, k.down, k.enter,
+		brief(k.keys, "K", "key links, at this offset's")}
 }
 
 func (s *sideModel) shortHelp() []key.Binding {

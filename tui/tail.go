@@ -294,7 +294,12 @@ func (t *tailModel) key(msg tea.KeyPressMsg) (tea.Cmd, tea.Msg) {
 			return nil, openSideMsg{stream: t.stream, offset: r.Offset}
 		}
 	case key.Matches(msg, k.keys):
-		return nil, openKeysMsg{stream: t.stream}
+		// Paused, a row is selected: its key link is selected there.
+		var rec *v1.Record
+		if !t.follow {
+			rec = t.selectedRecord()
+		}
+		return nil, openKeysMsg{stream: t.stream, rec: rec}
 	}
 	return nil, nil
 }
@@ -372,7 +377,8 @@ func (t *tailModel) title() string { return "tail " + t.stream.GetName() }
 
 func (t *tailModel) bindings() []key.Binding {
 	k := t.c.keys
-	return []key.Binding{k.up, k.down, k.follow, k.bottom, k.top, k.jumpOffset, k.jumpTime, k.filter, k.enter, k.side, k.keys, k.retry}
+	return []key.Binding{k.up, k.down, k.follow, k.bottom, k.top, k.jumpOffset, k.jumpTime, k.filter, k.enter, k.side,
+		brief(k.keys, "K", "key links, at this row's"), k.retry}
 }
 
 // shortHelp names the main keys briefly, so that they and back, help and
