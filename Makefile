@@ -32,6 +32,8 @@ test: test-deps ## Run every test with the race detector
 # its pinned version is built into $(go env GOPATH)/bin, unless it is there.
 # The Kafka exporter's tests read topics back with Debian's kcat
 # (internal/kafkatest), a client independent of the one that produces.
+# The Node driver flow (rpc's TestNodeDriverFlow) runs node and npm ci on
+# testdata/nodedriver's pinned packages.
 test-deps:
 	@command -v curl >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then echo "installing curl for the compat tests"; \
@@ -41,6 +43,18 @@ test-deps:
 		if [ "$$(id -u)" = 0 ]; then echo "installing kcat for the Kafka exporter's tests"; \
 			apt-get update -qq && apt-get install -y -qq kcat; \
 		else echo "the Kafka exporter's tests need kcat: install it (e.g. apt-get install kcat) and run make test again" >&2; exit 1; fi; }
+	@{ command -v node && command -v npm; } >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing nodejs and npm for the Node driver flow (rpc, testdata/nodedriver)"; \
+			apt-get update -qq && apt-get install -y -qq nodejs npm; \
+		else echo "the Node driver flow needs node and npm: install them (e.g. apt-get install nodejs npm) and run make test again" >&2; exit 1; fi; }
+	@command -v jq >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing jq for the README tour's test"; \
+			apt-get update -qq && apt-get install -y -qq jq; \
+		else echo "the README tour's test needs jq: install it (e.g. apt-get install jq) and run make test again" >&2; exit 1; fi; }
+	@bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+	$(GO) version -m "$$bin/grpcurl" 2>/dev/null | grep -q "mod[[:space:]]*github.com/fullstorydev/grpcurl[[:space:]]*v1.9.4[[:space:]]" || { \
+		echo "installing grpcurl v1.9.4 in $$bin for the README tour's test"; \
+		GOBIN="$$bin" $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4; }
 	@bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
 	$(GO) version -m "$$bin/versitygw" 2>/dev/null | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*v1.8.0[[:space:]]" || { \
 		echo "installing versitygw v1.8.0 in $$bin for the S3 exporter's tests"; \
