@@ -73,6 +73,10 @@ type Options struct {
 	// DefaultJobRetryMax, DefaultJobRetries.
 	JobRetryMin, JobRetryMax time.Duration
 	JobRetries               int
+	// OnCommit, if set, observes every synced group commit of the log
+	// (log.Options.OnCommit): the transports' metrics (docs/metrics.md).
+	// Default: nil.
+	OnCommit func(log.CommitStats)
 }
 
 func (o *Options) fillDefaults() {
@@ -127,7 +131,11 @@ type App struct {
 	jobsMu  sync.Mutex
 	runners map[string]*runner // of RUNNING jobs; REQUIRES: jobsMu held
 
+	jobErrMu  sync.Mutex
+	jobErrors map[string]uint64 // failed runs by job since Open; REQUIRES: jobErrMu held
+
 	sweepMu sync.Mutex // serialises key sweeps
+	applyMu sync.Mutex // serialises sandbox documents' plans and applies (sandbox.go)
 	bg      sync.WaitGroup
 	ctx     context.Context // cancelled by Close: ends background work
 	stop    context.CancelFunc
@@ -148,8 +156,8 @@ func open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	now := opts.Clock.Now
-	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}}
-	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger})
+	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}, jobErrors: map[string]uint64{}}
+	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit})
 	if err == nil {
 		a.streams, err = catalog.OpenStreams(st.DB, now)
 	}

@@ -22,6 +22,10 @@
 //     retries with capped backoff and the RUNNING/PAUSED/FAILED states
 //     (docs/jobs.md); data connectors with their config schemas and sealed
 //     secrets;
+//   - sandbox documents (docs/sandbox.md): Apply plans a whole document
+//     (create, unchanged, update, conflict per item) and, without a
+//     conflict, applies it in dependency order; ExportConfig is the server
+//     as one;
 //   - the one stream Reader, behind egress, websocket tails and jobs: it
 //     starts from an offset, a time, the beginning or the end; reads pages
 //     bounded in records and in bytes (Options.PageBytes, 4 MiB); follows
@@ -31,7 +35,7 @@
 //     that stops reading holds no more than one page (back-pressure).
 //
 // Errors are the parts' own sentinels (catalog.ErrNotFound, …) plus this
-// package's (ErrDerived, ErrInvalid, ErrState, ErrRealClock, ErrUnreadable)
-// and the sinks' (exporter.ErrUnavailable, exporter.ErrRefused); the
-// transports map them to status codes in one table each.
+// package's (ErrDerived, ErrInvalid, ErrState, ErrRealClock, ErrUnreadable,
+// ErrConflict) and the sinks' (exporter.ErrUnavailable, exporter.ErrRefused);
+// the transports map them to status codes in one table each.
 package app

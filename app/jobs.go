@@ -71,6 +71,8 @@ type JobInfo struct {
 	*catalog.Job
 	State catalog.JobState
 	Lag   uint64
+	// Errors counts the job's failed runs since the App was opened.
+	Errors uint64
 }
 
 // ValidateJob checks a job without saving it and returns it as CreateJob
@@ -107,12 +109,21 @@ func (a *App) prepareJob(n NewJob) (*catalog.Job, *catalog.Stream, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !slices.Contains(k.connectors, c.Kind) {
-		return nil, nil, invalidf("dataConnector: a %s writes to a data connector of kind %s, and %q is of kind %s", k.Name, strings.Join(k.connectors, " or "), c.Name, c.Kind)
+	job, err := a.prepareJobOn(n, k, st, c.Kind)
+	return job, st, err
+}
+
+// prepareJobOn checks a job of kind k on stream st writing to a data
+// connector (n.Connector) of kind connectorKind, and returns it as it would
+// be saved. The stream and the connector need not exist yet (a sandbox
+// document being planned, sandbox.go).
+func (a *App) prepareJobOn(n NewJob, k *jobKind, st *catalog.Stream, connectorKind string) (*catalog.Job, error) {
+	if !slices.Contains(k.connectors, connectorKind) {
+		return nil, invalidf("dataConnector: a %s writes to a data connector of kind %s, and %q is of kind %s", k.Name, strings.Join(k.connectors, " or "), n.Connector, connectorKind)
 	}
 	config, err := k.prepare(a, st, k.schema, n.Config)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if n.Name == "" {
 		n.Name = n.Connector + "-" + n.Stream
@@ -121,10 +132,9 @@ func (a *App) prepareJob(n NewJob) (*catalog.Job, *catalog.Stream, error) {
 		}
 	}
 	if err := catalog.ValidateName(n.Name); err != nil {
-		return nil, nil, invalidf("name: invalid job name %q: use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'", n.Name)
+		return nil, invalidf("name: invalid job name %q: use 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'", n.Name)
 	}
-	job := &catalog.Job{Name: n.Name, Kind: n.Kind, Stream: n.Stream, Connector: n.Connector, Config: config, CreateTime: a.opts.Clock.Now().UTC()}
-	return job, st, nil
+	return &catalog.Job{Name: n.Name, Kind: n.Kind, Stream: n.Stream, Connector: n.Connector, Config: config, CreateTime: a.opts.Clock.Now().UTC()}, nil
 }
 
 // CreateJob checks and saves a job and starts it.
@@ -209,7 +219,9 @@ func (a *App) Jobs(stream string) []JobInfo {
 }
 
 func (a *App) jobInfo(job *catalog.Job, st catalog.JobState) JobInfo {
-	info := JobInfo{Job: job, State: st}
+	a.jobErrMu.Lock()
+	info := JobInfo{Job: job, State: st, Errors: a.jobErrors[job.Name]}
+	a.jobErrMu.Unlock()
 	if s, err := a.streams.Get(job.Stream); err == nil {
 		if r, err := a.Reader(s); err == nil {
 			if _, end, err := r.Bounds(); err == nil && end > st.Cursor {
@@ -231,6 +243,7 @@ func (a *App) DeleteJob(name string) error {
 		return err
 	}
 	a.stopRunnersLocked([]string{name})
+	a.forgetJobErrors(name)
 	return nil
 }
 
@@ -445,6 +458,9 @@ func (a *App) runOnce(ctx context.Context, name string, clockNow func() time.Tim
 		}
 		st.Retries++
 		st.LastError, st.LastErrorTime = err.Error(), now
+		a.jobErrMu.Lock()
+		a.jobErrors[name]++
+		a.jobErrMu.Unlock()
 		switch {
 		case errors.Is(err, exporter.ErrPermanent):
 			st.State, st.NextRun = catalog.JobFailed, time.Time{}
@@ -495,5 +511,16 @@ func (a *App) dropJobsOfLocked(streams []string, name string, recursive bool) er
 		return fmt.Errorf("delete the jobs of stream %q: %w", name, err)
 	}
 	a.stopRunnersLocked(jobs)
+	a.forgetJobErrors(jobs...)
 	return nil
+}
+
+// forgetJobErrors drops the error counts of deleted jobs (their runners
+// have stopped).
+func (a *App) forgetJobErrors(names ...string) {
+	a.jobErrMu.Lock()
+	defer a.jobErrMu.Unlock()
+	for _, n := range names {
+		delete(a.jobErrors, n)
+	}
 }

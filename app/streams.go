@@ -18,10 +18,10 @@ import (
 // including that every contract it masks fields of exists and has them.
 func (a *App) CreateStream(n catalog.NewStream) (*catalog.Stream, string, error) {
 	if n.DerivedFrom != "" {
-		if err := a.checkMasked(n); err != nil {
+		if err := checkMasked(n, a.registered()); err != nil {
 			return nil, "", err
 		}
-		if err := a.checkEmitFilter(n.View); err != nil {
+		if err := checkEmitFilter(n.View, a.registered()); err != nil {
 			return nil, "", err
 		}
 	} else if n.View.Emit != nil {
@@ -30,11 +30,39 @@ func (a *App) CreateStream(n catalog.NewStream) (*catalog.Stream, string, error)
 	return a.streams.Create(n)
 }
 
+// contractSet is the event contracts a derived stream's view is checked
+// against: the registered ones, and for a sandbox document being planned
+// also the ones it registers (sandbox.go).
+type contractSet struct {
+	get func(ref string) (*engine.CompiledContract, bool)
+	all func() []*engine.CompiledContract
+}
+
+// registered is the set of the registered contracts.
+func (a *App) registered() contractSet {
+	return contractSet{
+		get: func(ref string) (*engine.CompiledContract, bool) {
+			c, err := a.reg.Contract(ref)
+			if err != nil {
+				return nil, false
+			}
+			return c.CompiledContract, true
+		},
+		all: func() []*engine.CompiledContract {
+			var out []*engine.CompiledContract
+			for _, c := range a.reg.Contracts(catalog.ContractFilter{}) {
+				out = append(out, c.CompiledContract)
+			}
+			return out
+		},
+	}
+}
+
 // checkEmitFilter checks a derived stream's emit filter against every
-// registered contract: some contract's schema must have the field, and
+// contract of cs: some contract's schema must have the field, and
 // none may hold it where the stream cannot read it as it is (PII of a
 // level it leaves encrypted, or masked).
-func (a *App) checkEmitFilter(v engine.View) error {
+func checkEmitFilter(v engine.View, cs contractSet) error {
 	if v.Emit == nil {
 		return nil
 	}
@@ -45,8 +73,8 @@ func (a *App) checkEmitFilter(v engine.View) error {
 		v.Type = engine.Cumulative
 	}
 	known := false
-	for _, c := range a.reg.Contracts(catalog.ContractFilter{}) {
-		exists, err := v.CheckEmitFilter(c.CompiledContract)
+	for _, c := range cs.all() {
+		exists, err := v.CheckEmitFilter(c)
 		if err != nil {
 			return err
 		}
@@ -58,17 +86,17 @@ func (a *App) checkEmitFilter(v engine.View) error {
 	return nil
 }
 
-func (a *App) checkMasked(n catalog.NewStream) error {
+func checkMasked(n catalog.NewStream, cs contractSet) error {
 	v := n.View
 	if err := v.Validate(); err != nil || len(v.Masked) == 0 {
 		return err
 	}
 	var msgs []string
 	for _, ref := range slices.Sorted(maps.Keys(v.Masked)) {
-		c, err := a.reg.Contract(ref)
-		if err != nil {
+		c, ok := cs.get(ref)
+		if !ok {
 			msgs = append(msgs, "masked: event contract "+ref+" not found")
-		} else if err := v.CheckMasked(c.CompiledContract); err != nil {
+		} else if err := v.CheckMasked(c); err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
@@ -108,7 +136,13 @@ func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
 			return dropKeys(b)
 		})
 	}
-	return a.streams.Delete(name, recursive, drop)
+	deleted, err := a.streams.Delete(name, recursive, drop)
+	// The keys' counts of links leave out a dropped stream's only once
+	// they are counted again (keys.Keys.Recount), committed or not.
+	if rerr := a.keys.Recount(); rerr != nil {
+		a.opts.Logger.Error("cannot count key links", "error", rerr)
+	}
+	return deleted, err
 }
 
 // source returns the named source stream.

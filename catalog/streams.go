@@ -66,6 +66,32 @@ type NewStream struct {
 	Tags              []string
 	DerivedFrom       string
 	View              engine.View
+	// ClientID and ClientSecret pin the stream's credentials (a sandbox
+	// file for CI, docs/sandbox.md); both empty: generated. Pinned ones
+	// follow the rule of generated ones (ValidateCredentials).
+	ClientID, ClientSecret string
+}
+
+var secretRE = regexp.MustCompile(`^[A-Z2-7]{52}$`)
+
+// ValidateCredentials checks pinned credentials against the form of
+// generated ones: a client id that is a UUID in its canonical lower-case
+// form, and a secret of 52 characters of A-Z and 2-7 (base32).
+func ValidateCredentials(clientID, secret string) error {
+	if u, err := uuid.Parse(clientID); err != nil || u.String() != clientID {
+		return errorf(ErrInvalid, "credentials.clientId: %q is not a UUID in canonical form (8-4-4-4-12 lower-case hex digits), as generated client ids are", clientID)
+	}
+	if !secretRE.MatchString(secret) {
+		return errorf(ErrInvalid, "credentials.clientSecret: must be 52 characters of A-Z and 2-7 (base32, over 256 random bits), as generated secrets are")
+	}
+	return nil
+}
+
+// HasSecret reports whether secret is the stream's client secret (compared
+// by hash: the secret itself is not stored).
+func (st *Stream) HasSecret(secret string) bool {
+	sum := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(sum[:], st.SecretHash) == 1
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
@@ -162,14 +188,20 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 			return nil, "", errorf(ErrInvalid, "invalid tag %q: tags must be non-empty and hold no comma or newline", tag)
 		}
 	}
-	secret := rand.Text() + rand.Text() // 2 × 128 bits, base32
+	secret, clientID := rand.Text()+rand.Text(), uuid.NewString() // 2 × 128 bits, base32
+	if n.ClientID != "" || n.ClientSecret != "" {
+		if err := ValidateCredentials(n.ClientID, n.ClientSecret); err != nil {
+			return nil, "", err
+		}
+		secret, clientID = n.ClientSecret, n.ClientID
+	}
 	sum := sha256.Sum256([]byte(secret))
 	st := &Stream{
 		UUID:        uuid.NewString(),
 		Name:        n.Name,
 		Description: n.Description,
 		Tags:        slices.Clone(n.Tags),
-		ClientID:    uuid.NewString(),
+		ClientID:    clientID,
 		SecretHash:  sum[:],
 		CreateTime:  s.now().UTC(),
 	}
@@ -181,6 +213,9 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 	defer s.mu.Unlock()
 	if _, ok := s.byName[n.Name]; ok {
 		return nil, "", errorf(ErrExists, "stream %q already exists", n.Name)
+	}
+	if other, ok := s.byClient[clientID]; ok {
+		return nil, "", errorf(ErrExists, "credentials.clientId: stream %q has client id %s already; client ids are unique", other.Name, clientID)
 	}
 	if n.DerivedFrom != "" {
 		src, ok := s.byName[n.DerivedFrom]

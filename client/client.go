@@ -40,6 +40,8 @@ type Client struct {
 	Server         strmlocalv1connect.ServerServiceClient
 	Connectors     strmlocalv1connect.ConnectorServiceClient
 	Jobs           strmlocalv1connect.JobServiceClient
+	// Sandbox applies and exports sandbox documents (see LoadSandbox).
+	Sandbox strmlocalv1connect.SandboxServiceClient
 
 	copts []connect.ClientOption
 }
@@ -67,6 +69,7 @@ func New(url string, o Options) *Client {
 		Server:         strmlocalv1connect.NewServerServiceClient(hc, url, copts...),
 		Connectors:     strmlocalv1connect.NewConnectorServiceClient(hc, url, copts...),
 		Jobs:           strmlocalv1connect.NewJobServiceClient(hc, url, copts...),
+		Sandbox:        strmlocalv1connect.NewSandboxServiceClient(hc, url, copts...),
 		copts:          copts,
 	}
 }

@@ -9,6 +9,8 @@
 //     one folder per server (by its server id), each file in the shape the
 //     original STRM CLI kept them; the legacy shared folder is still read;
 //   - Message and OneLine: the server's message of an error, as one line;
+//   - LoadSandbox: a sandbox file (YAML or JSON) read and its file
+//     references inlined, as SandboxService.Apply takes it (docs/sandbox.md);
 //   - the vocabulary of the STRM-compatible HTTP surface (TokenPath, the
 //     Strm-* header names), which the server (package rpc) serves by.
 package client

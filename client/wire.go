@@ -8,6 +8,11 @@ const (
 	// TokenPath is the OAuth2 token endpoint (the Keycloak realm of the
 	// original platform).
 	TokenPath = "/auth/realms/streams/protocol/openid-connect/token"
+	// LegacyAuthPath and LegacyRefreshPath are the token endpoints of the
+	// drivers up to 2.x, which predate the OAuth2 one (docs/compat.md,
+	// "Legacy tokens").
+	LegacyAuthPath    = "/auth"
+	LegacyRefreshPath = "/refresh"
 	// HeaderSchemaRef names the schema of a POST /event body.
 	HeaderSchemaRef = "Strm-Schema-Ref"
 	// HeaderSchemaID is the legacy alias of HeaderSchemaRef.

@@ -25,7 +25,8 @@ import (
 //     live records;
 //   - no other kind of key exists in the space;
 //   - every cached key is live in storage with the same metadata, and every
-//     current-link cache entry is cached as live too.
+//     current-link cache entry is cached as live too;
+//   - the counts of links (Counts) are those stored.
 //
 // Check unwraps every live keyset: it is for tests and diagnostics.
 func (ks *Keys) Check() error {
@@ -152,6 +153,17 @@ func (ks *Keys) Check() error {
 		if _, err := unwrap(r, ks.opts.Master); err != nil {
 			bad("%v", err)
 		}
+	}
+	var counted LinkCounts
+	for _, r := range records {
+		if r.Shredded {
+			counted.Shredded++
+		} else {
+			counted.Live++
+		}
+	}
+	if c := ks.Counts(); c != counted {
+		bad("key link counts: %d live and %d shredded counted in memory, %d and %d stored", c.Live, c.Shredded, counted.Live, counted.Shredded)
 	}
 	for id := range streamIdx {
 		if records[id] == nil {

@@ -117,6 +117,8 @@ type Keys struct {
 	mu      sync.RWMutex
 	current map[cacheKey]*Key  // (stream, value digest) → its current link
 	live    map[uuid.UUID]*Key // live keys loaded since Open
+
+	counts linkCounter // count.go
 }
 
 type cacheKey struct {
@@ -150,6 +152,9 @@ func Open(db *pebble.DB, opts Options) (*Keys, error) {
 		live:    make(map[uuid.UUID]*Key),
 	}
 	ks.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, hk)} }
+	if err := ks.recount(db); err != nil {
+		return nil, fmt.Errorf("keys: count key links: %w", err)
+	}
 	return ks, nil
 }
 
@@ -308,6 +313,9 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time) 
 		if err := b.Commit(pebble.NoSync); err != nil {
 			return nil, fmt.Errorf("keys: store key link %s: %w", k.ID, err)
 		}
+	}
+	if created {
+		ks.counts.live.Add(1)
 	}
 	ks.mu.Lock()
 	if created {

@@ -458,6 +458,15 @@ func TestDropStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.Close()
+		if got, want := e.ks.Counts(), (keys.LinkCounts{Live: 3, Shredded: 1}); got != want {
+			t.Fatalf("Counts before Recount = %+v, want %+v (as before the drop)", got, want)
+		}
+		if err := e.ks.Recount(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := e.ks.Counts(), (keys.LinkCounts{Live: 1}); got != want {
+			t.Fatalf("Counts after Recount = %+v, want %+v", got, want)
+		}
 		e.check()
 		for _, id := range []string{a.ID, a2.ID, gone.ID} {
 			if _, err := e.ks.Get(id); !errors.Is(err, keys.ErrNotFound) {
@@ -628,6 +637,7 @@ func TestClosed(t *testing.T) {
 	_, calls["Forget"] = e.ks.Forget("x")
 	_, calls["Export"] = e.ks.Export(1)
 	calls["DropStream"] = e.ks.DropStream(1)(e.db.NewBatch())
+	calls["Recount"] = e.ks.Recount()
 	for name, err := range calls {
 		if !errors.Is(err, keys.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
@@ -640,4 +650,34 @@ func TestClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.db = nil
+}
+
+// Counts follow For, Sweep and Forget, and survive a reopen.
+func TestCounts(t *testing.T) {
+	e := newEnv(t, location{fs: vfs.NewMem(), dir: "data"})
+	counts := func(want keys.LinkCounts) {
+		t.Helper()
+		if got := e.ks.Counts(); got != want {
+			t.Fatalf("Counts = %+v, want %+v", got, want)
+		}
+	}
+	counts(keys.LinkCounts{})
+	first := e.mustFor(1, "s1", "alice")
+	e.mustFor(1, "s1", "alice") // the same link
+	e.mustFor(1, "s2", "bob")
+	e.mustFor(2, "s1", "carol")
+	counts(keys.LinkCounts{Live: 3})
+	if _, err := e.ks.Forget("bob"); err != nil {
+		t.Fatal(err)
+	}
+	counts(keys.LinkCounts{Live: 2, Shredded: 1})
+	e.clock.Set(first.RotatesAt)
+	e.mustFor(1, "s1", "alice") // rotated: a new link
+	counts(keys.LinkCounts{Live: 3, Shredded: 1})
+	if n, err := e.ks.Sweep(first.ExpiresAt); n != 2 || err != nil {
+		t.Fatalf("Sweep = %d, %v; want 2", n, err)
+	}
+	counts(keys.LinkCounts{Live: 1, Shredded: 3})
+	e.reopen()
+	counts(keys.LinkCounts{Live: 1, Shredded: 3})
 }

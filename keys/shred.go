@@ -104,6 +104,9 @@ func (ks *Keys) shred(ids []uuid.UUID, at time.Time, forgotten bool) ([]Link, er
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("keys: shred keys: %w", err)
 	}
+	n := uint64(len(links))
+	ks.counts.live.Add(^(n - 1)) // minus n
+	ks.counts.shredded.Add(n)
 	ks.mu.Lock()
 	for _, id := range ids {
 		ks.uncache(id)

@@ -3,6 +3,7 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -165,6 +166,7 @@ func (w *groupWriter) add(b *pebble.Batch, id StreamID, st *state, r *Record, no
 func (l *Log) syncLoop() {
 	defer close(l.stopped)
 	for f := range l.syncq {
+		start := time.Now()
 		if err := f.b.SyncWait(); err != nil {
 			// The WAL may now hold records that were never acknowledged
 			// and the committer has moved past them: nothing written after
@@ -182,6 +184,9 @@ func (l *Log) syncLoop() {
 			l.commits.Add(1)
 			l.appends.Add(uint64(f.live))
 			l.records.Add(uint64(f.n))
+			if l.opts.OnCommit != nil {
+				l.opts.OnCommit(CommitStats{Records: f.n, Bytes: f.b.Len(), Sync: time.Since(start)})
+			}
 		}
 		f.b.Close()
 		answer(f.group)

@@ -63,6 +63,17 @@ type Options struct {
 	ReadBytes int
 	// Logger gets diagnostics (never record contents). Default: discard.
 	Logger *slog.Logger
+	// OnCommit, if set, is called after each group commit that was synced,
+	// on the goroutine that answers appenders: it must return quickly (a
+	// metrics observer, docs/metrics.md). Default: nil.
+	OnCommit func(CommitStats)
+}
+
+// CommitStats describe one synced group commit.
+type CommitStats struct {
+	Records int           // records the group carried
+	Bytes   int           // size of the batch written to the WAL
+	Sync    time.Duration // the wait for its fsync, by the wall clock
 }
 
 func (o *Options) ensureDefaults() {
@@ -335,6 +346,13 @@ func (l *Log) publish(s *stream, st state, dropped bool) {
 func (l *Log) Bounds(id StreamID) (first, next uint64, err error) {
 	st, _, err := l.view(id)
 	return st.first, st.next, err
+}
+
+// Size returns the stored size in bytes of the records the stream holds,
+// from its state: no records are read.
+func (l *Log) Size(id StreamID) (uint64, error) {
+	st, _, err := l.view(id)
+	return st.bytes, err
 }
 
 // Drop deletes every record of the stream, durably. Appends to it fail from

@@ -56,6 +56,11 @@ func (s *Server) streamGate(ctx context.Context, spec connect.Spec, _ connect.Pe
 		return ctx, nil
 	}
 	_, err := s.streamAuth(h, "")
+	if err != nil && strings.HasPrefix(spec.Procedure, "/"+strmlocalv1connect.EventServiceName+"/") {
+		// A send refused on its headers: its events were not read, so it
+		// counts as one (metrics.go).
+		s.metrics.refused("", reasonUnauthenticated, 1)
+	}
 	return ctx, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,14 +109,36 @@ func BenchmarkReadDerived(b *testing.B) {
 func BenchmarkPostEvent(b *testing.B) {
 	sb := strmtest.New(b, strmtest.WithDataDir(b.TempDir()))
 	src := sb.CreateStream("demo")
-	token := src.Token()
+	postEvents(b, sb.Server.Addr().String(), src.Token())
+}
+
+// BenchmarkPostEventFloor is BenchmarkPostEvent's baseline: the same
+// producers and requests against a bare net/http server whose handler reads
+// the body and answers 204. It is what HTTP costs on this machine.
+func BenchmarkPostEventFloor(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	postEvents(b, ln.Addr().String(), strings.Repeat("t", 200)) // about a real token's length
+}
+
+// postEvents sends b.N demo events with 64 keep-alive producers, one JSON
+// event per POST /event, and reports events/s and the p99 latency.
+func postEvents(b *testing.B, addr, token string) {
 	const producers = 64
 	reqs := make([][]byte, 1000)
 	for i := range reqs {
 		body := demo(fmt.Sprintf("session-%d", i), i%4)
 		reqs[i] = fmt.Appendf(nil, "POST /event HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nStrm-Schema-Ref: %s\r\n"+
 			"Strm-Serialization-Type: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s",
-			sb.Server.Addr(), token, demoSchema, len(body), body)
+			addr, token, demoSchema, len(body), body)
 	}
 	lat := make([][]time.Duration, producers)
 	var next atomic.Int64
@@ -124,7 +147,7 @@ func BenchmarkPostEvent(b *testing.B) {
 	var wg sync.WaitGroup
 	for p := range producers {
 		wg.Go(func() {
-			conn, err := net.Dial("tcp", sb.Server.Addr().String())
+			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				b.Error(err)
 				return

@@ -69,6 +69,7 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 	maxBytes := s.opts.MaxRequestBytes
 	tooLarge := fmt.Sprintf("the request is larger than the limit of %d bytes: send fewer events per request", maxBytes)
 	if r.ContentLength > int64(maxBytes) {
+		s.metrics.refused("", reasonTooLarge, 1)
 		w.Header().Set("Connection", "close")
 		plainError(w, http.StatusRequestEntityTooLarge, tooLarge)
 		return
@@ -81,6 +82,7 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 	// token expire.
 	st, err := s.streamAuth(r.Header, "")
 	if err != nil {
+		s.metrics.refused("", reasonUnauthenticated, 1)
 		drain()
 		var ce *connect.Error
 		msg := err.Error()
@@ -91,12 +93,14 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.IsDerived() {
+		s.metrics.refused(st.Name, reasonDerived, 1)
 		refuse(http.StatusForbidden, fmt.Sprintf("stream '%s' is derived from '%s' and accepts no events: use the credentials of '%s'", st.Name, st.DerivedFrom, st.DerivedFrom))
 		return
 	}
 	var headerRef string
 	if r.Header.Get(client.HeaderSchemaRef) != "" || r.Header.Get(client.HeaderSchemaID) != "" {
 		if headerRef, err = s.schemaRefHeader(r.Header); err != nil {
+			s.metrics.refused(st.Name, reasonSchema, 1)
 			refuse(http.StatusBadRequest, err.Error())
 			return
 		}
@@ -108,8 +112,10 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 		var big *http.MaxBytesError
 		switch {
 		case errors.As(err, &big):
+			s.metrics.refused(st.Name, reasonTooLarge, 1)
 			plainError(w, http.StatusRequestEntityTooLarge, tooLarge)
 		case errors.Is(err, errSlowBody):
+			s.metrics.refused(st.Name, reasonRequest, 1)
 			plainError(w, http.StatusRequestTimeout, errSlowBody.Error())
 		default:
 			return false
@@ -121,6 +127,7 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("Ce-Specversion"); enc != binding.EncodingBatch && enc != binding.EncodingStructured && v != "" && v != event.CloudEventsVersionV1 {
 		// Before the SDK reads a 0.3 event's headers as it would (or
 		// cannot read those of another version).
+		s.metrics.refused(st.Name, reasonRequest, 1)
 		refuse(http.StatusBadRequest, fmt.Sprintf("unsupported specversion %q: send CloudEvents %s", v, event.CloudEventsVersionV1))
 		return
 	}
@@ -130,22 +137,25 @@ func (s *Server) cloudEventsHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	case binding.EncodingBinary, binding.EncodingStructured:
 	default:
+		s.metrics.refused(st.Name, reasonRequest, 1)
 		refuse(http.StatusBadRequest, `missing CloudEvents attribute "specversion": send a CloudEvent 1.0 in binary mode (headers ce-specversion: 1.0, ce-id, ce-source, ce-type; the event as the body) or structured mode (Content-Type: application/cloudevents+json)`)
 		return
 	}
 	e, err := binding.ToEvent(r.Context(), msg)
 	if err != nil {
 		if !readFailed(err) {
+			s.metrics.refused(st.Name, reasonRequest, 1)
 			plainError(w, http.StatusBadRequest, parseError(err))
 		}
 		return
 	}
 	ce := s.checkCloudEvent(e, headerRef)
 	if ce.err != nil {
+		s.metrics.refused(st.Name, reasonRequest, 1)
 		plainError(w, http.StatusBadRequest, ce.err.Error())
 		return
 	}
-	s.ingestOne(w, r, st, ce.ref, engine.JSON, ce.data)
+	s.ingestOne(w, r, pathCloudEvents, st, ce.ref, engine.JSON, ce.data)
 }
 
 // cloudEventsBatch takes a JSON batch: every event is parsed (with the
@@ -157,11 +167,13 @@ func (s *Server) cloudEventsBatch(ctx context.Context, w http.ResponseWriter, st
 	var raws []json.RawMessage
 	if err := json.NewDecoder(body).Decode(&raws); err != nil {
 		if !readFailed(err) {
+			s.metrics.refused(st.Name, reasonRequest, 1)
 			plainError(w, http.StatusBadRequest, "the batch is not a JSON array of CloudEvents: "+err.Error())
 		}
 		return
 	}
 	if err := s.checkBatch(len(raws)); err != nil {
+		s.metrics.refused(st.Name, reasonRequest, len(raws))
 		var ce *connect.Error
 		errors.As(err, &ce)
 		plainError(w, http.StatusBadRequest, ce.Message())
@@ -175,6 +187,9 @@ func (s *Server) cloudEventsBatch(ctx context.Context, w http.ResponseWriter, st
 			continue
 		}
 		events[i] = s.checkCloudEvent(&e, headerRef)
+	}
+	if bad := countRefused(events); bad > 0 {
+		s.metrics.refused(st.Name, reasonRequest, bad)
 	}
 	results := make([]ceResult, len(events))
 	for i := 0; i < len(events); {
@@ -193,7 +208,7 @@ func (s *Server) cloudEventsBatch(ctx context.Context, w http.ResponseWriter, st
 				bodies = append(bodies, events[j].data)
 			}
 		}
-		res, err := s.ingest(ctx, st, events[i].ref, engine.JSON, bodies)
+		res, err := s.ingest(ctx, pathCloudEvents, st, events[i].ref, engine.JSON, bodies)
 		if err != nil {
 			if !callerError(err) {
 				s.httpError(w, err)
@@ -225,6 +240,18 @@ func (s *Server) cloudEventsBatch(ctx context.Context, w http.ResponseWriter, st
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(results)
+}
+
+// countRefused is how many events of a batch were refused as CloudEvents,
+// before ingest.
+func countRefused(events []ceEvent) int {
+	n := 0
+	for _, e := range events {
+		if e.err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // callerError reports whether an ingest error is the sender's own (an

@@ -25,6 +25,7 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	maxBytes := s.app.MaxEventBytes()
 	if r.ContentLength > int64(maxBytes) {
 		// Refused before anything is read.
+		s.metrics.refused("", reasonTooLarge, 1)
 		w.Header().Set("Connection", "close")
 		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", maxBytes))
 		return
@@ -37,21 +38,25 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) { drain(); plainError(w, status, msg) }
 	st, _, err := s.bearerStream(r.Header.Get("Authorization"))
 	if err != nil {
+		s.metrics.refused("", reasonUnauthenticated, 1)
 		drain()
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
 	if st.IsDerived() {
+		s.metrics.refused(st.Name, reasonDerived, 1)
 		refuse(http.StatusForbidden, fmt.Sprintf("stream '%s' is derived from '%s' and accepts no events: use the credentials of '%s'", st.Name, st.DerivedFrom, st.DerivedFrom))
 		return
 	}
 	ref, err := s.schemaRefHeader(r.Header)
 	if err != nil {
+		s.metrics.refused(st.Name, reasonSchema, 1)
 		refuse(http.StatusBadRequest, err.Error())
 		return
 	}
 	ser, err := serializationHeader(r.Header.Get(client.HeaderSerialization))
 	if err != nil {
+		s.metrics.refused(st.Name, reasonSchema, 1)
 		refuse(http.StatusBadRequest, err.Error())
 		return
 	}
@@ -59,22 +64,25 @@ func (s *Server) eventHandler(w http.ResponseWriter, r *http.Request) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
+		s.metrics.refused(st.Name, reasonTooLarge, 1)
 		plainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("event is larger than the limit of %d bytes (serve --max-event-size)", maxBytes))
 		return
 	case errors.Is(err, errSlowBody):
+		s.metrics.refused(st.Name, reasonRequest, 1)
 		plainError(w, http.StatusRequestTimeout, errSlowBody.Error())
 		return
 	case err != nil:
+		s.metrics.refused(st.Name, reasonRequest, 1)
 		plainError(w, http.StatusBadRequest, "cannot read the event body: "+err.Error())
 		return
 	}
-	s.ingestOne(w, r, st, ref, ser, body)
+	s.ingestOne(w, r, pathEvent, st, ref, ser, body)
 }
 
-// ingestOne ingests one event and answers as POST /event does: 204 once it
-// is durable, else the error (httpError).
-func (s *Server) ingestOne(w http.ResponseWriter, r *http.Request, st *catalog.Stream, ref string, ser engine.Serialization, body []byte) {
-	res, err := s.ingest(r.Context(), st, ref, ser, [][]byte{body})
+// ingestOne ingests one event that came in by path and answers as POST
+// /event does: 204 once it is durable, else the error (httpError).
+func (s *Server) ingestOne(w http.ResponseWriter, r *http.Request, path ingestPath, st *catalog.Stream, ref string, ser engine.Serialization, body []byte) {
+	res, err := s.ingest(r.Context(), path, st, ref, ser, [][]byte{body})
 	if err == nil {
 		err = res[0].Err
 	}

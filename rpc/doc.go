@@ -2,8 +2,8 @@
 // (package app) on one listener: the Connect services (Connect, gRPC and
 // gRPC-Web protocols over HTTP/1.1 and cleartext HTTP/2), gRPC reflection,
 // the STRM-compatible surface (POST /event, the OAuth2 token endpoint,
-// GET /ws; docs/compat.md) and the health endpoints GET /ready and
-// GET /is-alive.
+// GET /ws; docs/compat.md), the health endpoints GET /ready and
+// GET /is-alive, and GET /metrics (metrics.go, docs/metrics.md).
 //
 // rpc translates between wire types and the application's plain Go values
 // and holds no domain logic: ingest, reads, deletion, forgetting and the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -69,6 +70,8 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 	if err != nil {
 		return toConnect(err)
 	}
+	h.s.metrics.tailSubscribers.Inc()
+	defer h.s.metrics.tailSubscribers.Dec()
 	guard := newWriteGuard(ctx, h.s.opts.WriteTimeout)
 	defer guard.release()
 	send := func(m *v1.TailResponse) error {
@@ -85,6 +88,7 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 			return toConnect(err)
 		}
 		for from < end {
+			start := time.Now()
 			page, err := r.ReadUntil(ctx, from, end, app.MaxPageRecords)
 			if err != nil {
 				return toConnect(err)
@@ -97,6 +101,7 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 				if err := send(&v1.TailResponse{Records: toRecords(page.Records)}); err != nil {
 					return err
 				}
+				h.s.metrics.egressed(egressTail, start)
 			}
 		}
 		return nil
@@ -115,9 +120,11 @@ func (h *egressService) Tail(ctx context.Context, req *connect.Request[v1.TailRe
 		case err != nil:
 			return toConnect(err)
 		}
+		start := time.Now()
 		if err := send(&v1.TailResponse{Records: toRecords(recs)}); err != nil {
 			return err
 		}
+		h.s.metrics.egressed(egressTail, start)
 	}
 }
 
@@ -127,6 +134,7 @@ func (h *egressService) ReadEvents(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	from := m.FromOffset
 	if m.FromTime != nil {
 		if from, err = r.Seek(app.FromTime(m.FromTime.AsTime())); err != nil {
@@ -141,5 +149,6 @@ func (h *egressService) ReadEvents(ctx context.Context, req *connect.Request[v1.
 	if _, res.EndOffset, err = r.Bounds(); err != nil {
 		return nil, toConnect(err)
 	}
+	h.s.metrics.egressed(egressRead, start)
 	return connect.NewResponse(res), nil
 }

@@ -30,6 +30,9 @@ var codes = []struct {
 	{app.ErrDerived, connect.CodeFailedPrecondition},
 	{app.ErrRealClock, connect.CodeFailedPrecondition},
 	{app.ErrState, connect.CodeFailedPrecondition},
+	// A sandbox document that changes an immutable thing (docs/sandbox.md);
+	// a document that cannot be read is app.ErrInvalid.
+	{app.ErrConflict, connect.CodeFailedPrecondition},
 	// A sink (data connector) that cannot be reached, or that refused.
 	{exporter.ErrUnavailable, connect.CodeUnavailable},
 	{exporter.ErrRefused, connect.CodeFailedPrecondition},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -64,31 +65,46 @@ func verdict(err error) *v1.Verdict {
 }
 
 // source resolves the stream a send goes to: the credentials' stream, which
-// must be a source stream.
+// must be a source stream. A derived stream is returned with the error.
 func (s *Server) source(h http.Header, name string) (*catalog.Stream, error) {
 	st, err := s.streamAuth(h, name)
 	if err != nil {
 		return nil, err
 	}
 	if st.IsDerived() {
-		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("stream %q is derived from %q and accepts no events; send to %q", st.Name, st.DerivedFrom, st.DerivedFrom))
+		return st, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("stream %q is derived from %q and accepts no events; send to %q", st.Name, st.DerivedFrom, st.DerivedFrom))
 	}
 	return st, nil
 }
 
-// ingest sends a batch through the pipeline.
-func (s *Server) ingest(ctx context.Context, st *catalog.Stream, schemaRef string, ser engine.Serialization, bodies [][]byte) ([]app.Result, error) {
+// ingest sends a batch that came in by path through the pipeline, and
+// counts it (metrics.go).
+func (s *Server) ingest(ctx context.Context, path ingestPath, st *catalog.Stream, schemaRef string, ser engine.Serialization, bodies [][]byte) ([]app.Result, error) {
+	start := time.Now()
 	res, err := s.app.Ingest(ctx, st, schemaRef, ser, bodies)
+	s.metrics.ingested(path, st.Name, start, res, err, len(bodies))
 	return res, toConnect(err)
+}
+
+// refusedSend counts the events of a send refused before ingest: under
+// the stream's name when the credentials were good (a derived stream),
+// else under none.
+func (s *Server) refusedSend(st *catalog.Stream, err error, n int) {
+	name := ""
+	if r := reasonOf(err); r != reasonUnauthenticated && st != nil {
+		name = st.Name
+	}
+	s.metrics.refused(name, reasonOf(err), n)
 }
 
 func (h *eventService) SendEvent(ctx context.Context, req *connect.Request[v1.SendEventRequest]) (*connect.Response[v1.SendEventResponse], error) {
 	m := req.Msg
 	st, err := h.s.source(req.Header(), m.Stream)
 	if err != nil {
+		h.s.refusedSend(st, err, 1)
 		return nil, err
 	}
-	res, err := h.s.ingest(ctx, st, m.SchemaRef, serialization(m.Serialization), [][]byte{m.Event})
+	res, err := h.s.ingest(ctx, pathConnect, st, m.SchemaRef, serialization(m.Serialization), [][]byte{m.Event})
 	if err != nil {
 		return nil, err
 	}
@@ -102,12 +118,14 @@ func (h *eventService) SendEvents(ctx context.Context, req *connect.Request[v1.S
 	m := req.Msg
 	st, err := h.s.source(req.Header(), m.Stream)
 	if err != nil {
+		h.s.refusedSend(st, err, len(m.Events))
 		return nil, err
 	}
 	if err := h.s.checkBatch(len(m.Events)); err != nil {
+		h.s.metrics.refused(st.Name, reasonRequest, len(m.Events))
 		return nil, err
 	}
-	res, err := h.s.ingest(ctx, st, m.SchemaRef, serialization(m.Serialization), m.Events)
+	res, err := h.s.ingest(ctx, pathConnect, st, m.SchemaRef, serialization(m.Serialization), m.Events)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +157,7 @@ func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientSt
 		if st == nil || m.Stream != "" {
 			var err error
 			if st, err = h.s.source(cs.RequestHeader(), m.Stream); err != nil {
+				h.s.refusedSend(st, err, len(m.Events))
 				return nil, withStored(err, out)
 			}
 		}
@@ -149,9 +168,10 @@ func (h *eventService) SendEventStream(ctx context.Context, cs *connect.ClientSt
 			ser = m.Serialization
 		}
 		if err := h.s.checkBatch(len(m.Events)); err != nil {
+			h.s.metrics.refused(st.Name, reasonRequest, len(m.Events))
 			return nil, withStored(err, out)
 		}
-		res, err := h.s.ingest(ctx, st, schemaRef, serialization(ser), m.Events)
+		res, err := h.s.ingest(ctx, pathConnect, st, schemaRef, serialization(ser), m.Events)
 		if err != nil {
 			return nil, withStored(err, out)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/strmlocal/strmlocal/client"
 )
 
 // The token endpoints of the STRM drivers up to 2.x, which predate the
@@ -20,11 +22,7 @@ import (
 // nothing else: the Python driver passes the keys to a constructor, which
 // fails on any other. The idToken is an access token of the OAuth2 endpoint
 // (same signing key, lifetimes and checks), so it works wherever a bearer
-// token does.
-const (
-	legacyAuthPath    = "/auth"
-	legacyRefreshPath = "/refresh"
-)
+// token does. The paths are client.LegacyAuthPath and client.LegacyRefreshPath.
 
 type legacyAuthRequest struct {
 	BillingID    string `json:"billingId"`
@@ -46,7 +44,7 @@ type legacyToken struct {
 var (
 	errLegacyNoCredentials = errors.New("missing clientId and clientSecret: send {\"billingId\": ..., \"clientId\": ..., \"clientSecret\": ...} with the stream's client id and secret")
 	errLegacyCredentials   = errors.New("invalid clientId or clientSecret: no stream has these credentials")
-	errLegacyNoRefresh     = errors.New("missing refreshToken: send the token " + legacyAuthPath + " returned, {\"refreshToken\": ...}")
+	errLegacyNoRefresh     = errors.New("missing refreshToken: send the token " + client.LegacyAuthPath + " returned, {\"refreshToken\": ...}")
 )
 
 // readLegacyJSON reads a legacy token request's body, a JSON object, into
@@ -108,10 +106,10 @@ func (s *Server) legacyRefreshHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, errTokenExpired):
-		legacyError(w, http.StatusUnauthorized, "refresh token expired: log in again at "+legacyAuthPath)
+		legacyError(w, http.StatusUnauthorized, "refresh token expired: log in again at "+client.LegacyAuthPath)
 		return
 	case err != nil:
-		legacyError(w, http.StatusUnauthorized, "invalid refresh token: "+err.Error()+"; log in again at "+legacyAuthPath)
+		legacyError(w, http.StatusUnauthorized, "invalid refresh token: "+err.Error()+"; log in again at "+client.LegacyAuthPath)
 		return
 	}
 	s.legacyIssue(w, id)

@@ -79,6 +79,11 @@ type Options struct {
 	// client that does not read before the client is disconnected.
 	// Default: DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// SandboxFile is a sandbox file (YAML or JSON, docs/sandbox.md) that
+	// New applies after the built-in catalogue, before anything is served
+	// (serve --init); a conflict, or a document that cannot be applied,
+	// makes New fail. See Server.SandboxPlan. Default: "" (none).
+	SandboxFile string
 }
 
 // Defaults of Options (the application's own are in package app).
@@ -151,6 +156,8 @@ type Server struct {
 	reg  *catalog.Registry // app.Registry()
 	// tokens issues and checks the access tokens of the compat surface.
 	tokens *tokens
+	// metrics are served at GET /metrics (metrics.go).
+	metrics *metrics
 	// wsConns counts websocket tails, which http.Server.Shutdown does not
 	// track (their connections are hijacked); Close waits for them.
 	wsConns sync.WaitGroup
@@ -161,6 +168,9 @@ type Server struct {
 	http *http.Server
 	ctx  context.Context // cancelled by Close: ends streaming RPCs
 	stop context.CancelFunc
+
+	// sandboxPlan is what applying Options.SandboxFile did (nil without one).
+	sandboxPlan *app.Plan
 
 	mu   sync.Mutex
 	addr net.Addr // REQUIRES: mu held
@@ -174,12 +184,19 @@ func New(opts Options) (*Server, error) { return NewContext(context.Background()
 // NewContext is New that stops when ctx ends (see app.OpenContext).
 func NewContext(ctx context.Context, opts Options) (*Server, error) {
 	opts.fillDefaults()
-	a, err := app.OpenContext(ctx, opts.appOptions())
+	m := newMetrics()
+	appOpts := opts.appOptions()
+	appOpts.OnCommit = m.onCommit
+	a, err := app.OpenContext(ctx, appOpts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, app: a, cat: a.Streams(), reg: a.Registry()}
+	m.reg.MustRegister(newAppCollector(a))
+	s := &Server{opts: opts, app: a, cat: a.Streams(), reg: a.Registry(), metrics: m}
 	s.tokens = newTokens(a.DeriveSecret("access tokens"), opts.AuthClock.Now, opts.TokenLifetime, 24*opts.TokenLifetime)
+	if err := s.applySandboxFile(ctx); err != nil { // sandbox.go
+		return nil, errors.Join(err, a.Close())
+	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.http = &http.Server{
 		Handler:           s.bodyLimits(s.routes()),
@@ -224,6 +241,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle(strmlocalv1connect.NewClockServiceHandler(&clockService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewConnectorServiceHandler(&connectorService{s: s}, admin))
 	mux.Handle(strmlocalv1connect.NewJobServiceHandler(&jobService{s: s}, admin))
+	mux.Handle(strmlocalv1connect.NewSandboxServiceHandler(&sandboxService{s: s}, admin))
 	// ServerService tells the version and the data dir; reflection lists
 	// every service: admin's business too. Health stays open.
 	mux.Handle(strmlocalv1connect.NewServerServiceHandler(&serverService{s: s}, admin))
@@ -237,6 +255,7 @@ func (s *Server) routes() *http.ServeMux {
 		strmlocalv1connect.ClockServiceName,
 		strmlocalv1connect.ConnectorServiceName,
 		strmlocalv1connect.JobServiceName,
+		strmlocalv1connect.SandboxServiceName,
 		strmlocalv1connect.ServerServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, admin))
@@ -244,11 +263,12 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /event", s.eventHandler)
 	mux.HandleFunc("/cloudevents", s.cloudEventsHandler) // POST; OPTIONS for webhook validation
 	mux.HandleFunc("POST "+client.TokenPath, s.tokenHandler)
-	mux.HandleFunc("POST "+legacyAuthPath, s.legacyAuthHandler)       // drivers up to 2.x
-	mux.HandleFunc("POST "+legacyRefreshPath, s.legacyRefreshHandler) // drivers up to 2.x
+	mux.HandleFunc("POST "+client.LegacyAuthPath, s.legacyAuthHandler)       // drivers up to 2.x
+	mux.HandleFunc("POST "+client.LegacyRefreshPath, s.legacyRefreshHandler) // drivers up to 2.x
 	mux.HandleFunc("GET /ws", s.wsHandler)
 	mux.HandleFunc("GET /ready", s.readyHandler)
 	mux.HandleFunc("GET /is-alive", healthHandler)
+	mux.Handle("GET /metrics", s.metricsHandler()) // admin's, like ServerService
 	s.aetherRoutes(mux)
 	return mux
 }

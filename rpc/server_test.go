@@ -295,7 +295,7 @@ func TestReflectionListsServices(t *testing.T) {
 	slices.Sort(got)
 	want := []string{
 		"strmlocal.v1.ClockService", "strmlocal.v1.ConnectorService", "strmlocal.v1.EgressService", "strmlocal.v1.EventContractService",
-		"strmlocal.v1.EventService", "strmlocal.v1.JobService", "strmlocal.v1.KeyService", "strmlocal.v1.SchemaService",
+		"strmlocal.v1.EventService", "strmlocal.v1.JobService", "strmlocal.v1.KeyService", "strmlocal.v1.SandboxService", "strmlocal.v1.SchemaService",
 		"strmlocal.v1.ServerService", "strmlocal.v1.StreamService",
 	}
 	if !slices.Equal(got, want) {

@@ -2,15 +2,19 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
+	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/log"
 )
 
 type streamService struct{ s *Server }
@@ -87,16 +91,73 @@ func (h *streamService) GetStream(_ context.Context, req *connect.Request[v1.Get
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&v1.GetStreamResponse{Stream: toStream(st, "")}), nil
+	out, err := h.s.withCount(st)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&v1.GetStreamResponse{Stream: out}), nil
 }
 
 func (h *streamService) ListStreams(context.Context, *connect.Request[v1.ListStreamsRequest]) (*connect.Response[v1.ListStreamsResponse], error) {
 	all := h.s.cat.List()
-	out := make([]*v1.Stream, len(all))
-	for i, st := range all {
-		out[i] = toStream(st, "")
+	out := make([]*v1.Stream, 0, len(all))
+	for _, st := range all {
+		ws, err := h.s.withCount(st)
+		if errors.Is(err, log.ErrDropped) {
+			continue // deleted since List
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ws)
 	}
 	return connect.NewResponse(&v1.ListStreamsResponse{Streams: out}), nil
+}
+
+// withCount is a stream's wire form with the events it holds (source
+// streams only: docs/metrics.md).
+func (s *Server) withCount(st *catalog.Stream) (*v1.Stream, error) {
+	out := toStream(st, "")
+	size, ok, err := s.app.StreamSize(st)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if ok {
+		out.Events = &size.Events
+	}
+	return out, nil
+}
+
+func (h *streamService) GetStreamUsage(ctx context.Context, req *connect.Request[v1.GetStreamUsageRequest]) (*connect.Response[v1.GetStreamUsageResponse], error) {
+	m := req.Msg
+	st, err := h.s.cat.Get(m.Name)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	var q app.UsageQuery
+	if m.From != nil {
+		q.From = m.From.AsTime()
+	}
+	if m.Until != nil {
+		q.Until = m.Until.AsTime()
+	}
+	if m.By != nil {
+		if q.By = m.By.AsDuration(); q.By == 0 {
+			q.By = -1 // given as 0: refused as too short, not the default
+		}
+	}
+	u, err := h.s.app.StreamUsage(ctx, st, q)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	res := &v1.GetStreamUsageResponse{
+		From: timestamppb.New(u.From), Until: timestamppb.New(u.Until), By: durationpb.New(u.By),
+		Windows: make([]*v1.UsageWindow, len(u.Windows)),
+	}
+	for i, w := range u.Windows {
+		res.Windows[i] = &v1.UsageWindow{From: timestamppb.New(w.From), Until: timestamppb.New(w.Until), Count: w.Count, Rate: w.Rate()}
+	}
+	return connect.NewResponse(res), nil
 }
 
 func (h *streamService) DeleteStream(_ context.Context, req *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error) {

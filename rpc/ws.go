@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -44,6 +45,8 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 	s.wsConns.Add(1)
 	defer s.wsConns.Done()
 	defer c.CloseNow()
+	s.metrics.wsSubscribers.Inc()
+	defer s.metrics.wsSubscribers.Dec()
 
 	// ctx ends when the client closes, the token expires or the server
 	// stops. CloseRead gets a context of its own: cancelling its context
@@ -60,6 +63,7 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 			s.wsClose(c, ctx, err)
 			return
 		}
+		start := time.Now()
 		for _, rec := range recs {
 			// The write's context is not derived from ctx: the websocket
 			// library arms a close of the connection on the write's context,
@@ -77,6 +81,7 @@ func (s *Server) wsHandler(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		s.metrics.egressed(egressWS, start)
 	}
 }
 

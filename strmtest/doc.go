@@ -18,4 +18,11 @@
 //	sb.CreateBatchExporter(t, "demo", strmtest.BatchExporter{IncludeExistingEvents: true})
 //	sb.Advance(time.Minute)
 //	lines := strmtest.ReadExportedLines(t, dir, "") // the events, as egress prints them
+//
+// WithConfig applies a sandbox file (docs/sandbox.md) at start, as serve
+// --init does; Configured returns a stream it created, with its
+// credentials:
+//
+//	sb := strmtest.New(t, strmtest.WithConfig("testdata/sandbox.yaml"))
+//	sb.Configured("orders").Send("example/order/1.0.0", events...)
 package strmtest

@@ -81,6 +81,12 @@ func WithJobRetries(first, longest time.Duration, budget int) Option {
 	return func(o *rpc.Options) { o.JobRetryMin, o.JobRetryMax, o.JobRetries = first, longest, budget }
 }
 
+// WithConfig applies a sandbox file (YAML or JSON, docs/sandbox.md) at
+// start, before the sandbox serves, as serve --init does: a conflict, or
+// a document that cannot be applied, fails the test. The plan, with the
+// credentials of the streams created, is Sandbox.Server.SandboxPlan().
+func WithConfig(path string) Option { return func(o *rpc.Options) { o.SandboxFile = path } }
+
 // WithLogger sends the server's log to l.
 func WithLogger(l *slog.Logger) Option { return func(o *rpc.Options) { o.Logger = l } }
 

@@ -28,11 +28,15 @@ func newClockCmd(e *env) *cobra.Command {
 and key retention. A server started with --clock virtual keeps its time still
 until told to move it, so that the next day (or the end of a key's retention)
 is one command away.`,
+		Example: `  strmlocal clock show
+  strmlocal clock advance 8d`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show",
 		Short: "Show the server's time and whether it is virtual",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal clock show
+  strmlocal clock show -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := e.clock().GetClock(cmd.Context(), connect.NewRequest(&v1.GetClockRequest{}))
 			if err != nil {
@@ -53,6 +57,9 @@ is one command away.`,
 		Long: `Move a virtual clock forward by DURATION, in Go syntax (90m, 25h, 1h30m) or in
 days (8d, 1d12h), and run what became due: keys whose retention ended are
 shredded before the command returns. A real clock cannot be moved.`,
+		Example: `  strmlocal clock advance 90m
+  strmlocal clock advance 1d12h
+  strmlocal clock advance 8d -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := parseDuration(args[0])

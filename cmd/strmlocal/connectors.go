@@ -42,6 +42,8 @@ Creating a connector does not connect anywhere; test it with
 strmlocal test data-connector NAME. Secrets (the S3 secret access key, passwords, tokens) are
 stored encrypted by the server and always shown as "***".`,
 		// A kind that is not a subcommand reaches here.
+		Example: `  strmlocal create data-connector local out --path ./exports
+  strmlocal create data-connector s3 lake my-bucket --endpoint http://127.0.0.1:9000 --credentials-file s3.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmd.Help()
@@ -61,7 +63,8 @@ func newCreateLocalConnectorCmd(e *env) *cobra.Command {
 		Long: `Create a data connector that writes to a directory on the server's machine.
 A relative DIR is taken from the current directory and sent as an absolute
 path; the server creates the directory when a job first writes to it.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  strmlocal create data-connector local out --path ./exports`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
 				return errors.New("--path: give the directory to write to")
@@ -182,6 +185,8 @@ the server, which stores it encrypted; it is never shown.
 server uses path style for endpoints other than Amazon's, Google's and
 Aliyun's anyway). Creating the connector does not connect: see
 strmlocal test data-connector NAME.`,
+		Example: `  strmlocal create data-connector s3 lake my-bucket --endpoint http://127.0.0.1:9000 --credentials-file s3.json --path-style
+  strmlocal create data-connector s3 aws my-bucket --endpoint https://s3.eu-west-1.amazonaws.com --region eu-west-1 --credentials-file access-key.json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			config, err := o.config(args[1])
@@ -219,7 +224,9 @@ func newListConnectorsCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "data-connectors",
 		Short: "List data connectors",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list data-connectors
+  strmlocal list data-connectors -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := e.connectors().ListDataConnectors(cmd.Context(), connect.NewRequest(&v1.ListDataConnectorsRequest{}))
 			if err != nil {
@@ -234,7 +241,9 @@ func newGetConnectorCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "data-connector NAME",
 		Short: "Show a data connector",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strmlocal get data-connector out
+  strmlocal get data-connector out -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.connectors().GetDataConnector(cmd.Context(), connect.NewRequest(&v1.GetDataConnectorRequest{Name: args[0]}))
 			if err != nil {
@@ -252,6 +261,8 @@ func newDeleteConnectorCmd(e *env) *cobra.Command {
 		Short: "Delete a data connector",
 		Long: `Delete a data connector. One that jobs write to needs --recursive, which
 deletes those jobs too. The files they wrote stay where they are.`,
+		Example: `  strmlocal delete data-connector out
+  strmlocal delete data-connector out --recursive`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.connectors().DeleteDataConnector(cmd.Context(), connect.NewRequest(&v1.DeleteDataConnectorRequest{Name: args[0], Recursive: recursive}))
@@ -273,7 +284,11 @@ deletes those jobs too. The files they wrote stay where they are.`,
 }
 
 func newTestCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "test", Short: "Check that an entity works"}
+	cmd := &cobra.Command{
+		Use:     "test",
+		Short:   "Check that an entity works",
+		Example: `  strmlocal test data-connector out`,
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "data-connector NAME",
 		Short: "Connect to a data connector: write and delete a probe object",
@@ -281,6 +296,8 @@ func newTestCmd(e *env) *cobra.Command {
 object .strmlocal-probe-<uuid> and deletes it again, and says what it did.
 When that fails, the command exits 1 with what failed (a missing bucket,
 refused credentials, an endpoint that cannot be reached).`,
+		Example: `  strmlocal test data-connector out
+  strmlocal test data-connector lake -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.connectors().TestDataConnector(cmd.Context(), connect.NewRequest(&v1.TestDataConnectorRequest{Name: args[0]}))
@@ -329,7 +346,11 @@ func compactConfig(s *structpb.Struct) string {
 }
 
 func newDescribeCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "describe", Short: "Describe what the server offers"}
+	cmd := &cobra.Command{
+		Use:     "describe",
+		Short:   "Describe what the server offers",
+		Example: `  strmlocal describe kinds`,
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "kinds [KIND...]",
 		Short: "Show the kinds of data connector and job, with their config schemas",
@@ -337,6 +358,9 @@ func newDescribeCmd(e *env) *cobra.Command {
 key-exporter) the server offers. With KIND arguments, each kind's description,
 secret fields and the JSON Schema of its config. -o json prints both lists,
 schemas included.`,
+		Example: `  strmlocal describe kinds
+  strmlocal describe kinds s3 batch-exporter
+  strmlocal describe kinds -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cres, err := e.connectors().DescribeConnectorKinds(cmd.Context(), connect.NewRequest(&v1.DescribeConnectorKindsRequest{}))
 			if err != nil {

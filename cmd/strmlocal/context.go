@@ -149,6 +149,9 @@ another is picked.
 Contexts are kept in $XDG_CONFIG_HOME/strmlocal/contexts.json (mode 0600);
 edit it to rename or delete one. Saved credentials do not depend on the
 context: they are kept per server, by the server's id (see create stream).`,
+		Example: `  strmlocal context use staging --server http://127.0.0.1:50052
+  strmlocal context list
+  strmlocal context show`,
 	}
 	cmd.AddCommand(newContextListCmd(e), newContextUseCmd(e), newContextShowCmd(e))
 	return cmd
@@ -163,7 +166,9 @@ func newContextListCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the contexts; * marks the current one",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal context list
+  strmlocal context list -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := e.loadContexts()
 			if err != nil {
@@ -203,6 +208,8 @@ func newContextUseCmd(e *env) *cobra.Command {
 		Short: "Pick the current context; with --server, define it (or change its URL) first",
 		Long: `Pick the current context. With --server URL, the context NAME is defined
 with that URL first (or its URL changed). Nothing is sent to the server.`,
+		Example: `  strmlocal context use staging --server http://127.0.0.1:50052
+  strmlocal context use default`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -248,7 +255,9 @@ func newContextShowCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show",
 		Short: "Show the server client commands talk to, and which context or flag names it",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal context show
+  strmlocal context show -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := e.loadContexts()
 			if err != nil {

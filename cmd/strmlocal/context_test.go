@@ -252,12 +252,12 @@ func TestContexts(t *testing.T) {
 	// STRMLOCAL_SERVER override it.
 	c.mustRun("create stream onA")
 	c.expect("list streams", 0,
-		"NAME  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
-			"onA   <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
-	c.expect("list streams --server "+sbB.URL, 0, "NAME  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
+		"NAME  EVENTS  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
+			"onA   0       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
+	c.expect("list streams --server "+sbB.URL, 0, "NAME  EVENTS  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
 	c.expect("context show --server "+sbB.URL, 0, "--server "+sbB.URL+" overrides context a ("+sbA.URL+")\n", "")
 	env := &cli{t: t, config: c.config, server: sbB.URL}
-	env.expect("list streams", 0, "NAME  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
+	env.expect("list streams", 0, "NAME  EVENTS  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
 	env.expect("context show", 0, "STRMLOCAL_SERVER "+sbB.URL+" overrides context a ("+sbA.URL+")\n", "")
 	env.expect("context use b", 0, "using context b ("+sbB.URL+")\n",
 		"note: STRMLOCAL_SERVER ("+sbB.URL+") overrides the context while it is set\n")

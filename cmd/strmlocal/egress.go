@@ -95,6 +95,11 @@ tries) and goes on from the next offset, so that no event is lost or printed
 twice; --reconnect=false ends it instead, with exit code 1. --records prints each whole record instead (offset, time, key link,
 consent levels, which fields are decrypted, masked or still encrypted, and
 whether its key was shredded) as one line of JSON.`,
+		Example: `  strmlocal egress demo
+  strmlocal egress demo-2 --follow=false
+  strmlocal egress demo --from-offset 100 --records
+  strmlocal egress demo --from-time 2026-11-22T12:00:00Z --follow=false
+  strmlocal egress demo --from-end --reconnect=false`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := o.request(cmd, args[0])

@@ -93,6 +93,9 @@ its last run, as CSV (<UTC time>-keys-<stream uuid>---0.csv), one file per run.
 --data-connector may be left out when exactly one exists. The name defaults
 to <data connector>-<stream>, with -keys appended for a key exporter. The
 interval is 30s to 1h, 60s by default. Watch it with strmlocal get job NAME.`,
+		Example: `  strmlocal create batch-exporter demo --data-connector out
+  strmlocal create batch-exporter demo --data-connector out --interval 5m --path-prefix events/demo --include-existing-events
+  strmlocal create batch-exporter demo --data-connector out --export-keys`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := o.request(cmd, args[0])
@@ -135,7 +138,9 @@ func newListJobsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs [--stream S]",
 		Short: "List jobs with their state",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list jobs
+  strmlocal list jobs --stream demo -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.listJobs(cmd.Context(), stream)
 		},
@@ -149,7 +154,9 @@ func newListBatchExportersCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "batch-exporters [--stream S]",
 		Short: "List batch exporters (and key exporters) with their state",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list batch-exporters
+  strmlocal list batch-exporters --stream demo`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.listJobs(cmd.Context(), stream, exporterKinds...)
 		},
@@ -172,8 +179,9 @@ func (e *env) getJob(ctx context.Context, name string, kinds ...string) (*v1.Get
 
 func newGetJobCmd(e *env, use, short string, kinds ...string) *cobra.Command {
 	return &cobra.Command{
-		Use:   use + " NAME",
-		Short: short,
+		Use:     use + " NAME",
+		Short:   short,
+		Example: "  strmlocal get " + use + " out-demo\n  strmlocal get " + use + " out-demo -o json",
 		Long: short + `. Besides its definition (stream, data connector,
 config with defaults filled in) it shows its state (RUNNING, PAUSED or
 FAILED), cursor (the next offset of the stream it exports), lag (events
@@ -197,9 +205,10 @@ runs next (by the server clock).`,
 
 func newDeleteJobCmd(e *env, use string, kinds ...string) *cobra.Command {
 	return &cobra.Command{
-		Use:   use + " NAME",
-		Short: "Delete a job; the files it wrote stay",
-		Args:  cobra.ExactArgs(1),
+		Use:     use + " NAME",
+		Short:   "Delete a job; the files it wrote stay",
+		Example: "  strmlocal delete " + use + " out-demo",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(kinds) > 0 {
 				if _, err := e.getJob(cmd.Context(), args[0], kinds...); err != nil {
@@ -228,12 +237,13 @@ while it was paused is exported by this run. Its retry count starts over.`
 its next file, and the cursor stays. Events sent meanwhile are kept and
 exported when it is resumed (strmlocal resume job NAME).`
 	}
-	cmd := &cobra.Command{Use: verb, Short: short}
+	cmd := &cobra.Command{Use: verb, Short: short, Example: "  strmlocal " + verb + " job out-demo"}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "job NAME",
-		Short: short,
-		Long:  long,
-		Args:  cobra.ExactArgs(1),
+		Use:     "job NAME",
+		Short:   short,
+		Long:    long,
+		Example: "  strmlocal " + verb + " job out-demo\n  strmlocal " + verb + " job out-demo -o json",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var msg proto.Message
 			var job *v1.Job

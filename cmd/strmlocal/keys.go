@@ -30,6 +30,9 @@ device: the contract's keyField) with a key of its own, named by a key link
 that rotates every key period. A key is deleted when its retention ends, or
 when its data subject is forgotten; the events it encrypted can then never be
 decrypted again.`,
+		Example: `  strmlocal keys list demo
+  strmlocal keys export demo > demo-keys.csv
+  strmlocal keys forget user-1`,
 	}
 	cmd.AddCommand(newKeysListCmd(e), newKeysExportCmd(e), newKeysForgetCmd(e))
 	return cmd
@@ -39,7 +42,9 @@ func newKeysListCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list STREAM",
 		Short: "List the key links of a source stream, oldest first",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strmlocal keys list demo
+  strmlocal keys list demo -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.keys().ListKeyLinks(cmd.Context(), connect.NewRequest(&v1.ListKeyLinksRequest{Stream: args[0]}))
 			if err != nil {
@@ -90,6 +95,8 @@ Every field is double-quoted, quotes inside doubled. Any Tink implementation
 can decrypt the stream's events with these keysets (AES-256-SIV deterministic
 AEAD, the field path as associated data). The output holds secret keys: keep
 it where you would keep the data itself. -o json prints the API response.`,
+		Example: `  strmlocal keys export demo > demo-keys.csv
+  strmlocal keys export demo -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.keys().ExportKeys(cmd.Context(), connect.NewRequest(&v1.ExportKeysRequest{Stream: args[0]}))
@@ -127,6 +134,8 @@ func newKeysForgetCmd(e *env) *cobra.Command {
 value of the contract's dataSubjectField). Their events stay in the log, but
 their PII can never be decrypted again, not even by derived streams. This
 cannot be undone.`,
+		Example: `  strmlocal keys forget user-1
+  strmlocal keys forget customer-42 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.keys().ForgetDataSubject(cmd.Context(), connect.NewRequest(&v1.ForgetDataSubjectRequest{DataSubjectId: args[0]}))

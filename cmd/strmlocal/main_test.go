@@ -108,9 +108,9 @@ func TestStreamCommands(t *testing.T) {
 		t.Fatalf("--save=false saved a file: %v", err)
 	}
 	c.expect("list streams", 0,
-		"NAME   CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
-			"demo   <client-id---------------------uuid>  2026-11-22T12:00:00Z  a,b   first\n"+
-			"quiet  <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
+		"NAME   EVENTS  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
+			"demo   0       <client-id---------------------uuid>  2026-11-22T12:00:00Z  a,b   first\n"+
+			"quiet  0       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
 	c.expect("get stream demo -o json", 0, `{
   "stream": {
     "name": "demo",
@@ -123,7 +123,8 @@ func TestStreamCommands(t *testing.T) {
       "clientId": "<client-id---------------------uuid>"
     },
     "createTime": "2026-11-22T12:00:00Z",
-    "uuid": "<client-id---------------------uuid>"
+    "uuid": "<client-id---------------------uuid>",
+    "events": "0"
   }
 }
 `, "")
@@ -139,7 +140,8 @@ func TestStreamCommands(t *testing.T) {
         "clientId": "<client-id---------------------uuid>"
       },
       "createTime": "2026-11-22T12:00:00Z",
-      "uuid": "<client-id---------------------uuid>"
+      "uuid": "<client-id---------------------uuid>",
+      "events": "0"
     }
   ]
 }

@@ -33,6 +33,8 @@ offsets (the log's own record of what it acknowledged, against what
 survives), asks for confirmation (or takes --yes), then drops them; the
 server then starts and reports the loss. Stop the server first. A damaged
 table or MANIFEST cannot be repaired: restore the data dir from a copy.`,
+		Example: `  strmlocal repair
+  strmlocal repair --data-dir ./data --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return repair(e, o, time.Now)

@@ -58,6 +58,10 @@ func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "strmlocal",
 		Short: "A local sandbox for privacy-aware event streams",
+		Example: `  strmlocal serve --ephemeral
+  strmlocal create stream demo
+  strmlocal simulate demo demo --count 100
+  strmlocal egress demo --follow=false`,
 		Long: `A local sandbox for privacy-aware event streams.
 
 A command that takes a subcommand (create, list, get, ...) prints its help
@@ -107,10 +111,15 @@ when given none, and refuses a subcommand it does not know with exit code 1.`,
 		newStatusCmd(e),
 		newRepairCmd(e),
 		newContextCmd(e),
+		newApplyCmd(e),
+		newExportConfigCmd(e),
 	)
 	// The completion command cobra adds at execution, added now so that it
-	// refuses unknown subcommands too.
+	// refuses unknown subcommands too. Its scripts go where the root writes
+	// when it is added.
+	root.SetOut(e.stdout)
 	root.InitDefaultCompletionCmd()
+	setUpCompletion(e, root)
 	refuseUnknownSubcommands(root)
 	typedDefaults(root)
 	return root

@@ -64,6 +64,10 @@ definition again changes nothing, a different one is refused.
 
 FILE may also be what get schema -o json prints (or the schema in it): its
 definition is registered under REF, with its type unless --type is given.`,
+		Example: `  strmlocal create schema acme/shop/1.0.0 --definition shop.avsc
+  strmlocal create schema acme/sensor/1.0.0 --definition sensor.json --type json-schema --draft
+  # shop.json: what strmlocal get schema acme/shop/1.0.0 -o json printed
+  strmlocal create schema acme/shop/1.0.1 --definition shop.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := os.ReadFile(file)
@@ -122,6 +126,9 @@ Paths use '/' for nesting. Registered versions are immutable.
 FILE may also be what get event-contract -o json prints (or the event contract
 in it): its fields are registered under REF, for its schema unless --schema-ref
 is given.`,
+		Example: `  strmlocal create event-contract acme/shop/1.0.0 --schema-ref acme/shop/1.0.0 --definition-file contract.json
+  # shop-contract.json: what strmlocal get event-contract acme/shop/1.0.0 -o json printed
+  strmlocal create event-contract acme/shop/1.0.1 --definition-file shop-contract.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(file)
@@ -221,7 +228,9 @@ func newListSchemasCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schemas",
 		Short: "List schemas",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list schemas
+  strmlocal list schemas --handle streammachine -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := e.schemas().ListSchemas(cmd.Context(), connect.NewRequest(&req))
 			if err != nil {
@@ -239,7 +248,9 @@ func newListContractsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "event-contracts",
 		Short: "List event contracts",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list event-contracts
+  strmlocal list event-contracts --schema-ref streammachine/demo/1.0.2`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := e.contracts().ListEventContracts(cmd.Context(), connect.NewRequest(&req))
 			if err != nil {
@@ -257,7 +268,9 @@ func newGetSchemaCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "schema REF",
 		Short: "Show a schema and its definition",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strmlocal get schema streammachine/demo/1.0.2
+  strmlocal get schema streammachine/demo/1.0.2 -o json > demo.json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.schemas().GetSchema(cmd.Context(), connect.NewRequest(&v1.GetSchemaRequest{Ref: args[0]}))
 			if err != nil {
@@ -276,7 +289,9 @@ func newGetContractCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "event-contract REF",
 		Short: "Show an event contract",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strmlocal get event-contract streammachine/example/1.3.0
+  strmlocal get event-contract streammachine/example/1.3.0 -o json > contract.json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.contracts().GetEventContract(cmd.Context(), connect.NewRequest(&v1.GetEventContractRequest{Ref: args[0]}))
 			if err != nil {
@@ -302,11 +317,12 @@ func newGetContractCmd(e *env) *cobra.Command {
 // newStateCmd builds "activate" or "archive" with its schema and
 // event-contract subcommands.
 func newStateCmd(e *env, verb, short string, to v1.State) *cobra.Command {
-	cmd := &cobra.Command{Use: verb, Short: short}
+	cmd := &cobra.Command{Use: verb, Short: short, Example: "  strmlocal " + verb + " schema acme/shop/1.0.0\n  strmlocal " + verb + " event-contract acme/shop/1.0.0"}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "schema REF",
-		Short: short + " a schema",
-		Args:  cobra.ExactArgs(1),
+		Use:     "schema REF",
+		Short:   short + " a schema",
+		Example: "  strmlocal " + verb + " schema acme/shop/1.0.0",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var s *v1.Schema
 			var msg proto.Message
@@ -326,9 +342,10 @@ func newStateCmd(e *env, verb, short string, to v1.State) *cobra.Command {
 			return e.printSchemas(msg, s)
 		},
 	}, &cobra.Command{
-		Use:   "event-contract REF",
-		Short: short + " an event contract",
-		Args:  cobra.ExactArgs(1),
+		Use:     "event-contract REF",
+		Short:   short + " an event contract",
+		Example: "  strmlocal " + verb + " event-contract acme/shop/1.0.0",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var c *v1.EventContract
 			var msg proto.Message

@@ -55,36 +55,103 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// sendItem is one event to send, and where it is in the input ("line 3",
+// "datum 2 (byte 14)", a file name).
+type sendItem struct {
+	where string
+	body  []byte
+}
+
+type sendOptions struct {
+	schemaRef string
+	format    string
+	oneDatum  bool
+}
+
+// reader picks how send reads its input: fn gets batches of at most size
+// events. noEvents says what to give when there are none.
+func (e *env) sendReader(cmd *cobra.Command, args []string, o sendOptions) (read func(size int, fn func([]sendItem) error) error, ser v1.Serialization, noEvents string, err error) {
+	switch o.format {
+	case "json":
+		if o.oneDatum {
+			return nil, 0, "", errors.New("--one-datum is for --format avro: add it, or leave --one-datum out")
+		}
+		ser, noEvents = v1.Serialization_SERIALIZATION_JSON, "no events to send: give a file with one JSON event per line, or pipe them in"
+	case "avro":
+		ser, noEvents = v1.Serialization_SERIALIZATION_AVRO_BINARY, "no datums to send: give a file of length-delimited Avro datums (see --format), or pipe them in"
+		if o.oneDatum {
+			return func(size int, fn func([]sendItem) error) error {
+				return readDatumFiles(cmd, args, size, fn)
+			}, ser, "", nil
+		}
+	default:
+		return nil, 0, "", fmt.Errorf("invalid --format %q: use json or avro", o.format)
+	}
+	return func(size int, fn func([]sendItem) error) error {
+		in, err := e.openInput(cmd, args)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		if o.format == "avro" {
+			return readAvroDatums(in, size, fn)
+		}
+		return readEventLines(in, size, func(batch []eventLine) error {
+			items := make([]sendItem, len(batch))
+			for i, l := range batch {
+				items[i] = sendItem{fmt.Sprintf("line %d", l.n), l.body}
+			}
+			return fn(items)
+		})
+	}, ser, noEvents, nil
+}
+
 func newSendCmd(e *env) *cobra.Command {
-	var schemaRef string
+	o := sendOptions{format: "json"}
 	cmd := &cobra.Command{
 		Use:   "send STREAM --schema-ref REF [FILE|-]",
-		Short: "Send JSON events to a source stream",
+		Short: "Send JSON or Avro events to a source stream",
 		Long: `Send events, one JSON document per line (from FILE, or stdin), to a source
 stream, authenticated with the stream's saved credentials (see create stream).
 Pretty-printed documents (a lone "{" on their first line) and a JSON array
 of events are read too; "line N" is the line an event starts on.
 Each event is validated, encrypted and appended on its own: a rejected event
 does not stop the others. Prints "line N: rejected: <reason>" for each
-rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
-		Args: cobra.RangeArgs(1, 2),
+rejected event, a summary on stderr, and exits with 1 when any was rejected.
+
+--format avro sends Avro binary datums of the --schema-ref schema (bare
+datums: no container file, no header), read as length-delimited datums:
+each datum follows its length in bytes, written as an Avro long (zig-zag
+varint), so that the input is a sequence of Avro "bytes" values. "datum N
+(byte B)" is the Nth datum, whose length starts at byte B (from 0). With
+--one-datum, each FILE (several may be given; - is stdin) is one datum,
+whole.`,
+		Example: `  strmlocal send demo --schema-ref streammachine/demo/1.0.2 events.jsonl
+  gunzip -c events.jsonl.gz | strmlocal send demo --schema-ref streammachine/demo/1.0.2
+  strmlocal send demo --schema-ref streammachine/demo/1.0.2 --format avro datums.bin
+  strmlocal send demo --schema-ref streammachine/demo/1.0.2 --format avro --one-datum event-1.avro event-2.avro`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.oneDatum {
+				return cobra.MinimumNArgs(1)(cmd, args)
+			}
+			return cobra.RangeArgs(1, 2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stream := args[0]
+			read, ser, noEvents, err := e.sendReader(cmd, args[1:], o)
+			if err != nil {
+				return err
+			}
 			creds, err := e.sendingCredentials(cmd.Context(), stream)
 			if err != nil {
 				return err
 			}
-			in, err := e.openInput(cmd, args[1:])
-			if err != nil {
-				return err
-			}
-			defer in.Close()
 			events := e.streamEvents(creds)
 			var t sendTally
-			err = readEventLines(in, sendBatch, func(batch []eventLine) error {
-				req := &v1.SendEventsRequest{Stream: stream, SchemaRef: schemaRef, Serialization: v1.Serialization_SERIALIZATION_JSON}
-				for _, l := range batch {
-					req.Events = append(req.Events, l.body)
+			err = read(sendBatch, func(batch []sendItem) error {
+				req := &v1.SendEventsRequest{Stream: stream, SchemaRef: o.schemaRef, Serialization: ser}
+				for _, it := range batch {
+					req.Events = append(req.Events, it.body)
 				}
 				res, err := events.SendEvents(cmd.Context(), connect.NewRequest(req))
 				if err != nil {
@@ -100,7 +167,7 @@ rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
 						continue
 					}
 					t.rejected++
-					fmt.Fprintf(e.stdout, "line %d: rejected: %s\n", batch[i].n, client.OneLine(r.GetRejection().GetError()))
+					fmt.Fprintf(e.stdout, "%s: rejected: %s\n", batch[i].where, client.OneLine(rejectionOf(r, res.Msg.Results)))
 				}
 				return nil
 			})
@@ -112,14 +179,27 @@ rejected event, a summary on stderr, and exits with 1 when any was rejected.`,
 			case err != nil:
 				return err
 			case t.total == 0:
-				return errors.New("no events to send: give a file with one JSON event per line, or pipe them in")
+				return errors.New(noEvents)
 			case t.rejected > 0:
 				return fmt.Errorf("%d of %d events rejected", t.rejected, t.total)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&schemaRef, "schema-ref", "", "ref of the events' schema (required)")
+	f := cmd.Flags()
+	f.StringVar(&o.schemaRef, "schema-ref", "", "ref of the events' schema (required)")
+	f.StringVar(&o.format, "format", o.format, "json, or avro: length-delimited Avro binary datums")
+	f.BoolVar(&o.oneDatum, "one-datum", false, "with --format avro: each FILE is one datum")
 	_ = cmd.MarkFlagRequired("schema-ref")
 	return cmd
+}
+
+// rejectionOf is the reason of a rejected event of a batch; one "the same
+// as event I of the batch" gets event I's reason.
+func rejectionOf(r *v1.EventResult, batch []*v1.EventResult) string {
+	v := r.GetRejection()
+	if v.SameAs != nil && v.GetSameAs() < uint64(len(batch)) {
+		return batch[v.GetSameAs()].GetRejection().GetError()
+	}
+	return v.GetError()
 }

@@ -9,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/keys"
@@ -27,6 +29,7 @@ type serveOptions struct {
 	clock     string
 	rotation  time.Duration
 	retention time.Duration
+	init      string
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -34,6 +37,10 @@ func newServeCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the strmlocal server",
+		Example: `  strmlocal serve
+  strmlocal serve --ephemeral --clock virtual
+  strmlocal serve --data-dir ./data --addr 127.0.0.1:50052 --no-demo
+  strmlocal serve --addr 0.0.0.0:50051 --admin-token "$STRMLOCAL_ADMIN_TOKEN"`,
 		Long: `Run the strmlocal server: the Connect/gRPC API, the STRM-compatible HTTP
 surface and the health endpoints, all on one address, over HTTP/1.1 and
 cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
@@ -55,6 +62,7 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.StringVar(&o.clock, "clock", "real", "`kind` of clock: real, or virtual, which starts now and moves only with strmlocal clock advance")
 	f.DurationVar(&o.rotation, "rotation", app.DefaultRotation, "how long a key link lasts before the next event of its session gets a new one")
 	f.DurationVar(&o.retention, "key-retention", app.DefaultKeyRetention, "how long a key is kept after its period ends; then its events can no longer be decrypted")
+	f.StringVar(&o.init, "init", "", "apply this sandbox `file` at start, before serving (see strmlocal apply); a conflict stops the server from starting")
 	return cmd
 }
 
@@ -82,6 +90,7 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	if o.ephemeral {
 		opts.DataDir = ""
 	}
+	opts.SandboxFile = o.init
 	// Stopping (SIGTERM, Ctrl-C) is honoured while the data dir opens too.
 	ctx := cmd.Context()
 	srv, err := rpc.NewContext(ctx, opts)
@@ -110,6 +119,13 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	reg := srv.Registry()
 	fmt.Fprintf(e.stdout, "%d schemas and %d event contracts registered; see `strmlocal list schemas` and `strmlocal list event-contracts`\n",
 		len(reg.Schemas(catalog.SchemaFilter{})), len(reg.Contracts(catalog.ContractFilter{})))
+	if initPlan := srv.SandboxPlan(); initPlan != nil {
+		if err := e.saveInit(srv, initPlan); err != nil {
+			_ = srv.Close()
+			return err
+		}
+		fmt.Fprintf(e.stdout, "applied %s: %s\n", o.init, planOf(initPlan).Summary())
+	}
 	select {
 	case <-ctx.Done():
 	case <-waitChan(srv):
@@ -130,4 +146,26 @@ func defaultDataDir(getenv func(string) string) string {
 		return filepath.Join(d, "strmlocal")
 	}
 	return filepath.Join(getenv("HOME"), ".local", "share", "strmlocal")
+}
+
+// saveInit saves the credentials of the streams serve --init created, as
+// create stream saves them: in the server's folder of the config dir, with
+// its server.json.
+func (e *env) saveInit(srv *rpc.Server, plan *v1.ApplyResponse) error {
+	if len(plan.CreatedStreams) == 0 {
+		return nil
+	}
+	dir, id := e.configDir(), srv.App().ServerID()
+	saved, err := client.ServerSaved(dir, id)
+	if err != nil {
+		return err
+	}
+	for _, st := range plan.CreatedStreams {
+		path, err := saved.Save("Stream", st.Name, st)
+		if err != nil {
+			return fmt.Errorf("--init: stream %s was created but its credentials could not be saved: %w", st.Name, err)
+		}
+		fmt.Fprintf(e.stderr, "saved credentials to %s\n", path)
+	}
+	return client.WriteServerRecord(dir, client.ServerRecord{ServerID: id, URL: srv.URL(), LastSeen: time.Now()})
 }

@@ -59,6 +59,9 @@ STRM drivers do.
 Progress goes to stderr, the summary to stdout. Exits with 1 when a valid
 event was rejected, an invalid one accepted, or one rejected for another
 reason than the one it was made to break.`,
+		Example: `  strmlocal simulate demo demo --count 1000
+  strmlocal simulate clickstream shop --rate 50 --duration 5m --invalid-ratio 0.1
+  strmlocal simulate sensors plant --seed 42 --sessions 5 --via http`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.simulate(cmd, args[0], args[1], o)

@@ -64,6 +64,8 @@ credentials in --credentials-file, a JSON file {"username": "…", "password":
 "…"}; the password is stored encrypted by the server and never shown. --tls
 connects over TLS, verified against the system's roots or --ca-file (PEM).
 Creating the connector does not connect: see strmlocal test data-connector NAME.`,
+		Example: `  strmlocal create data-connector kafka broker --bootstrap-servers 127.0.0.1:9092
+  strmlocal create data-connector kafka cloud --bootstrap-servers b1.example.com:9093,b2.example.com:9093 --sasl-mechanism scram-sha-512 --credentials-file kafka.json --tls`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			config := map[string]any{"bootstrapServers": toAny(servers)}
@@ -118,6 +120,8 @@ broker, Argo Events, Azure Event Grid, any webhook), for cloudevents-sink jobs.
 are stored encrypted by the server and never shown. --header K=V (repeatable)
 adds a header to every request. Creating the connector does not connect: see
 strmlocal test data-connector NAME.`,
+		Example: `  strmlocal create data-connector http hook --url http://127.0.0.1:8080/events
+  strmlocal create data-connector http hook2 --url https://hooks.example.com/in --bearer-token-file token.txt --header X-Team=data`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			config := map[string]any{"url": url}
@@ -205,6 +209,8 @@ partition; the headers are strm-schema-ref, strm-contract-ref,
 strm-consent-levels, strm-offset and strm-stream. It starts at the end of the
 stream unless --include-existing-events. Read the topic with, e.g.,
 kcat -C -b HOST:PORT -t strmlocal-STREAM -f '%k %h %s\n'.`,
+		Example: `  strmlocal create kafka-exporter demo --data-connector broker
+  strmlocal create kafka-exporter demo-2 --data-connector broker --topic demo-decrypted --include-existing-events`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			config := map[string]any{}
@@ -243,6 +249,8 @@ strmlocal://<server id>/streams/<stream>, type the schema's handle.name
 success; 429, 5xx and timeouts are retried in order (Retry-After honoured);
 another 4xx fails the job with the answer in its status (strmlocal get job).
 It starts at the end of the stream unless --include-existing-events.`,
+		Example: `  strmlocal create cloudevents-sink demo --data-connector hook
+  strmlocal create cloudevents-sink demo-2 --data-connector hook --structured --batch 10 --type acme.demo`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			config := map[string]any{}

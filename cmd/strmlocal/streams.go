@@ -16,24 +16,36 @@ import (
 )
 
 func newCreateCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "create", Short: "Create an entity"}
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an entity",
+		Example: `  strmlocal create stream demo
+  strmlocal create schema acme/shop/1.0.0 --definition shop.avsc`,
+	}
 	cmd.AddCommand(newCreateStreamCmd(e), newCreateSchemaCmd(e), newCreateContractCmd(e),
 		newCreateConnectorCmd(e), newCreateBatchExporterCmd(e), newCreateKafkaExporterCmd(e), newCreateCloudEventsSinkCmd(e))
 	return cmd
 }
 
 func newListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List entities"}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List entities",
+		Example: `  strmlocal list streams
+  strmlocal list schemas -o json`,
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "streams",
 		Short: "List streams",
-		Args:  cobra.NoArgs,
+		Example: `  strmlocal list streams
+  strmlocal list streams -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := e.streams().ListStreams(cmd.Context(), connect.NewRequest(&v1.ListStreamsRequest{}))
 			if err != nil {
 				return err
 			}
-			return e.printStreams(res.Msg, res.Msg.Streams...)
+			return e.printStreamsCounted(res.Msg, res.Msg.Streams...)
 		},
 	}, newListSchemasCmd(e), newListContractsCmd(e),
 		newListConnectorsCmd(e), newListBatchExportersCmd(e), newListJobsCmd(e))
@@ -41,19 +53,26 @@ func newListCmd(e *env) *cobra.Command {
 }
 
 func newGetCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "get", Short: "Show one entity"}
+	cmd := &cobra.Command{
+		Use:   "get",
+		Short: "Show one entity",
+		Example: `  strmlocal get stream demo
+  strmlocal get job out-demo`,
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "stream NAME",
 		Short: "Show a stream",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strmlocal get stream demo
+  strmlocal get stream demo-2 -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := e.streams().GetStream(cmd.Context(), connect.NewRequest(&v1.GetStreamRequest{Name: args[0]}))
 			if err != nil {
 				return err
 			}
-			return e.printStreams(res.Msg, res.Msg.Stream)
+			return e.printStreamsCounted(res.Msg, res.Msg.Stream)
 		},
-	}, newGetSchemaCmd(e), newGetContractCmd(e),
+	}, newGetSchemaCmd(e), newGetContractCmd(e), newGetUsageCmd(e),
 		newGetConnectorCmd(e),
 		newGetJobCmd(e, "batch-exporter", "Show a batch exporter (or key exporter) and its status", exporterKinds...),
 		newGetJobCmd(e, "job", "Show a job and its status"))
@@ -61,13 +80,20 @@ func newGetCmd(e *env) *cobra.Command {
 }
 
 func newDeleteCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete", Short: "Delete an entity"}
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete an entity",
+		Example: `  strmlocal delete stream demo-2
+  strmlocal delete job out-demo`,
+	}
 	var recursive bool
 	stream := &cobra.Command{
 		Use:   "stream NAME",
 		Short: "Delete a stream and every event in it",
 		Long: `Delete a stream and every event in it, and its saved entity. A source stream
 with derived streams needs --recursive, which deletes those too.`,
+		Example: `  strmlocal delete stream demo-2
+  strmlocal delete stream demo --recursive`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -218,6 +244,11 @@ a MurmurHash3 hash keyed with --mask-seed (default: random).
 '/', as in contracts) shows one of the values; "null" matches a missing or
 null field. The field must be one the stream reads: not PII above its levels.
 NAME defaults to SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
+		Example: `  strmlocal create stream demo --description 'web shop events' --tags shop,test
+  strmlocal create stream --derived-from demo --levels 2
+  strmlocal create stream demo-0-1 --derived-from demo --levels 0,1 --consent-type granular
+  strmlocal create stream demo-masked --derived-from demo --levels 2 --masked-fields streammachine/example/1.3.0:uniqueIdentifier --mask-seed s3cr3t
+  strmlocal create stream checkouts --derived-from shop --levels 1 --emit-filter 'eventType=checkout,purchase'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := o.request(cmd, args)
@@ -261,6 +292,17 @@ NAME defaults to SOURCE-LEVELS, e.g. demo-2 or demo-0-1.`,
 // which it does on creation only; the derived-stream columns only when a
 // stream is derived, so a sandbox without them reads as before.
 func (e *env) printStreams(msg proto.Message, streams ...*v1.Stream) error {
+	return e.printStreamTable(msg, false, streams...)
+}
+
+// printStreamsCounted is printStreams with the EVENTS column (list and
+// get): a source stream's retained events, "-" for a derived stream, whose
+// count the server does not give (docs/metrics.md).
+func (e *env) printStreamsCounted(msg proto.Message, streams ...*v1.Stream) error {
+	return e.printStreamTable(msg, true, streams...)
+}
+
+func (e *env) printStreamTable(msg proto.Message, counts bool, streams ...*v1.Stream) error {
 	if e.output == "json" {
 		return printJSON(e.stdout, msg)
 	}
@@ -279,6 +321,14 @@ func (e *env) printStreams(msg proto.Message, streams ...*v1.Stream) error {
 	}
 	if slices.ContainsFunc(streams, func(st *v1.Stream) bool { return st.EmitFilter != "" }) {
 		cols = append(cols, column{"EMIT FILTER", func(st *v1.Stream) string { return st.EmitFilter }})
+	}
+	if counts {
+		cols = append(cols, column{"EVENTS", func(st *v1.Stream) string {
+			if st.Events == nil {
+				return "-"
+			}
+			return strconv.FormatUint(st.GetEvents(), 10)
+		}})
 	}
 	cols = append(cols, column{"CLIENT ID", func(st *v1.Stream) string { return st.GetCredentials().GetClientId() }})
 	if len(streams) > 0 && streams[0].GetCredentials().GetClientSecret() != "" {

@@ -46,14 +46,14 @@ func TestDerivedStreams(t *testing.T) {
 			"marketing  demo          granular 3  <client-id---------------------uuid>  <secret--------------------------------------base32>  2026-11-22T12:00:00Z        ads\n",
 		"saved credentials to "+serverDir+"/saved-entities/Stream/marketing.json\n")
 	c.expect("list streams", 0,
-		"NAME       DERIVED FROM  CONSENT       MASKED                                        CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
-			"demo                                                                                 <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
-			"demo-0-1   demo          granular 0,1  streammachine/example/1.3.0:uniqueIdentifier  <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
-			"demo-2     demo          cumulative 2                                                <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
-			"marketing  demo          granular 3                                                  <client-id---------------------uuid>  2026-11-22T12:00:00Z        ads\n", "")
+		"NAME       DERIVED FROM  CONSENT       MASKED                                        EVENTS  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
+			"demo                                                                                 0       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
+			"demo-0-1   demo          granular 0,1  streammachine/example/1.3.0:uniqueIdentifier  -       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
+			"demo-2     demo          cumulative 2                                                -       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n"+
+			"marketing  demo          granular 3                                                  -       <client-id---------------------uuid>  2026-11-22T12:00:00Z        ads\n", "")
 	c.expect("get stream demo", 0,
-		"NAME  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
-			"demo  <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
+		"NAME  EVENTS  CLIENT ID                             CREATED               TAGS  DESCRIPTION\n"+
+			"demo  0       <client-id---------------------uuid>  2026-11-22T12:00:00Z        \n", "")
 
 	dir := c.savedDir()
 	b, err := os.ReadFile(filepath.Join(dir, "demo-2.json"))
@@ -89,7 +89,7 @@ func TestDerivedStreams(t *testing.T) {
 			t.Errorf("saved %s survived delete: %v", name, err)
 		}
 	}
-	c.expect("list streams", 0, "NAME  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
+	c.expect("list streams", 0, "NAME  EVENTS  CLIENT ID  CREATED  TAGS  DESCRIPTION\n", "")
 }
 
 func TestCreateStreamErrors(t *testing.T) {

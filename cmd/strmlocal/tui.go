@@ -20,6 +20,8 @@ Press ? for the keys.
 Events are read with the streams' saved credentials (see create stream); a
 stream without them says so in its pane. The UI uses only the public API, so
 it works against any strmlocal server (--server).`,
+		Example: `  strmlocal tui
+  strmlocal tui --server http://127.0.0.1:50052`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return tui.Run(cmd.Context(), e.tuiOptions())

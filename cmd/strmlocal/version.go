@@ -11,9 +11,10 @@ import (
 
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of strmlocal",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the version of strmlocal",
+		Example: `  strmlocal version`,
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			_, err := fmt.Fprintln(e.stdout, versionLine())
 			return err

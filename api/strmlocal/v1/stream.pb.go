@@ -9,6 +9,7 @@ package strmlocalv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -152,7 +153,11 @@ type Stream struct {
 	// Derived streams only: the emit filter, "field=value1,value2": the
 	// stream keeps only the events whose field (as it shows it) is one of
 	// the values.
-	EmitFilter    string `protobuf:"bytes,12,opt,name=emit_filter,json=emitFilter,proto3" json:"emit_filter,omitempty"`
+	EmitFilter string `protobuf:"bytes,12,opt,name=emit_filter,json=emitFilter,proto3" json:"emit_filter,omitempty"`
+	// Source streams, in GetStream and ListStreams: the events the stream
+	// holds (retained). Unset for a derived stream: counting what it shows
+	// takes reading its source (GetStreamUsage does, bounded).
+	Events        *uint64 `protobuf:"varint,13,opt,name=events,proto3,oneof" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,6 +274,13 @@ func (x *Stream) GetEmitFilter() string {
 		return x.EmitFilter
 	}
 	return ""
+}
+
+func (x *Stream) GetEvents() uint64 {
+	if x != nil && x.Events != nil {
+		return *x.Events
+	}
+	return 0
 }
 
 // Credentials of a stream: an OAuth2 client id and secret.
@@ -752,14 +764,227 @@ func (x *DeleteStreamResponse) GetDeleted() []string {
 	return nil
 }
 
+type GetStreamUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The span counted, [from, until). Default until: now, by the server
+	// clock; default from: an hour before until.
+	From  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	// The window length, at least 1s; windows are aligned to multiples of
+	// it since the Unix epoch. Default 5m.
+	By            *durationpb.Duration `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStreamUsageRequest) Reset() {
+	*x = GetStreamUsageRequest{}
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStreamUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStreamUsageRequest) ProtoMessage() {}
+
+func (x *GetStreamUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStreamUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetStreamUsageRequest) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetStreamUsageRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetStreamUsageRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetStreamUsageRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *GetStreamUsageRequest) GetBy() *durationpb.Duration {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
+type GetStreamUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The span and window length counted, defaults filled in.
+	From  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	By    *durationpb.Duration   `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	// At most 10,000, in time order: the first starts at from, the last
+	// ends at until.
+	Windows       []*UsageWindow `protobuf:"bytes,4,rep,name=windows,proto3" json:"windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStreamUsageResponse) Reset() {
+	*x = GetStreamUsageResponse{}
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStreamUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStreamUsageResponse) ProtoMessage() {}
+
+func (x *GetStreamUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStreamUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetStreamUsageResponse) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetStreamUsageResponse) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetStreamUsageResponse) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *GetStreamUsageResponse) GetBy() *durationpb.Duration {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
+func (x *GetStreamUsageResponse) GetWindows() []*UsageWindow {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+// UsageWindow is the count of events accepted in [from, until).
+type UsageWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	From  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	Count uint64                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// Events per second in the window.
+	Rate          float64 `protobuf:"fixed64,4,opt,name=rate,proto3" json:"rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageWindow) Reset() {
+	*x = UsageWindow{}
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageWindow) ProtoMessage() {}
+
+func (x *UsageWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_strmlocal_v1_stream_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageWindow.ProtoReflect.Descriptor instead.
+func (*UsageWindow) Descriptor() ([]byte, []int) {
+	return file_strmlocal_v1_stream_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UsageWindow) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *UsageWindow) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *UsageWindow) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *UsageWindow) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
 var File_strmlocal_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
+	"\x19strmlocal/v1/stream.proto\x12\fstrmlocal.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
 	"\fMaskedFields\x12!\n" +
 	"\fcontract_ref\x18\x01 \x01(\tR\vcontractRef\x12\x16\n" +
-	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xd8\x03\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\x80\x04\n" +
 	"\x06Stream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -775,7 +1000,9 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	" \x01(\tR\bmaskSeed\x12\x12\n" +
 	"\x04uuid\x18\v \x01(\tR\x04uuid\x12\x1f\n" +
 	"\vemit_filter\x18\f \x01(\tR\n" +
-	"emitFilter\"O\n" +
+	"emitFilter\x12\x1b\n" +
+	"\x06events\x18\r \x01(\x04H\x00R\x06events\x88\x01\x01B\t\n" +
+	"\a_events\"O\n" +
 	"\vCredentials\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xd7\x02\n" +
@@ -803,16 +1030,32 @@ const file_strmlocal_v1_stream_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\trecursive\x18\x02 \x01(\bR\trecursive\"0\n" +
 	"\x14DeleteStreamResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x03(\tR\adeleted*c\n" +
+	"\adeleted\x18\x01 \x03(\tR\adeleted\"\xb8\x01\n" +
+	"\x15GetStreamUsageRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x120\n" +
+	"\x05until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12)\n" +
+	"\x02by\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x02by\"\xda\x01\n" +
+	"\x16GetStreamUsageResponse\x12.\n" +
+	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12)\n" +
+	"\x02by\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x02by\x123\n" +
+	"\awindows\x18\x04 \x03(\v2\x19.strmlocal.v1.UsageWindowR\awindows\"\x99\x01\n" +
+	"\vUsageWindow\x12.\n" +
+	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\x12\x12\n" +
+	"\x04rate\x18\x04 \x01(\x01R\x04rate*c\n" +
 	"\vConsentType\x12\x1c\n" +
 	"\x18CONSENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONSENT_TYPE_CUMULATIVE\x10\x01\x12\x19\n" +
-	"\x15CONSENT_TYPE_GRANULAR\x10\x022\xdf\x02\n" +
+	"\x15CONSENT_TYPE_GRANULAR\x10\x022\xbc\x03\n" +
 	"\rStreamService\x12U\n" +
 	"\fCreateStream\x12!.strmlocal.v1.CreateStreamRequest\x1a\".strmlocal.v1.CreateStreamResponse\x12L\n" +
 	"\tGetStream\x12\x1e.strmlocal.v1.GetStreamRequest\x1a\x1f.strmlocal.v1.GetStreamResponse\x12R\n" +
 	"\vListStreams\x12 .strmlocal.v1.ListStreamsRequest\x1a!.strmlocal.v1.ListStreamsResponse\x12U\n" +
-	"\fDeleteStream\x12!.strmlocal.v1.DeleteStreamRequest\x1a\".strmlocal.v1.DeleteStreamResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"
+	"\fDeleteStream\x12!.strmlocal.v1.DeleteStreamRequest\x1a\".strmlocal.v1.DeleteStreamResponse\x12[\n" +
+	"\x0eGetStreamUsage\x12#.strmlocal.v1.GetStreamUsageRequest\x1a$.strmlocal.v1.GetStreamUsageResponseB=Z;github.com/strmlocal/strmlocal/api/strmlocal/v1;strmlocalv1b\x06proto3"
 
 var (
 	file_strmlocal_v1_stream_proto_rawDescOnce sync.Once
@@ -827,25 +1070,29 @@ func file_strmlocal_v1_stream_proto_rawDescGZIP() []byte {
 }
 
 var file_strmlocal_v1_stream_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strmlocal_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strmlocal_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strmlocal_v1_stream_proto_goTypes = []any{
-	(ConsentType)(0),              // 0: strmlocal.v1.ConsentType
-	(*MaskedFields)(nil),          // 1: strmlocal.v1.MaskedFields
-	(*Stream)(nil),                // 2: strmlocal.v1.Stream
-	(*Credentials)(nil),           // 3: strmlocal.v1.Credentials
-	(*CreateStreamRequest)(nil),   // 4: strmlocal.v1.CreateStreamRequest
-	(*CreateStreamResponse)(nil),  // 5: strmlocal.v1.CreateStreamResponse
-	(*GetStreamRequest)(nil),      // 6: strmlocal.v1.GetStreamRequest
-	(*GetStreamResponse)(nil),     // 7: strmlocal.v1.GetStreamResponse
-	(*ListStreamsRequest)(nil),    // 8: strmlocal.v1.ListStreamsRequest
-	(*ListStreamsResponse)(nil),   // 9: strmlocal.v1.ListStreamsResponse
-	(*DeleteStreamRequest)(nil),   // 10: strmlocal.v1.DeleteStreamRequest
-	(*DeleteStreamResponse)(nil),  // 11: strmlocal.v1.DeleteStreamResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(ConsentType)(0),               // 0: strmlocal.v1.ConsentType
+	(*MaskedFields)(nil),           // 1: strmlocal.v1.MaskedFields
+	(*Stream)(nil),                 // 2: strmlocal.v1.Stream
+	(*Credentials)(nil),            // 3: strmlocal.v1.Credentials
+	(*CreateStreamRequest)(nil),    // 4: strmlocal.v1.CreateStreamRequest
+	(*CreateStreamResponse)(nil),   // 5: strmlocal.v1.CreateStreamResponse
+	(*GetStreamRequest)(nil),       // 6: strmlocal.v1.GetStreamRequest
+	(*GetStreamResponse)(nil),      // 7: strmlocal.v1.GetStreamResponse
+	(*ListStreamsRequest)(nil),     // 8: strmlocal.v1.ListStreamsRequest
+	(*ListStreamsResponse)(nil),    // 9: strmlocal.v1.ListStreamsResponse
+	(*DeleteStreamRequest)(nil),    // 10: strmlocal.v1.DeleteStreamRequest
+	(*DeleteStreamResponse)(nil),   // 11: strmlocal.v1.DeleteStreamResponse
+	(*GetStreamUsageRequest)(nil),  // 12: strmlocal.v1.GetStreamUsageRequest
+	(*GetStreamUsageResponse)(nil), // 13: strmlocal.v1.GetStreamUsageResponse
+	(*UsageWindow)(nil),            // 14: strmlocal.v1.UsageWindow
+	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 16: google.protobuf.Duration
 }
 var file_strmlocal_v1_stream_proto_depIdxs = []int32{
 	3,  // 0: strmlocal.v1.Stream.credentials:type_name -> strmlocal.v1.Credentials
-	12, // 1: strmlocal.v1.Stream.create_time:type_name -> google.protobuf.Timestamp
+	15, // 1: strmlocal.v1.Stream.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: strmlocal.v1.Stream.consent_type:type_name -> strmlocal.v1.ConsentType
 	1,  // 3: strmlocal.v1.Stream.masked_fields:type_name -> strmlocal.v1.MaskedFields
 	0,  // 4: strmlocal.v1.CreateStreamRequest.consent_type:type_name -> strmlocal.v1.ConsentType
@@ -853,19 +1100,30 @@ var file_strmlocal_v1_stream_proto_depIdxs = []int32{
 	2,  // 6: strmlocal.v1.CreateStreamResponse.stream:type_name -> strmlocal.v1.Stream
 	2,  // 7: strmlocal.v1.GetStreamResponse.stream:type_name -> strmlocal.v1.Stream
 	2,  // 8: strmlocal.v1.ListStreamsResponse.streams:type_name -> strmlocal.v1.Stream
-	4,  // 9: strmlocal.v1.StreamService.CreateStream:input_type -> strmlocal.v1.CreateStreamRequest
-	6,  // 10: strmlocal.v1.StreamService.GetStream:input_type -> strmlocal.v1.GetStreamRequest
-	8,  // 11: strmlocal.v1.StreamService.ListStreams:input_type -> strmlocal.v1.ListStreamsRequest
-	10, // 12: strmlocal.v1.StreamService.DeleteStream:input_type -> strmlocal.v1.DeleteStreamRequest
-	5,  // 13: strmlocal.v1.StreamService.CreateStream:output_type -> strmlocal.v1.CreateStreamResponse
-	7,  // 14: strmlocal.v1.StreamService.GetStream:output_type -> strmlocal.v1.GetStreamResponse
-	9,  // 15: strmlocal.v1.StreamService.ListStreams:output_type -> strmlocal.v1.ListStreamsResponse
-	11, // 16: strmlocal.v1.StreamService.DeleteStream:output_type -> strmlocal.v1.DeleteStreamResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	15, // 9: strmlocal.v1.GetStreamUsageRequest.from:type_name -> google.protobuf.Timestamp
+	15, // 10: strmlocal.v1.GetStreamUsageRequest.until:type_name -> google.protobuf.Timestamp
+	16, // 11: strmlocal.v1.GetStreamUsageRequest.by:type_name -> google.protobuf.Duration
+	15, // 12: strmlocal.v1.GetStreamUsageResponse.from:type_name -> google.protobuf.Timestamp
+	15, // 13: strmlocal.v1.GetStreamUsageResponse.until:type_name -> google.protobuf.Timestamp
+	16, // 14: strmlocal.v1.GetStreamUsageResponse.by:type_name -> google.protobuf.Duration
+	14, // 15: strmlocal.v1.GetStreamUsageResponse.windows:type_name -> strmlocal.v1.UsageWindow
+	15, // 16: strmlocal.v1.UsageWindow.from:type_name -> google.protobuf.Timestamp
+	15, // 17: strmlocal.v1.UsageWindow.until:type_name -> google.protobuf.Timestamp
+	4,  // 18: strmlocal.v1.StreamService.CreateStream:input_type -> strmlocal.v1.CreateStreamRequest
+	6,  // 19: strmlocal.v1.StreamService.GetStream:input_type -> strmlocal.v1.GetStreamRequest
+	8,  // 20: strmlocal.v1.StreamService.ListStreams:input_type -> strmlocal.v1.ListStreamsRequest
+	10, // 21: strmlocal.v1.StreamService.DeleteStream:input_type -> strmlocal.v1.DeleteStreamRequest
+	12, // 22: strmlocal.v1.StreamService.GetStreamUsage:input_type -> strmlocal.v1.GetStreamUsageRequest
+	5,  // 23: strmlocal.v1.StreamService.CreateStream:output_type -> strmlocal.v1.CreateStreamResponse
+	7,  // 24: strmlocal.v1.StreamService.GetStream:output_type -> strmlocal.v1.GetStreamResponse
+	9,  // 25: strmlocal.v1.StreamService.ListStreams:output_type -> strmlocal.v1.ListStreamsResponse
+	11, // 26: strmlocal.v1.StreamService.DeleteStream:output_type -> strmlocal.v1.DeleteStreamResponse
+	13, // 27: strmlocal.v1.StreamService.GetStreamUsage:output_type -> strmlocal.v1.GetStreamUsageResponse
+	23, // [23:28] is the sub-list for method output_type
+	18, // [18:23] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_strmlocal_v1_stream_proto_init() }
@@ -873,13 +1131,14 @@ func file_strmlocal_v1_stream_proto_init() {
 	if File_strmlocal_v1_stream_proto != nil {
 		return
 	}
+	file_strmlocal_v1_stream_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strmlocal_v1_stream_proto_rawDesc), len(file_strmlocal_v1_stream_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

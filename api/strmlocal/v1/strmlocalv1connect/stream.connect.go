@@ -44,6 +44,9 @@ const (
 	// StreamServiceDeleteStreamProcedure is the fully-qualified name of the StreamService's
 	// DeleteStream RPC.
 	StreamServiceDeleteStreamProcedure = "/strmlocal.v1.StreamService/DeleteStream"
+	// StreamServiceGetStreamUsageProcedure is the fully-qualified name of the StreamService's
+	// GetStreamUsage RPC.
+	StreamServiceGetStreamUsageProcedure = "/strmlocal.v1.StreamService/GetStreamUsage"
 )
 
 // StreamServiceClient is a client for the strmlocal.v1.StreamService service.
@@ -58,6 +61,10 @@ type StreamServiceClient interface {
 	// DeleteStream deletes a stream and every event it holds. A source
 	// stream with derived streams needs recursive, which deletes them too.
 	DeleteStream(context.Context, *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error)
+	// GetStreamUsage counts a stream's events in windows of a time span
+	// (docs/metrics.md): a source stream the events it retains, from its
+	// time index; a derived stream what it shows, read through its view.
+	GetStreamUsage(context.Context, *connect.Request[v1.GetStreamUsageRequest]) (*connect.Response[v1.GetStreamUsageResponse], error)
 }
 
 // NewStreamServiceClient constructs a client for the strmlocal.v1.StreamService service. By
@@ -95,15 +102,22 @@ func NewStreamServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(streamServiceMethods.ByName("DeleteStream")),
 			connect.WithClientOptions(opts...),
 		),
+		getStreamUsage: connect.NewClient[v1.GetStreamUsageRequest, v1.GetStreamUsageResponse](
+			httpClient,
+			baseURL+StreamServiceGetStreamUsageProcedure,
+			connect.WithSchema(streamServiceMethods.ByName("GetStreamUsage")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // streamServiceClient implements StreamServiceClient.
 type streamServiceClient struct {
-	createStream *connect.Client[v1.CreateStreamRequest, v1.CreateStreamResponse]
-	getStream    *connect.Client[v1.GetStreamRequest, v1.GetStreamResponse]
-	listStreams  *connect.Client[v1.ListStreamsRequest, v1.ListStreamsResponse]
-	deleteStream *connect.Client[v1.DeleteStreamRequest, v1.DeleteStreamResponse]
+	createStream   *connect.Client[v1.CreateStreamRequest, v1.CreateStreamResponse]
+	getStream      *connect.Client[v1.GetStreamRequest, v1.GetStreamResponse]
+	listStreams    *connect.Client[v1.ListStreamsRequest, v1.ListStreamsResponse]
+	deleteStream   *connect.Client[v1.DeleteStreamRequest, v1.DeleteStreamResponse]
+	getStreamUsage *connect.Client[v1.GetStreamUsageRequest, v1.GetStreamUsageResponse]
 }
 
 // CreateStream calls strmlocal.v1.StreamService.CreateStream.
@@ -126,6 +140,11 @@ func (c *streamServiceClient) DeleteStream(ctx context.Context, req *connect.Req
 	return c.deleteStream.CallUnary(ctx, req)
 }
 
+// GetStreamUsage calls strmlocal.v1.StreamService.GetStreamUsage.
+func (c *streamServiceClient) GetStreamUsage(ctx context.Context, req *connect.Request[v1.GetStreamUsageRequest]) (*connect.Response[v1.GetStreamUsageResponse], error) {
+	return c.getStreamUsage.CallUnary(ctx, req)
+}
+
 // StreamServiceHandler is an implementation of the strmlocal.v1.StreamService service.
 type StreamServiceHandler interface {
 	// CreateStream creates a stream with fresh credentials. The client secret
@@ -138,6 +157,10 @@ type StreamServiceHandler interface {
 	// DeleteStream deletes a stream and every event it holds. A source
 	// stream with derived streams needs recursive, which deletes them too.
 	DeleteStream(context.Context, *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error)
+	// GetStreamUsage counts a stream's events in windows of a time span
+	// (docs/metrics.md): a source stream the events it retains, from its
+	// time index; a derived stream what it shows, read through its view.
+	GetStreamUsage(context.Context, *connect.Request[v1.GetStreamUsageRequest]) (*connect.Response[v1.GetStreamUsageResponse], error)
 }
 
 // NewStreamServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -171,6 +194,12 @@ func NewStreamServiceHandler(svc StreamServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(streamServiceMethods.ByName("DeleteStream")),
 		connect.WithHandlerOptions(opts...),
 	)
+	streamServiceGetStreamUsageHandler := connect.NewUnaryHandler(
+		StreamServiceGetStreamUsageProcedure,
+		svc.GetStreamUsage,
+		connect.WithSchema(streamServiceMethods.ByName("GetStreamUsage")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strmlocal.v1.StreamService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StreamServiceCreateStreamProcedure:
@@ -181,6 +210,8 @@ func NewStreamServiceHandler(svc StreamServiceHandler, opts ...connect.HandlerOp
 			streamServiceListStreamsHandler.ServeHTTP(w, r)
 		case StreamServiceDeleteStreamProcedure:
 			streamServiceDeleteStreamHandler.ServeHTTP(w, r)
+		case StreamServiceGetStreamUsageProcedure:
+			streamServiceGetStreamUsageHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -204,4 +235,8 @@ func (UnimplementedStreamServiceHandler) ListStreams(context.Context, *connect.R
 
 func (UnimplementedStreamServiceHandler) DeleteStream(context.Context, *connect.Request[v1.DeleteStreamRequest]) (*connect.Response[v1.DeleteStreamResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.StreamService.DeleteStream is not implemented"))
+}
+
+func (UnimplementedStreamServiceHandler) GetStreamUsage(context.Context, *connect.Request[v1.GetStreamUsageRequest]) (*connect.Response[v1.GetStreamUsageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strmlocal.v1.StreamService.GetStreamUsage is not implemented"))
 }
