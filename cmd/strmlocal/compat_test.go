@@ -20,10 +20,7 @@ func TestCurlWalkthrough(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed: make test installs it (see the Makefile's test-deps)")
 	}
-	bin := filepath.Join(t.TempDir(), "strmlocal")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	sb := strmtest.New(t)
 	script, _ := filepath.Abs("../../testdata/compat/curl.sh")
 	cmd := exec.Command("bash", script)
