@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -190,17 +191,27 @@ func (a *App) sink(c *catalog.Connector) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	config := c.Config
-	if c.Sealed != nil {
-		secret, err := a.keys.Unseal(c.Sealed, sealLabel(c.Name))
-		if err != nil {
-			return nil, err
-		}
-		if config, err = joinSecrets(c.Config, secret); err != nil {
-			return nil, fmt.Errorf("data connector %q: stored config is corrupt", c.Name)
-		}
+	config, err := a.plainConfig(c)
+	if err != nil {
+		return nil, err
 	}
 	return k.open(config, k.schema)
+}
+
+// plainConfig is a saved connector's whole config, its secrets unsealed.
+func (a *App) plainConfig(c *catalog.Connector) (json.RawMessage, error) {
+	if c.Sealed == nil {
+		return c.Config, nil
+	}
+	secret, err := a.keys.Unseal(c.Sealed, sealLabel(c.Name))
+	if err != nil {
+		return nil, err
+	}
+	config, err := joinSecrets(c.Config, secret)
+	if err != nil {
+		return nil, fmt.Errorf("data connector %q: stored config is corrupt", c.Name)
+	}
+	return config, nil
 }
 
 // TestConnector connects to a saved connector (name) or to one not saved

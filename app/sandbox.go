@@ -725,15 +725,9 @@ func (p *planner) planConnectors(doc *Sandbox) error {
 
 // connectorConfig is a saved connector's whole config, secrets unsealed.
 func (a *App) connectorConfig(c *catalog.Connector) (map[string]json.RawMessage, error) {
-	config := []byte(c.Config)
-	if c.Sealed != nil {
-		secret, err := a.keys.Unseal(c.Sealed, sealLabel(c.Name))
-		if err != nil {
-			return nil, err
-		}
-		if config, err = joinSecrets(c.Config, secret); err != nil {
-			return nil, fmt.Errorf("data connector %q: stored config is corrupt", c.Name)
-		}
+	config, err := a.plainConfig(c)
+	if err != nil {
+		return nil, err
 	}
 	m := map[string]json.RawMessage{}
 	if err := json.Unmarshal(config, &m); err != nil {
