@@ -140,6 +140,10 @@ type App struct {
 	ctx     context.Context // cancelled by Close: ends background work
 	stop    context.CancelFunc
 
+	// forgetMu serialises the event index catch-ups of forgets against
+	// each other and against dropping a stream (keys.go).
+	forgetMu sync.Mutex
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -44,13 +45,16 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	idx := make([]int, 0, len(bodies))
 	now := a.opts.Clock.Now().UTC()
 	var meta engine.RecordMeta
+	// The key links and subject records new to this batch go into its own
+	// group commit (keys/pending.go): one write, one fsync.
+	pending := a.keys.Pending()
 	for i, body := range bodies {
 		ev, cc, err := engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
 		if err != nil {
 			results[i].Err = err
 			continue
 		}
-		value, err := a.seal(st.ID, ev, cc, now, &meta)
+		value, err := a.seal(st.ID, ev, cc, now, &meta, pending)
 		if err != nil {
 			a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
 			return nil, store.FullError(err)
@@ -61,7 +65,11 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	if len(recs) == 0 {
 		return results, nil
 	}
-	first, err := a.log.Append(ctx, st.ID, recs)
+	var also log.Also
+	if !pending.Empty() {
+		also = pending
+	}
+	first, err := a.log.AppendAlso(ctx, st.ID, recs, also)
 	if err != nil {
 		a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
 		return nil, store.FullError(err)
@@ -74,12 +82,12 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 
 // seal fills in strmMeta (nonce, timestamp, key link), encrypts the PII
 // fields with the event's key and returns the encoded event; meta describes
-// it.
-func (a *App) seal(stream log.StreamID, ev *engine.Event, cc *engine.CompiledContract, now time.Time, meta *engine.RecordMeta) ([]byte, error) {
+// it. The key's writes not yet stored are added to pending.
+func (a *App) seal(stream log.StreamID, ev *engine.Event, cc *engine.CompiledContract, now time.Time, meta *engine.RecordMeta, pending *keys.Pending) ([]byte, error) {
 	// Read key and subject before encryption: they are often PII themselves.
 	keyValue, _ := cc.KeyValue(ev)
 	subject, _ := cc.DataSubjectValue(ev)
-	key, err := a.keys.For(stream, keyValue, subject)
+	key, err := a.keys.ForAppend(stream, keyValue, subject, pending)
 	if err != nil {
 		return nil, err
 	}

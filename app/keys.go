@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/keys"
@@ -48,37 +49,125 @@ func (a *App) Forget(subject string) (Forgotten, error) {
 	return Forgotten{KeyLinks: len(links), Events: events}, err
 }
 
-// countEvents counts the events encrypted with any of links, by scanning
-// the metadata of their streams' logs.
+// indexChunk bounds the offsets one event index batch covers, and so the
+// records counting reads for a span that retention cut.
+const indexChunk = 1 << 16
+
+// countEvents counts the stored events encrypted with any of links. It
+// brings the event index of their streams up to their ends (keys.IndexEvents:
+// the records not indexed yet are read once, their metadata only), then
+// adds up the links' spans: a span that retention cut is counted by reading
+// what is left of it. So the cost is the links' events, plus whatever was
+// appended since the last count, not the streams' size.
 func (a *App) countEvents(links []keys.Link) (uint64, error) {
-	byStream := map[log.StreamID]map[string]bool{}
+	byStream := map[log.StreamID][]keys.Link{}
 	for _, l := range links {
-		if byStream[l.Stream] == nil {
-			byStream[l.Stream] = map[string]bool{}
+		byStream[l.Stream] = append(byStream[l.Stream], l)
+	}
+	// One catch-up at a time, and none while a stream is dropped
+	// (DeleteStream): the index of a dropped stream is deleted with it.
+	a.forgetMu.Lock()
+	defer a.forgetMu.Unlock()
+	var n uint64
+	for id, links := range byStream {
+		c, err := a.countStream(id, links)
+		if errors.Is(err, log.ErrDropped) {
+			continue
 		}
-		byStream[l.Stream][l.ID] = true
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
+}
+
+// countStream is countEvents for the links of one stream. REQUIRES:
+// forgetMu held.
+func (a *App) countStream(id log.StreamID, links []keys.Link) (uint64, error) {
+	if err := a.indexEvents(id); err != nil {
+		return 0, err
+	}
+	first, _, err := a.log.Bounds(id)
+	if err != nil {
+		return 0, err
 	}
 	var n uint64
-	for id, set := range byStream {
-		for from := uint64(0); ; {
-			recs, err := a.log.Read(id, from, MaxPageRecords)
-			if errors.Is(err, log.ErrDropped) || len(recs) == 0 {
-				break
-			}
-			if err != nil {
-				return 0, err
-			}
-			for _, r := range recs {
-				m, err := engine.ParseRecordMeta(r.Meta)
+	for _, l := range links {
+		spans, err := a.keys.EventSpans(l.ID)
+		if err != nil {
+			return 0, err
+		}
+		for _, sp := range spans {
+			switch {
+			case sp.Last < first:
+			case sp.First >= first:
+				n += sp.Count
+			default:
+				c, err := a.scanLink(id, l.ID, first, sp.Last+1)
 				if err != nil {
 					return 0, err
 				}
-				if set[m.KeyLink] {
-					n++
-				}
+				n += c
 			}
-			from = recs[len(recs)-1].Offset + 1
 		}
 	}
 	return n, nil
+}
+
+// indexEvents records in the event index the stream's records that are
+// not in it yet, up to its end. REQUIRES: forgetMu held.
+func (a *App) indexEvents(id log.StreamID) error {
+	from, err := a.keys.EventsIndexed(id)
+	if err != nil {
+		return err
+	}
+	_, end, err := a.log.Bounds(id)
+	if err != nil {
+		return err
+	}
+	spans := map[string]keys.EventSpan{}
+	for from < end {
+		to := min(from+indexChunk, end)
+		clear(spans)
+		next, err := a.log.ScanMeta(id, from, to, func(off uint64, meta []byte) error {
+			m, err := engine.ParseRecordMeta(meta)
+			if err != nil {
+				return fmt.Errorf("stream %d offset %d: %w", id, off, err)
+			}
+			sp, ok := spans[m.KeyLink]
+			if !ok {
+				sp.First = off
+			}
+			sp.Last = off
+			sp.Count++
+			spans[m.KeyLink] = sp
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := a.keys.IndexEvents(id, from, next, spans); err != nil {
+			return err
+		}
+		from = next
+	}
+	return nil
+}
+
+// scanLink counts the stream's records in offsets [from, to) encrypted
+// with link.
+func (a *App) scanLink(id log.StreamID, link string, from, to uint64) (uint64, error) {
+	var n uint64
+	_, err := a.log.ScanMeta(id, from, to, func(off uint64, meta []byte) error {
+		m, err := engine.ParseRecordMeta(meta)
+		if err != nil {
+			return fmt.Errorf("stream %d offset %d: %w", id, off, err)
+		}
+		if m.KeyLink == link {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

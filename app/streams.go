@@ -128,6 +128,8 @@ func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
 		}
 	}
 	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
+		a.forgetMu.Lock() // no event index catch-up meanwhile (keys.go)
+		defer a.forgetMu.Unlock()
 		dropKeys := a.keys.DropStream(id)
 		return a.log.Drop(id, func(b *pebble.Batch) error {
 			if err := also(b); err != nil {

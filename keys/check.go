@@ -2,12 +2,14 @@ package keys
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/log"
 )
 
 // Check verifies the key space against its invariants and returns every
@@ -23,9 +25,12 @@ import (
 //     hash;
 //   - subject entries and their reverse entries mirror each other and name
 //     live records;
+//   - every event span decodes, names a record and lies before its
+//     stream's event index cursor;
 //   - no other kind of key exists in the space;
 //   - every cached key is live in storage with the same metadata, and every
-//     current-link cache entry is cached as live too;
+//     current-link cache entry is cached as live too (a link or subject
+//     record that no append has written yet is skipped);
 //   - the counts of links (Counts) are those stored.
 //
 // Check unwraps every live keyset: it is for tests and diagnostics.
@@ -47,6 +52,12 @@ func (ks *Keys) Check() error {
 	subjects := map[[hashLen + 16]byte]bool{}
 	reverse := map[[hashLen + 16]byte]bool{}
 	var currents [][]byte
+	type linkSpan struct {
+		id uuid.UUID
+		EventSpan
+	}
+	var spans []linkSpan
+	indexed := map[log.StreamID]uint64{}
 	sawHashKey := false
 
 	err := store.Scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
@@ -105,6 +116,28 @@ func (ks *Keys) Check() error {
 				copy(e[hashLen:], k[2:2+16])
 				reverse[e] = true
 			}
+		case kindEvents:
+			if len(k) != 2+16+8 {
+				bad("key %x: malformed event span", k)
+				return nil
+			}
+			sp, err := decodeEventSpan(k, v)
+			if err != nil {
+				bad("%v", err)
+				return nil
+			}
+			spans = append(spans, linkSpan{idSuffix(k[:2+16]), sp})
+		case kindIndexed:
+			if len(k) != 2+8 {
+				bad("key %x: malformed event index cursor", k)
+				return nil
+			}
+			next, n := binary.Uvarint(v)
+			if n <= 0 || n != len(v) {
+				bad("key %x: malformed event index cursor", k)
+				return nil
+			}
+			indexed[log.StreamID(binary.BigEndian.Uint64(k[2:]))] = next
 		default:
 			bad("key %x: unknown kind", k)
 		}
@@ -203,13 +236,28 @@ func (ks *Keys) Check() error {
 		}
 	}
 
+	for _, sp := range spans {
+		switch r := records[sp.id]; {
+		case r == nil:
+			bad("event span names key link %s, which has no record", sp.id)
+		case sp.Last >= indexed[r.Stream]:
+			bad("event span %d-%d of key link %s is past its stream's event index cursor %d", sp.First, sp.Last, sp.id, indexed[r.Stream])
+		}
+	}
+
 	ks.mu.RLock()
 	for id, k := range ks.live {
+		if k.pend != nil {
+			continue // not written yet: no stored event names it (pending.go)
+		}
 		r := records[id]
 		if r == nil || r.Shredded || r.Link != k.Link || r.vh != k.vh {
 			bad("cached key link %s is not live in storage as cached", id)
 		}
-		for sh := range k.subjects {
+		for sh, e := range k.subjects {
+			if e != nil {
+				continue // not written yet
+			}
 			var e [hashLen + 16]byte
 			copy(e[:hashLen], sh[:])
 			copy(e[hashLen:], id[:])

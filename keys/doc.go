@@ -33,21 +33,32 @@
 //	e | expires (8) | link              → ∅   live links by expiry (Sweep, NextExpiry)
 //	p | subject hash (32) | link        → ∅   links recorded for a subject (Forget)
 //	r | link | subject hash (32)        → ∅   the same, reversed (to drop p entries on shred)
+//	n | link | first offset (8)         → count, last - first: a span of the link's events
+//	i | stream (8)                      → offset up to which the n entries of the stream's links are recorded
 //
 // each after the store.SpaceKeys byte; integers are big-endian, times are
 // Unix nanoseconds with the sign bit flipped so that they sort. Shredding a
 // link rewrites its record as a tombstone and deletes its e, p and r
-// entries and its c entry if still current, in one batch.
+// entries and its c entry if still current, in one batch. The n and i
+// entries are the event index (IndexEvents): derived from the log by the
+// caller, so that counting a link's events reads its spans, not its stream;
+// a shredded link keeps its spans, as it keeps its tombstone, until its
+// stream is dropped.
 //
 // # Durability
 //
-// For writes new links and subject records with pebble.NoSync. That is
-// safe because the caller (the engine) appends the event that uses the link
-// afterwards, to the same Pebble database, with a synced write, and
-// acknowledges the event only after that. Both writes go to the same WAL,
-// and syncing the WAL makes every write before it durable too; so a link is
-// durable before any acknowledged event names it. A crash in between loses
-// at most a link that no durable event uses. Sweep and Forget commit with
+// Ingest uses ForAppend: a new link or subject record is cached at once
+// and written by the first append that carries it, in the batch of that
+// append's group commit (Pending is its log.Also), so it costs no commit
+// of its own. Every append whose events use a link not yet written carries
+// its writes, and the first group that holds them writes them; a later
+// group is synced after it, as the log writes groups to the WAL in order
+// (pending.go). So a link is durable no later than any acknowledged event
+// that names it, and a crash loses at most links that no durable event
+// uses. For writes its own new links and subject records with
+// pebble.NoSync, which is safe when the event that uses them is appended
+// afterwards to the same database with a synced write: syncing the WAL
+// makes every write before it durable too. Sweep and Forget commit with
 // pebble.Sync, since they answer a user (and a forgotten subject must stay
 // forgotten); DropStream's deletions go into the caller's batch, which the
 // caller commits with pebble.Sync.
@@ -62,14 +73,21 @@
 //
 // For runs for every event, from many goroutines. Keys caches (stream,
 // value hash) → current Key, link ID → live Key, and the subjects recorded
-// per Key, filled lazily from Pebble (Open reads only the hash key, so it
-// takes the same time however many links exist). A For that hits the cache
+// per Key, filled lazily from Pebble (Open reads only the hash key and the
+// last expiry entry, so it takes the same time however many links exist).
+// Every link created since Open is cached, so a value missing from the
+// cache is looked up in Pebble only while a link stored before Open may
+// still be current (before the last ExpiresAt stored at Open), and a
+// subject only for a link stored before Open. A For that hits the cache
 // costs one HMAC (two with a subject) and a map lookup under a read lock:
 // no Pebble read, no keyset unwrap, no write, no allocation. On a miss, For
 // locks one of 64 stripes chosen by the value hash and looks again, so two
-// goroutines that see a value at once create one link. Sweep, Forget and DropStream take an exclusive
-// lock that the miss paths take shared, delete, then invalidate the
-// caches; so no cache entry outlives its key.
+// goroutines that see a value at once create one link. Sweep, Forget and
+// DropStream take an exclusive lock that the miss paths, and the log's
+// committer while it writes pending links, take shared, delete, then
+// invalidate the caches; so no cache entry outlives its key, and no
+// pending write lands after a shred (it is skipped once its link is no
+// longer cached as live).
 //
 // The caches hold every live key used since Open, until Sweep, Forget or
 // DropStream deletes it: about 1.8 KB each (measured with tink-go 2.9), so

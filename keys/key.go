@@ -51,9 +51,16 @@ type Key struct {
 	d      tink.DeterministicAEAD // nil when shredded
 	vh     digest                 // value digest, to drop the current-link entry
 
-	// subjects are the subject hashes recorded against this link.
+	// subjects are the subject hashes recorded against this link, each
+	// with its entry while that is not written yet (pending.go), else nil.
 	// REQUIRES: Keys.mu held.
-	subjects map[digest]struct{}
+	subjects map[digest]*entry
+	// pend is the link's own entry while it is not written yet.
+	// REQUIRES: Keys.mu held.
+	pend *entry
+	// fresh says the link was created since Open, so subjects holds every
+	// subject recorded against it.
+	fresh bool
 
 	// recent remembers the last few encryptions and decryptions: the same
 	// (path, plaintext, ciphertext) triples serve both ways. A key belongs
@@ -156,10 +163,13 @@ func keysetAD(id uuid.UUID) []byte {
 	return append([]byte("strmlocal keys: keyset of link "), id[:]...)
 }
 
+// aesSIVTemplate is built once: NewHandle only reads it.
+var aesSIVTemplate = daead.AESSIVKeyTemplate()
+
 // newKey returns a fresh single-key AES-256-SIV keyset for link id and its
 // wrapped form.
 func newKey(id uuid.UUID, master tink.AEAD) (*Key, []byte, error) {
-	h, err := keyset.NewHandle(daead.AESSIVKeyTemplate())
+	h, err := keyset.NewHandle(aesSIVTemplate)
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: new keyset: %w", err)
 	}

@@ -111,6 +111,22 @@ type Keys struct {
 	// creating the link for one value make one link.
 	stripes [64]sync.Mutex
 
+	// writeMu serialises the writing of new links and subject records
+	// (pending.go): the log's committer holds it, with opMu shared, from a
+	// group's first Pending.Add to its last Done.
+	writeMu sync.Mutex
+	claimed []*entry // entries claimed by the group being written; REQUIRES: writeMu held
+	// groupDepth counts the Adds of the group being written without their
+	// Done. Only the log's committer goroutine touches it.
+	groupDepth int
+
+	// liveBefore bounds the ExpiresAt of every link live in storage at
+	// Open. A link is current only before its RotatesAt, which is not
+	// after its ExpiresAt; every link created since Open is cached; so
+	// from liveBefore on, a value not cached has no current link and For
+	// need not look in storage.
+	liveBefore time.Time
+
 	// mu guards the caches. INVARIANT: every cached Key is live in Pebble,
 	// except for the moments between a delete's commit and its
 	// invalidation, both of which happen under opMu held exclusively.
@@ -152,10 +168,33 @@ func Open(db *pebble.DB, opts Options) (*Keys, error) {
 		live:    make(map[uuid.UUID]*Key),
 	}
 	ks.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, hk)} }
+	if ks.liveBefore, err = lastExpiry(db); err != nil {
+		return nil, err
+	}
 	if err := ks.recount(db); err != nil {
 		return nil, fmt.Errorf("keys: count key links: %w", err)
 	}
 	return ks, nil
+}
+
+// lastExpiry returns the latest ExpiresAt of a live link in db, zero when
+// there is none: one seek at the end of the expiry index.
+func lastExpiry(db *pebble.DB) (time.Time, error) {
+	p := prefix(kindExpiry, 0)
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: store.PrefixEnd(p)})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("keys: read expiry index: %w", err)
+	}
+	var t time.Time
+	if it.Last() {
+		if k := it.Key(); len(k) >= 2+8 {
+			t = decodeTime(k[2 : 2+8])
+		}
+	}
+	if err := it.Close(); err != nil {
+		return time.Time{}, fmt.Errorf("keys: read expiry index: %w", err)
+	}
+	return t, nil
 }
 
 func loadHashKey(db *pebble.DB, master tink.AEAD) ([]byte, error) {
@@ -246,10 +285,32 @@ func (h *hasher) sum(s string) digest {
 // link with a new key. A non-empty subject (a data-subject ID) is recorded
 // against the link, once, so that Forget(subject) finds it.
 //
-// A new link or subject record is written without a sync; see doc.go for
-// why that is durable enough. For is safe for concurrent use; a call that
-// finds its link (and subject) cached reads no storage.
+// For writes a new link or subject record itself, without a sync (see
+// doc.go for why that is durable enough); ingest uses ForAppend instead,
+// which leaves the write to the append of the event. For is safe for
+// concurrent use; a call that finds its link (and subject) cached and
+// stored reads and writes no storage.
 func (ks *Keys) For(stream log.StreamID, keyValue, subject string) (*Key, error) {
+	p := Pending{ks: ks}
+	k, err := ks.ForAppend(stream, keyValue, subject, &p)
+	if err != nil || p.Empty() {
+		return k, err
+	}
+	if err := ks.write(&p); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// ForAppend is For for an event that will be appended to the log with p
+// as its log.Also (log.AppendAlso): a new link or subject record is not
+// written but added to p, and goes into the batch of the append's group
+// commit, as does one that another ForAppend created and that is not
+// written yet (pending.go). Until then the link is cached, so every event
+// of its value gets the same key. ForAppend is safe for concurrent use; a
+// call that finds its link (and subject) cached and stored reads no
+// storage, adds nothing to p and allocates nothing.
+func (ks *Keys) ForAppend(stream log.StreamID, keyValue, subject string, p *Pending) (*Key, error) {
 	vh := ks.valueHash(stream, keyValue)
 	var sh digest
 	if subject != "" {
@@ -260,17 +321,23 @@ func (ks *Keys) For(stream log.StreamID, keyValue, subject string) (*Key, error)
 	ks.mu.RLock()
 	k := ks.current[ck]
 	ok := k != nil && now.Before(k.RotatesAt)
-	if ok && subject != "" {
-		_, ok = k.subjects[sh]
+	var le, se *entry
+	if ok {
+		le = k.pend
+		if subject != "" {
+			se, ok = k.subjects[sh]
+		}
 	}
 	ks.mu.RUnlock()
-	if ok {
-		return k, nil
+	if !ok {
+		return ks.forSlow(ck, subject != "", sh, now, p)
 	}
-	return ks.forSlow(ck, subject != "", sh, now)
+	p.attach(le)
+	p.attach(se)
+	return k, nil
 }
 
-func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time) (*Key, error) {
+func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, p *Pending) (*Key, error) {
 	ks.opMu.RLock()
 	defer ks.opMu.RUnlock()
 	if ks.closed {
@@ -284,38 +351,27 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	b := ks.db.NewBatch()
-	defer b.Close()
 	created := k == nil
 	if created {
-		if k, err = ks.newLink(b, ck, now); err != nil {
+		if k, err = ks.newLink(ck, now); err != nil {
 			return nil, err
 		}
 	}
+	var se *entry
 	if hasSubject {
 		ks.mu.RLock()
 		_, known := k.subjects[sh]
 		ks.mu.RUnlock()
-		if !known && !created {
-			// Recorded before this Open?
+		if !known && !k.fresh {
+			// Recorded before this Open? (A link created since holds
+			// every subject recorded for it.)
 			if known, err = ks.has(subjectsKey(k.id, sh)); err != nil {
 				return nil, err
 			}
 		}
 		if !known {
-			_ = b.Set(subjectKey(sh, k.id), nil, nil)
-			_ = b.Set(subjectsKey(k.id, sh), nil, nil)
+			se = &entry{k: k, sh: sh}
 		}
-	}
-	if !b.Empty() {
-		// No sync: the caller's synced append of the event that uses k
-		// makes this durable (doc.go, Durability).
-		if err := b.Commit(pebble.NoSync); err != nil {
-			return nil, fmt.Errorf("keys: store key link %s: %w", k.ID, err)
-		}
-	}
-	if created {
-		ks.counts.live.Add(1)
 	}
 	ks.mu.Lock()
 	if created {
@@ -323,12 +379,16 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time) 
 	}
 	ks.current[ck] = k
 	if hasSubject {
-		k.subjects[sh] = struct{}{}
+		if have, ok := k.subjects[sh]; ok {
+			se = have
+		} else {
+			k.subjects[sh] = se
+		}
 	}
+	le := k.pend
 	ks.mu.Unlock()
-	if created {
-		ks.opts.Logger.Debug("key link created", "link", k.ID, "stream", uint64(k.Stream))
-	}
+	p.attach(le)
+	p.attach(se)
 	return k, nil
 }
 
@@ -343,6 +403,9 @@ func (ks *Keys) currentKey(ck cacheKey, now time.Time) (*Key, error) {
 		if now.Before(k.RotatesAt) {
 			return k, nil
 		}
+		return nil, nil
+	}
+	if !now.Before(ks.liveBefore) {
 		return nil, nil
 	}
 	v, err := ks.get(currentKey(ck.stream, ck.vh))
@@ -362,8 +425,9 @@ func (ks *Keys) currentKey(ck cacheKey, now time.Time) (*Key, error) {
 	return k, nil
 }
 
-// newLink adds a new link for ck to b and returns its key (not yet cached).
-func (ks *Keys) newLink(b *pebble.Batch, ck cacheKey, now time.Time) (*Key, error) {
+// newLink returns a new key for ck (not yet cached), with its writes
+// pending.
+func (ks *Keys) newLink(ck cacheKey, now time.Time) (*Key, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return nil, fmt.Errorf("keys: new key link ID: %w", err)
@@ -381,12 +445,10 @@ func (ks *Keys) newLink(b *pebble.Batch, ck cacheKey, now time.Time) (*Key, erro
 		ExpiresAt: created.Add(ks.opts.Rotation + ks.opts.Retention),
 	}
 	k.vh = ck.vh
-	k.subjects = make(map[digest]struct{})
+	k.subjects = make(map[digest]*entry)
+	k.fresh = true
 	r := &record{Link: k.Link, id: id, vh: ck.vh, wrapped: wrapped}
-	_ = b.Set(linkKey(id), r.encode(), nil)
-	_ = b.Set(streamKey(ck.stream, k.Created, id), nil, nil)
-	_ = b.Set(currentKey(ck.stream, ck.vh), id[:], nil)
-	_ = b.Set(expiryKey(k.ExpiresAt, id), nil, nil)
+	k.pend = &entry{k: k, link: true, rec: r.encode()}
 	return k, nil
 }
 
@@ -411,7 +473,7 @@ func (ks *Keys) load(id uuid.UUID) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.subjects = make(map[digest]struct{})
+	k.subjects = make(map[digest]*entry)
 	ks.mu.Lock()
 	if c := ks.live[id]; c != nil {
 		k = c // another reader was first
@@ -567,4 +629,12 @@ func (ks *Keys) DeriveSecret(label string) []byte {
 	mac.Write([]byte("strmlocal derived secret: "))
 	mac.Write([]byte(label))
 	return mac.Sum(nil)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

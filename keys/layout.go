@@ -21,6 +21,8 @@ const (
 	kindExpiry   byte = 'e' // expiry index of live links: expires, link ID
 	kindSubject  byte = 'p' // subject digest, link ID
 	kindSubjects byte = 'r' // link ID, subject digest (reverse of kindSubject)
+	kindEvents   byte = 'n' // event index: link ID, first offset (events.go)
+	kindIndexed  byte = 'i' // event index cursor: stream
 )
 
 const hashLen = 32 // HMAC-SHA256

@@ -129,16 +129,13 @@ func (ks *Keys) unindex(b *pebble.Batch, r *record) error {
 	if bytes.Equal(v, r.id[:]) {
 		_ = b.Delete(ck, nil)
 	}
-	sp := subjectsPrefix(r.id)
-	err = store.Scan(ks.db, sp, func(k, _ []byte) error {
+	// Point deletions, not a range: every iterator over a memtable
+	// fragments all of its range deletions again when one is added, so a
+	// range per shredded link made each later forget slower.
+	return store.Scan(ks.db, subjectsPrefix(r.id), func(k, _ []byte) error {
 		_ = b.Delete(subjectKey(hashSuffix(k), r.id), nil)
-		return nil
+		return b.Delete(k, nil)
 	})
-	if err != nil {
-		return err
-	}
-	_ = b.DeleteRange(sp, store.PrefixEnd(sp), nil)
-	return nil
 }
 
 // uncache drops id from the caches. REQUIRES: mu held.
@@ -156,8 +153,9 @@ func (ks *Keys) uncache(id uuid.UUID) {
 
 // DropStream returns a function that adds to a batch the deletion of
 // everything stored for stream: its links, tombstones, current-link and
-// subject entries. The caller commits the batch (with pebble.Sync), so that
-// deleting a stream is one atomic write across packages.
+// subject entries and its event index. The caller commits the batch (with
+// pebble.Sync), so that deleting a stream is one atomic write across
+// packages.
 //
 // REQUIRES: no For for stream runs during or after the call (the caller
 // has stopped accepting events for it). The function drops the stream from
@@ -171,6 +169,14 @@ func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
 		}
 		err := ks.eachRecord(ks.db, stream, func(r *record) error {
 			_ = b.Delete(linkKey(r.id), nil)
+			// Point deletions: a link has few spans, and a range
+			// deletion per link would cost every later read over them.
+			err := store.Scan(ks.db, eventsPrefix(r.id), func(k, _ []byte) error {
+				return b.Delete(k, nil)
+			})
+			if err != nil {
+				return err
+			}
 			if r.Shredded {
 				return nil
 			}
@@ -183,10 +189,14 @@ func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
 		_ = b.DeleteRange(sp, store.PrefixEnd(sp), nil)
 		cp := currentPrefix(stream)
 		_ = b.DeleteRange(cp, store.PrefixEnd(cp), nil)
+		_ = b.Delete(indexedKey(stream), nil)
 		ks.mu.Lock()
 		for id, k := range ks.live {
 			if k.Stream == stream {
 				ks.uncache(id)
+				// Should the batch not be committed, For finds it in
+				// storage again (Keys.liveBefore).
+				ks.liveBefore = later(ks.liveBefore, k.ExpiresAt)
 			}
 		}
 		ks.mu.Unlock()

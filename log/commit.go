@@ -30,6 +30,7 @@ const pipelineDepth = 2
 type flight struct {
 	b     *pebble.Batch
 	group []*appendReq
+	also  []Also // the Also of each request whose Add was called, in order
 	work  []pending
 	n     int // records in the group's live requests
 	live  int // requests without an error
@@ -73,6 +74,13 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 			req.err = err
 			continue
 		}
+		if req.also != nil {
+			f.also = append(f.also, req.also)
+			if err := req.also.Add(f.b); err != nil {
+				req.err = err
+				continue
+			}
+		}
 		req.first = p.st.next
 		for i := range req.recs {
 			w.add(f.b, req.id, &p.st, &req.recs[i], now)
@@ -92,6 +100,9 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 	if err := l.db.ApplyNoSyncWait(f.b, pebble.Sync); err != nil {
 		return w.abandon(f, err)
 	}
+	// Written to the WAL ahead of every later group: an append of a later
+	// group that relies on these writes is synced after them.
+	f.done(true)
 	for i := range f.work {
 		f.work[i].s.pend = f.work[i].st
 	}
@@ -111,9 +122,18 @@ func (w *groupWriter) abandon(f *flight, err error) *flight {
 			}
 		}
 	}
+	f.done(false)
 	f.b.Close()
 	answer(f.group)
 	return nil
+}
+
+// done tells every Also whose Add was called whether the batch was written.
+func (f *flight) done(ok bool) {
+	for _, a := range f.also {
+		a.Done(ok)
+	}
+	f.also = nil
 }
 
 func (w *groupWriter) pendingFor(f *flight, id StreamID) (*pending, error) {

@@ -148,6 +148,7 @@ type stream struct {
 type appendReq struct {
 	id    StreamID
 	recs  []Record
+	also  Also
 	first uint64
 	err   error
 	done  chan struct{}
@@ -203,6 +204,26 @@ func (l *Log) Close() error {
 // Once submitted, an append is not abandoned when ctx ends: it may already
 // be durable, so Append waits for the verdict.
 func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, error) {
+	return l.AppendAlso(ctx, id, recs, nil)
+}
+
+// Also is a caller's own writes that an append carries into the batch of
+// its group commit, so that they become durable with its records, by the
+// same fsync (the keys package's new key links, docs/log.md). The
+// committer goroutine calls Add for every append of a group that it
+// writes, after the appends before it in the group and before the batch is
+// written to the WAL; then, once the batch is written (ok) or abandoned,
+// Done for each of them, in the same order. Neither may wait for the log.
+// An error from Add fails that append alone; what Add put into b before
+// the error is written with the group.
+type Also interface {
+	Add(b *pebble.Batch) error
+	Done(ok bool)
+}
+
+// AppendAlso is Append with also's writes in the same atomic batch as the
+// records (also may be nil): when it returns nil, both are durable.
+func (l *Log) AppendAlso(ctx context.Context, id StreamID, recs []Record, also Also) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, ErrEmpty
 	}
@@ -210,13 +231,14 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 		return 0, err
 	}
 	req := l.reqPool.Get().(*appendReq)
-	req.id, req.recs, req.first, req.err = id, recs, 0, nil
+	req.id, req.recs, req.also, req.first, req.err = id, recs, also, 0, nil
 	l.sendMu.RLock()
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
 	if closed {
 		l.sendMu.RUnlock()
+		req.recs, req.also = nil, nil
 		l.reqPool.Put(req)
 		return 0, ErrClosed
 	}
@@ -224,7 +246,7 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 	l.sendMu.RUnlock()
 	<-req.done
 	first, err := req.first, req.err
-	req.recs = nil
+	req.recs, req.also = nil, nil
 	l.reqPool.Put(req)
 	return first, err
 }

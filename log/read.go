@@ -163,3 +163,60 @@ func (s *Subscription) Next(ctx context.Context) ([]Record, error) {
 		}
 	}
 }
+
+// ScanMeta calls fn with the offset and metadata of each record of the
+// stream in offsets [from, to) that is durable and retained, in order, and
+// stops at the first error fn returns. meta is valid only during the call:
+// nothing is copied, and values are not decoded. It returns the offset
+// after the last record it could visit: to, or the stream's end if that is
+// before it.
+func (l *Log) ScanMeta(id StreamID, from, to uint64, fn func(offset uint64, meta []byte) error) (uint64, error) {
+	st, _, err := l.view(id)
+	if err != nil {
+		return from, err
+	}
+	to = min(to, st.next)
+	if from = max(from, st.first); from >= to {
+		return to, nil
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: recordKey(id, from), UpperBound: recordKey(id, to)})
+	if err != nil {
+		return from, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		off := decodeU64Suffix(it.Key())
+		v, err := it.ValueAndErr()
+		var meta []byte
+		if err == nil {
+			meta, err = recordMeta(v)
+		}
+		if err != nil {
+			it.Close()
+			return from, fmt.Errorf("stream %d offset %d: %w", id, off, err)
+		}
+		if err := fn(off, meta); err != nil {
+			it.Close()
+			return from, err
+		}
+	}
+	return to, it.Close()
+}
+
+// recordMeta returns the metadata of the stored record value v, without
+// copying.
+func recordMeta(v []byte) ([]byte, error) {
+	if len(v) == 0 || v[0] != recordVersion {
+		return nil, fmt.Errorf("%w: record version", errCorrupt)
+	}
+	v = v[1:]
+	_, n := binary.Varint(v)
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: record time", errCorrupt)
+	}
+	v = v[n:]
+	ml, n := binary.Uvarint(v)
+	if n <= 0 || uint64(len(v)-n) < ml {
+		return nil, fmt.Errorf("%w: record meta", errCorrupt)
+	}
+	return v[n : n+int(ml)], nil
+}

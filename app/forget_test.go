@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// Forget counts the stored events of the forgotten links exactly, through
+// the event index: across forgets with events appended in between, across
+// a reopen of the data dir, and after retention cut a link's span.
+func TestForgetCountsThroughTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	st, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(events ...string) { // "session customer"
+		t.Helper()
+		bodies := make([][]byte, len(events))
+		for i, ev := range events {
+			var session, customer string
+			_, _ = fmt.Sscanf(ev, "%s %s", &session, &customer)
+			bodies[i] = forgetClick(session, customer, i)
+		}
+		res, err := a.Ingest(context.Background(), st, "streammachine/clickstream/1.0.0", engine.JSON, bodies)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	forget := func(subject string, want Forgotten) {
+		t.Helper()
+		if got, err := a.Forget(subject); got != want || err != nil {
+			t.Fatalf("Forget(%s) = %+v, %v; want %+v", subject, got, err, want)
+		}
+		if err := a.keys.Check(); err != nil {
+			t.Fatalf("keys.Check after Forget(%s): %v", subject, err)
+		}
+	}
+	indexed := func(want uint64) {
+		t.Helper()
+		if at, err := a.keys.EventsIndexed(st.ID); at != want || err != nil {
+			t.Fatalf("EventsIndexed = %d, %v; want %d", at, err, want)
+		}
+	}
+
+	// Offsets 0-5.
+	send("s1 alice", "s2 bob", "s1 alice", "s3 carol", "s2 bob", "s4 alice")
+	indexed(0)
+	forget("nobody", Forgotten{KeyLinks: 0, Events: 0}) // no links: nothing to index
+	indexed(0)
+	forget("carol", Forgotten{KeyLinks: 1, Events: 1})
+	indexed(6)
+	// Offsets 6-9: more of alice's links after the index was brought up.
+	send("s1 alice", "s5 dave", "s4 alice", "s5 dave")
+
+	a.Close()
+	if a, err = Open(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = a.Streams().Get("clicks"); err != nil {
+		t.Fatal(err)
+	}
+	indexed(6)
+	// Offsets 10-13.
+	send("s6 erin", "s2 bob", "s6 erin", "s6 erin")
+	forget("alice", Forgotten{KeyLinks: 2, Events: 5})
+	indexed(14)
+	forget("alice", Forgotten{KeyLinks: 0, Events: 0})
+
+	// Retention removes offsets 0-10: bob keeps his span 11-11 and none
+	// of 1-4, dave (7-9) keeps nothing, and erin's span 10-13 is cut: 11-13
+	// is read, and holds 2 of hers.
+	if n, err := trimTo(a.log, st.ID, 11); n != 11 || err != nil {
+		t.Fatalf("trim = %d, %v; want 11 records removed", n, err)
+	}
+	forget("bob", Forgotten{KeyLinks: 1, Events: 1})
+	forget("dave", Forgotten{KeyLinks: 1, Events: 0})
+	forget("erin", Forgotten{KeyLinks: 1, Events: 2})
+	indexed(14)
+
+	// Dropping the stream drops its index, and a forget meets no link.
+	send("s7 frank")
+	if _, err := a.DeleteStream("clicks", false); err != nil {
+		t.Fatal(err)
+	}
+	forget("frank", Forgotten{KeyLinks: 0, Events: 0})
+	indexed(0)
+}
+
+// trimTo removes the records of stream before offset keep by size
+// retention: it keeps at most the bytes of the records from keep on.
+func trimTo(l *log.Log, id log.StreamID, keep uint64) (uint64, error) {
+	var kept uint64
+	_, next, err := l.Bounds(id)
+	if err != nil {
+		return 0, err
+	}
+	recs, err := l.Read(id, keep, int(next-keep))
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range recs {
+		kept += uint64(len(r.Meta) + len(r.Value))
+	}
+	// The stored size of a record is a little more than its meta and
+	// value; allow for it without keeping one more record.
+	return l.Trim(id, log.Retention{MaxBytes: kept + uint64(len(recs))*16}, recs[0].Time)
+}

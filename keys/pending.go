@@ -1,0 +1,195 @@
+package keys
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// A new link, or a subject newly recorded against a link, is an entry: it
+// is cached (and so handed out by For) at once, and written to Pebble by
+// the first append that carries it (Pending, a log.Also), in the batch of
+// that append's group commit. Every For that returns a Key whose entries
+// are not written yet adds them to its Pending, so every append that uses
+// the link carries its writes until one of them is written: an append
+// whose group follows the one that wrote them is synced after them (one
+// WAL, written in group order), and an append that carries them writes
+// them itself. So no event is acknowledged before its link is durable, and
+// a link costs no commit of its own.
+//
+// Entries are written once: the first group writes them and later ones
+// skip them, so a write can never bring back a link that Forget or Sweep
+// shredded in between. The groups write them holding opMu shared, from
+// the first Add to the last Done, so a shred cannot fall between the check
+// that a link is still live and the write.
+
+// entry is one link's or one subject record's writes, not yet in storage.
+type entry struct {
+	k    *Key
+	link bool   // the link's record and its index entries; else a subject of k
+	sh   digest // the subject, when !link
+	rec  []byte // the link's encoded record, when link
+
+	// state moves unwritten → claimed (in the group being written) →
+	// written, or back to unwritten when that group is abandoned.
+	// REQUIRES: Keys.writeMu held.
+	state entryState
+}
+
+type entryState uint8
+
+const (
+	unwritten entryState = iota
+	claimed
+	written
+)
+
+// add puts e's writes into b.
+func (e *entry) add(b *pebble.Batch) {
+	k := e.k
+	if !e.link {
+		_ = b.Set(subjectKey(e.sh, k.id), nil, nil) // Set fails only on a committed batch
+		_ = b.Set(subjectsKey(k.id, e.sh), nil, nil)
+		return
+	}
+	_ = b.Set(linkKey(k.id), e.rec, nil)
+	_ = b.Set(streamKey(k.Stream, k.Created, k.id), nil, nil)
+	_ = b.Set(currentKey(k.Stream, k.vh), k.id[:], nil)
+	_ = b.Set(expiryKey(k.ExpiresAt, k.id), nil, nil)
+}
+
+// Pending collects the writes that the keys For handed out for the events
+// of one append still need: it is the log.Also of that append
+// (log.AppendAlso). The zero value is not usable; get one with
+// Keys.Pending. A Pending is used by one goroutine at a time.
+type Pending struct {
+	ks      *Keys
+	entries []*entry
+}
+
+// Pending returns an empty Pending for the appends of ks's events.
+func (ks *Keys) Pending() *Pending { return &Pending{ks: ks} }
+
+// Empty says the events For returned keys for need no write: their append
+// needs no Also.
+func (p *Pending) Empty() bool { return len(p.entries) == 0 }
+
+func (p *Pending) attach(e *entry) {
+	if e == nil {
+		return
+	}
+	for _, have := range p.entries {
+		if have == e {
+			return
+		}
+	}
+	p.entries = append(p.entries, e)
+}
+
+// Add puts into b the writes of p not written yet, for links still live.
+// It is log.Also's Add: called by the log's committer goroutine only, with
+// a Done for every Add.
+func (p *Pending) Add(b *pebble.Batch) error {
+	ks := p.ks
+	if ks.groupDepth == 0 {
+		ks.opMu.RLock()
+		ks.writeMu.Lock()
+	}
+	ks.groupDepth++
+	if ks.closed {
+		return ErrClosed
+	}
+	ks.claim(p.entries, b)
+	return nil
+}
+
+// Done settles the writes of the group once the last of its Adds is done:
+// written when ok, else to be written by a later append.
+func (p *Pending) Done(ok bool) {
+	ks := p.ks
+	if ks.groupDepth--; ks.groupDepth > 0 {
+		return
+	}
+	ks.settle(ok)
+	ks.writeMu.Unlock()
+	ks.opMu.RUnlock()
+}
+
+// claim adds to b the writes of the entries neither written nor claimed
+// whose link is still live, and claims them. REQUIRES: opMu held shared,
+// writeMu held.
+func (ks *Keys) claim(entries []*entry, b *pebble.Batch) {
+	for _, e := range entries {
+		if e.state != unwritten {
+			continue
+		}
+		ks.mu.RLock()
+		live := ks.live[e.k.id] == e.k
+		ks.mu.RUnlock()
+		if !live {
+			// Shredded, or its stream dropped, since For handed it out:
+			// nothing may be written for it any more.
+			continue
+		}
+		e.add(b)
+		e.state = claimed
+		ks.claimed = append(ks.claimed, e)
+	}
+}
+
+// settle marks the claimed entries written (ok) or unwritten again, and
+// drops the written ones from their keys, so that For stops handing them
+// out. REQUIRES: opMu held shared, writeMu held.
+func (ks *Keys) settle(ok bool) {
+	if !ok {
+		for _, e := range ks.claimed {
+			e.state = unwritten
+		}
+		clear(ks.claimed)
+		ks.claimed = ks.claimed[:0]
+		return
+	}
+	ks.mu.Lock()
+	for _, e := range ks.claimed {
+		e.state = written
+		k := e.k
+		if e.link {
+			e.rec = nil
+			if k.pend == e {
+				k.pend = nil
+			}
+			ks.counts.live.Add(1)
+			ks.opts.Logger.Debug("key link created", "link", k.ID, "stream", uint64(k.Stream))
+		} else if k.subjects[e.sh] == e {
+			k.subjects[e.sh] = nil
+		}
+	}
+	ks.mu.Unlock()
+	clear(ks.claimed)
+	ks.claimed = ks.claimed[:0]
+}
+
+// write commits the writes of p not written yet in a batch of their own,
+// without a sync (For's own writes: see doc.go, Durability).
+func (ks *Keys) write(p *Pending) error {
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return ErrClosed
+	}
+	ks.writeMu.Lock()
+	defer ks.writeMu.Unlock()
+	b := ks.db.NewBatch()
+	defer b.Close()
+	ks.claim(p.entries, b)
+	if b.Empty() {
+		ks.settle(true)
+		return nil
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		ks.settle(false)
+		return fmt.Errorf("keys: store key link %s: %w", p.entries[0].k.ID, err)
+	}
+	ks.settle(true)
+	return nil
+}
