@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/strmlocal/strmlocal/catalog"
@@ -22,7 +23,9 @@ const (
 
 // Record is one stored event as a stream shows it: for a source stream as
 // stored (PII encrypted), for a derived stream its view (consent filter,
-// decryption, masking).
+// decryption, masking). Records of one Reader share the memory of their
+// metadata's strings and slices and of Applied's lists: read them, never
+// change them.
 type Record struct {
 	Offset uint64
 	// Time is the acceptance time.
@@ -92,6 +95,11 @@ type Reader struct {
 	id     log.StreamID        // the log read: a derived stream's source
 	view   *engine.View        // nil for a source stream
 	memo   *engine.DecryptMemo // derived streams only
+	meta   engine.MetaParser
+	// plans holds a plan per schema and contract met (last is the one used
+	// last): registered versions never change, so each is looked up once.
+	plans map[planKey]*plan
+	last  *plan
 	// gone remembers key links found shredded or missing: a shredded key
 	// never comes back, and keys.Get caches only live keys, so without it
 	// every record of a forgotten subject would cost a store read.
@@ -99,6 +107,18 @@ type Reader struct {
 
 	buf  []byte   // scratch space for rendering one record
 	recs []Record // the records returned last
+}
+
+type planKey struct{ schema, contract string }
+
+// plan is how a Reader shows the records of one schema and contract.
+type plan struct {
+	key planKey
+	*engine.ReadPlan
+	contract *catalog.Contract // nil when err is set
+	// err is why the contract is not there, or why the view cannot show
+	// its events: the records that need it fail with it.
+	err error
 }
 
 // Reader returns a reader of st.
@@ -164,9 +184,6 @@ func (r *Reader) ReadUntil(ctx context.Context, from, until uint64, limit int) (
 		limit = MaxPageRecords
 	}
 	r.reset()
-	if cap(r.recs) < limit {
-		r.recs = make([]Record, 0, limit) // bounded by MaxPageRecords
-	}
 	page := Page{Next: from}
 	size := 0
 	for len(r.recs) < limit && page.Next < until {
@@ -179,6 +196,9 @@ func (r *Reader) ReadUntil(ctx context.Context, from, until uint64, limit int) (
 			page.Records = r.recs
 			return page, err
 		}
+		// Room for what may be shown of raw, no more: a page that ends
+		// early at Options.PageBytes does not allocate for its limit.
+		r.recs = slices.Grow(r.recs, min(len(raw), limit-len(r.recs)))
 		for _, rec := range raw {
 			added, err := r.add(rec, &size)
 			if err != nil {
@@ -271,10 +291,11 @@ func (r *Reader) add(rec log.Record, size *int) (bool, error) {
 }
 
 // render turns a stored record into what the stream shows. keep is false
-// when the view drops it. The JSON is rendered in r.buf, which stays in the
-// cache from record to record, and copied out once, at its size.
+// when the view drops it. The event is decoded into its plan's memory and
+// its JSON rendered in r.buf, which stays in the cache from record to
+// record, and copied out once, at its size.
 func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
-	meta, err := engine.ParseRecordMeta(rec.Meta)
+	meta, err := r.meta.Parse(rec.Meta)
 	if err != nil {
 		return out, false, r.fail(rec, err)
 	}
@@ -282,18 +303,17 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 	if r.view != nil && !r.view.Keeps(meta.Consent) {
 		return out, false, nil
 	}
-	s, err := r.a.reg.Schema(meta.SchemaRef)
+	p, err := r.plan(meta)
 	if err != nil {
 		return out, false, r.fail(rec, err)
 	}
-	ev, err := s.DecodeStored(rec.Value)
+	ev, err := p.Decode(rec.Value)
 	if err != nil {
 		return out, false, r.fail(rec, fmt.Errorf("stored event does not decode: %w", err))
 	}
 	if r.view != nil {
-		c, err := r.a.reg.Contract(meta.ContractRef)
-		if err != nil {
-			return out, false, r.fail(rec, err)
+		if p.err != nil {
+			return out, false, r.fail(rec, p.err)
 		}
 		var dec engine.Decrypter
 		key, err := r.key(meta.KeyLink)
@@ -304,7 +324,7 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 			dec = r.memo.Through(key.ID, key)
 		}
 		// key == nil: crypto-shredded; the view shows ciphertext and says so.
-		if out.Applied, err = r.view.Apply(ev, c.CompiledContract, dec); err != nil {
+		if out.Applied, err = p.Apply(ev, dec); err != nil {
 			return out, false, r.fail(rec, err)
 		}
 		if !r.view.Emits(ev) {
@@ -314,11 +334,10 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 		// A source stream shows what is stored, but says when its
 		// ciphertext can no longer be decrypted by anyone. Only an event
 		// that holds PII ciphertext needs its key looked up.
-		c, err := r.a.reg.Contract(meta.ContractRef)
-		if err != nil {
-			return out, false, r.fail(rec, err)
+		if p.err != nil {
+			return out, false, r.fail(rec, p.err)
 		}
-		if c.HoldsPII(ev) {
+		if p.contract.HoldsPII(ev) {
 			key, err := r.key(meta.KeyLink)
 			if err != nil {
 				return out, false, r.fail(rec, err)
@@ -330,6 +349,48 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 	out.JSON = string(r.buf)
 	return out, true, nil
 }
+
+// plan returns the plan for records of meta's schema and contract. It fails
+// only when the schema is not there; what else stands in the way is the
+// plan's err.
+func (r *Reader) plan(meta engine.RecordMeta) (*plan, error) {
+	k := planKey{meta.SchemaRef, meta.ContractRef}
+	if r.last != nil && r.last.key == k {
+		return r.last, nil
+	}
+	if p, ok := r.plans[k]; ok {
+		r.last = p
+		return p, nil
+	}
+	s, err := r.a.reg.Schema(k.schema)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{key: k}
+	p.contract, p.err = r.a.reg.Contract(k.contract)
+	var cc *engine.CompiledContract
+	if p.err == nil {
+		cc = p.contract.CompiledContract
+	}
+	var view *engine.View
+	if p.err == nil {
+		view = r.view
+	}
+	if p.ReadPlan, err = engine.NewReadPlan(s.Schema, cc, view); err != nil {
+		p.err = err
+		if p.ReadPlan, err = engine.NewReadPlan(s.Schema, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	if r.plans == nil || len(r.plans) >= maxPlans {
+		r.plans = make(map[planKey]*plan)
+	}
+	r.plans[k], r.last = p, p
+	return p, nil
+}
+
+// maxPlans bounds Reader.plans; past it the set starts again.
+const maxPlans = 256
 
 // maxGone bounds Reader.gone; past it the set starts again.
 const maxGone = 4096

@@ -10,10 +10,10 @@ func (p *avroPlan) serialization() Serialization { return AvroBinary }
 func (p *avroPlan) decode(d *decoder, ser Serialization, _ bool) error {
 	switch ser {
 	case AvroBinary:
-		d.vals = make([]value, p.nfixed, int(p.nfixed)+extraSlots)
+		d.vals = d.startVals(int(p.nfixed), extraSlots)
 		return d.avroBinary(p.root)
 	case JSON:
-		d.vals = make([]value, p.nfixed, int(p.nfixed)+extraSlots)
+		d.vals = d.startVals(int(p.nfixed), extraSlots)
 		return d.avroJSON(p.root)
 	}
 	return d.unsupported(ser)

@@ -129,6 +129,7 @@ func (d *ddState) run(t *testing.T, td *datadriven.TestData) string {
 			dec = nil
 		}
 		a, err := v.Apply(ev, d.storedC, dec)
+		d.checkPlan(t, td, &v, dec, a, err, ev)
 		if !v.Keeps(consent) {
 			if !errors.Is(err, engine.ErrNotInView) {
 				t.Fatalf("%s: Apply on an event the view drops: err = %v, want ErrNotInView", td.Pos, err)
@@ -265,6 +266,41 @@ func ddSerialization(t *testing.T, td *datadriven.TestData) engine.Serialization
 
 // ddView builds the view the arguments describe; masked paths apply to
 // contract ref.
+// checkPlan runs the last ingested event through a ReadPlan of view v, as
+// a reader does (the stored bytes decoded into the plan's memory, twice, so
+// the second decode reuses it), and fails unless the plan does what
+// View.Apply did: the same Applied and JSON (ev), or the same error.
+func (d *ddState) checkPlan(t *testing.T, td *datadriven.TestData, v *engine.View, dec engine.Decrypter, want engine.Applied, wantErr error, ev *engine.Event) {
+	t.Helper()
+	stored := d.stored.Encode(nil)
+	p, err := engine.NewReadPlan(d.stored.Schema(), d.storedC, v)
+	if err != nil {
+		if wantErr == nil || err.Error() != wantErr.Error() {
+			t.Fatalf("%s: NewReadPlan: %v; Apply: %v", td.Pos, err, wantErr)
+		}
+		return
+	}
+	for range 2 {
+		got, err := p.Decode(stored)
+		if err != nil {
+			t.Fatalf("%s: plan Decode: %v", td.Pos, err)
+		}
+		a, err := p.Apply(got, dec)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("%s: plan Apply error %v, View.Apply %v", td.Pos, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if fmt.Sprintf("%#v", a) != fmt.Sprintf("%#v", want) {
+			t.Fatalf("%s: plan Apply %#v, View.Apply %#v", td.Pos, a, want)
+		}
+		if g, w := string(got.AppendJSON(nil)), string(ev.AppendJSON(nil)); g != w {
+			t.Fatalf("%s: plan renders\n%s\nView.Apply\n%s", td.Pos, g, w)
+		}
+	}
+}
+
 func ddView(t *testing.T, td *datadriven.TestData, ref string) engine.View {
 	var typ string
 	td.ScanArgs(t, "type", &typ)

@@ -125,11 +125,33 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 	if d == nil {
 		d = &decoder{schema: s}
 	}
-	d.raw, d.pos, d.depth, d.wellFormed = string(body), 0, 0, false
+	vals, err := d.run(ser, string(body), validate, nil)
+	ev := &Event{schema: s, vals: vals}
+	// Drop every reference into this body before pooling, so a pooled decoder
+	// does not keep event data alive.
+	if cap(d.stack) > maxPooledStack {
+		d.stack = nil
+	}
+	clear(d.stack[:cap(d.stack)])
+	clear(d.keys)
+	d.stack = d.stack[:0]
+	s.decoders.Put(d)
+	if err != nil {
+		return nil, s.reject(err)
+	}
+	return ev, nil
+}
+
+// run decodes body into vals, reused when it has room (nil: new memory),
+// and returns the event's values, whose strings are substrings of body. The
+// decoder keeps no reference to them, nor to the body.
+func (d *decoder) run(ser Serialization, body string, validate bool, vals []value) ([]value, error) {
+	d.raw, d.pos, d.depth, d.wellFormed = body, 0, 0, false
 	d.limit = min(maxValues, valuesSlack+valuesPerByte*len(body))
 	d.consentMax = consentLimit(validate)
+	d.vals = vals[:0]
 
-	err := s.codec.decode(d, ser, validate)
+	err := d.schema.codec.decode(d, ser, validate)
 	if err != nil && ser == JSON && !d.wellFormed {
 		// Syntax first: a body that is not JSON is refused as such, at the
 		// byte where it breaks, whatever the schema-driven decode tripped
@@ -138,20 +160,20 @@ func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, 
 			err = serr
 		}
 	}
-	ev := &Event{schema: s, vals: d.vals}
-	// Drop every reference into this body before pooling, so a pooled decoder
-	// does not keep event data alive.
-	if cap(d.stack) > maxPooledStack {
-		d.stack = nil
+	vals = d.vals
+	d.raw, d.vals = "", nil
+	return vals, err
+}
+
+// startVals returns d.vals as n zero values with room for extra more,
+// reusing its memory when it has the room.
+func (d *decoder) startVals(n, extra int) []value {
+	if cap(d.vals) < n+extra {
+		return make([]value, n, n+extra)
 	}
-	clear(d.stack[:cap(d.stack)])
-	clear(d.keys)
-	d.raw, d.vals, d.stack = "", nil, d.stack[:0]
-	s.decoders.Put(d)
-	if err != nil {
-		return nil, s.reject(err)
-	}
-	return ev, nil
+	v := d.vals[:n]
+	clear(v)
+	return v
 }
 
 // unsupported is the refusal of a serialization the schema's codec does not

@@ -15,7 +15,7 @@ func (p *jschPlan) decode(d *decoder, ser Serialization, validate bool) error {
 	if ser != JSON {
 		return d.unsupported(ser)
 	}
-	d.vals = make([]value, 1, 32)
+	d.vals = d.startVals(1, 31)
 	return d.jsonSchemaEvent(p.compiled, validate)
 }
 

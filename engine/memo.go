@@ -10,7 +10,8 @@ import "strings"
 // is not safe for concurrent use, and holds at most memoEntries values, in
 // memory only.
 type DecryptMemo struct {
-	m map[memoKey]string
+	m   map[memoKey]string
+	cur memoDecrypter // what Through returns, so that it allocates nothing
 }
 
 type memoKey struct {
@@ -29,9 +30,11 @@ const (
 func NewDecryptMemo() *DecryptMemo { return &DecryptMemo{m: make(map[memoKey]string)} }
 
 // Through returns a Decrypter that decrypts with dec, the key of link,
-// through the memo.
+// through the memo. It is the memo's one Decrypter, valid until the next
+// Through.
 func (m *DecryptMemo) Through(link string, dec Decrypter) Decrypter {
-	return memoDecrypter{link, dec, m}
+	m.cur = memoDecrypter{link, dec, m}
+	return &m.cur
 }
 
 type memoDecrypter struct {
@@ -40,7 +43,7 @@ type memoDecrypter struct {
 	memo *DecryptMemo
 }
 
-func (d memoDecrypter) Decrypt(path, ciphertext string) (string, error) {
+func (d *memoDecrypter) Decrypt(path, ciphertext string) (string, error) {
 	if len(ciphertext) > memoMaxCiphertext {
 		return d.dec.Decrypt(path, ciphertext)
 	}

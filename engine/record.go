@@ -44,23 +44,88 @@ func ParseRecordMeta(b []byte) (RecordMeta, error) {
 		}
 		*dst, b = string(b[k:k+int(n)]), b[k+int(n):]
 	}
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
+	var err error
+	m.Consent, err = parseConsent(b)
+	return m, err
+}
+
+// MetaParser parses record metadata (ParseRecordMeta) for one reader. The
+// records of a stream repeat a few refs, key links and sets of consent
+// levels over and over, so a parser keeps the strings and slices it made
+// and hands the same ones out again: reading on allocates nothing for
+// metadata it has seen. The RecordMetas it returns share that memory: read
+// them, never change their Consent. A MetaParser is not safe for concurrent
+// use; its zero value is ready.
+type MetaParser struct {
+	strs    map[string]string  // refs and key links, by themselves
+	consent map[string][]int32 // consent levels, by their encoding
+}
+
+// maxMetaEntries bounds each of a MetaParser's sets; past it the set starts
+// again.
+const maxMetaEntries = 4096
+
+// Parse decodes what RecordMeta.Append encoded, as ParseRecordMeta does.
+func (p *MetaParser) Parse(b []byte) (RecordMeta, error) {
+	var m RecordMeta
+	if len(b) == 0 || b[0] != recordMetaVersion {
 		return m, errRecordMeta
 	}
-	b = b[k:]
-	if n > 0 {
-		m.Consent = make([]int32, n)
-	}
-	for i := range m.Consent {
-		v, k := binary.Varint(b)
-		if k <= 0 {
+	b = b[1:]
+	for _, dst := range []*string{&m.SchemaRef, &m.ContractRef, &m.KeyLink} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
 			return m, errRecordMeta
 		}
-		m.Consent[i], b = int32(v), b[k:]
+		*dst, b = p.str(b[k:k+int(n)]), b[k+int(n):]
+	}
+	levels, ok := p.consent[string(b)]
+	if !ok {
+		var err error
+		if levels, err = parseConsent(b); err != nil {
+			return m, err
+		}
+		if p.consent == nil || len(p.consent) >= maxMetaEntries {
+			p.consent = make(map[string][]int32)
+		}
+		p.consent[string(b)] = levels
+	}
+	m.Consent = levels
+	return m, nil
+}
+
+func (p *MetaParser) str(b []byte) string {
+	if s, ok := p.strs[string(b)]; ok {
+		return s
+	}
+	if p.strs == nil || len(p.strs) >= maxMetaEntries {
+		p.strs = make(map[string]string)
+	}
+	s := string(b)
+	p.strs[s] = s
+	return s
+}
+
+// parseConsent decodes the consent levels that end a record's metadata.
+func parseConsent(b []byte) ([]int32, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errRecordMeta
+	}
+	b = b[k:]
+	var levels []int32
+	if n > 0 {
+		levels = make([]int32, n)
+	}
+	for i := range levels {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, errRecordMeta
+		}
+		levels[i], b = int32(v), b[k:]
 	}
 	if len(b) != 0 {
-		return m, errRecordMeta
+		return nil, errRecordMeta
 	}
-	return m, nil
+	return levels, nil
 }

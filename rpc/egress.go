@@ -25,23 +25,28 @@ func (s *Server) readerFor(h http.Header, name string) (*app.Reader, error) {
 	return r, toConnect(err)
 }
 
-// toRecords turns the records a stream shows into their wire form.
+// toRecords turns the records a stream shows into their wire form. The
+// messages and their timestamps are allocated as two arrays, not one by one:
+// a page holds up to 10,000 records, and they live and die together.
 func toRecords(recs []app.Record) []*v1.Record {
 	out := make([]*v1.Record, len(recs))
-	for i, ev := range recs {
-		out[i] = &v1.Record{
-			Offset:           ev.Offset,
-			Time:             timestamppb.New(ev.Time),
-			SchemaRef:        ev.Meta.SchemaRef,
-			EventContractRef: ev.Meta.ContractRef,
-			KeyLink:          ev.Meta.KeyLink,
-			ConsentLevels:    ev.Meta.Consent,
-			Json:             ev.JSON,
-			Decrypted:        ev.Applied.Decrypted,
-			Masked:           ev.Applied.Masked,
-			Encrypted:        ev.Applied.Encrypted,
-			Shredded:         ev.Applied.Shredded,
-		}
+	msgs := make([]v1.Record, len(recs))
+	times := make([]timestamppb.Timestamp, len(recs))
+	for i := range recs {
+		ev, m, t := &recs[i], &msgs[i], &times[i]
+		t.Seconds, t.Nanos = ev.Time.Unix(), int32(ev.Time.Nanosecond())
+		m.Offset = ev.Offset
+		m.Time = t
+		m.SchemaRef = ev.Meta.SchemaRef
+		m.EventContractRef = ev.Meta.ContractRef
+		m.KeyLink = ev.Meta.KeyLink
+		m.ConsentLevels = ev.Meta.Consent
+		m.Json = ev.JSON
+		m.Decrypted = ev.Applied.Decrypted
+		m.Masked = ev.Applied.Masked
+		m.Encrypted = ev.Applied.Encrypted
+		m.Shredded = ev.Applied.Shredded
+		out[i] = m
 	}
 	return out
 }
