@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -40,7 +41,7 @@ func indexKinds[K aKind](what string, list []K) (map[string]K, []Kind) {
 		if d == nil {
 			continue
 		}
-		*schema = mustCompileKind(what+"-"+d.Name, d.Schema)
+		*schema = lazyKind(what+"-"+d.Name, d.Schema)
 		m[d.Name] = k
 		sorted = append(sorted, *d)
 	}
@@ -60,13 +61,19 @@ func kindNames(kinds []Kind) string {
 // kindSchema is the JSON Schema of one kind's config (a connector's or a
 // job's), compiled once: the one check of a config's shape, so that the
 // schema DescribeConnectorKinds and DescribeJobKinds return is the rule
-// applied.
+// applied. It is compiled on first use, not at start-up: compiling all of
+// them took several milliseconds of every server's start.
+// TestKindSchemasCompile compiles each one.
 type kindSchema struct {
 	text     string
-	compiled *jsonschema.Schema
+	compiled func() *jsonschema.Schema
 }
 
-func mustCompileKind(kind, text string) kindSchema {
+func lazyKind(kind, text string) kindSchema {
+	return kindSchema{text: text, compiled: sync.OnceValue(func() *jsonschema.Schema { return mustCompileKind(kind, text) })}
+}
+
+func mustCompileKind(kind, text string) *jsonschema.Schema {
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
 	if err != nil {
 		panic(fmt.Sprintf("app: the config schema of %s is not JSON: %v", kind, err))
@@ -81,7 +88,7 @@ func mustCompileKind(kind, text string) kindSchema {
 	if err != nil {
 		panic(fmt.Sprintf("app: the config schema of %s: %v", kind, err))
 	}
-	return kindSchema{text: text, compiled: s}
+	return s
 }
 
 // check validates config (a JSON object) against the schema and decodes it
@@ -94,7 +101,7 @@ func (k kindSchema) check(config []byte, v any) error {
 	if err != nil {
 		return invalidf("config: not a JSON object: %v", err)
 	}
-	if err := k.compiled.Validate(inst); err != nil {
+	if err := k.compiled().Validate(inst); err != nil {
 		return invalidf("%s", schemaFailures(err))
 	}
 	d := json.NewDecoder(bytes.NewReader(config))

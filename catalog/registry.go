@@ -189,7 +189,12 @@ func (r *Registry) CreateSchema(ref engine.Ref, typ engine.SchemaType, definitio
 	if err != nil {
 		return nil, false, err
 	}
-	key := ref.String()
+	return r.addSchema(compiled, draft)
+}
+
+// addSchema is CreateSchema of a schema already compiled.
+func (r *Registry) addSchema(compiled *engine.Schema, draft bool) (s *Schema, created bool, err error) {
+	key, typ := compiled.Ref().String(), compiled.Type()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.schemas[key]; ok {
@@ -424,10 +429,12 @@ func (r *Registry) ActiveContract(ref string) (*engine.CompiledContract, error) 
 func (r *Registry) RegisterCatalogue(schemas []*engine.Schema, contracts []*engine.CompiledContract) (added []string, err error) {
 	var errs []error
 	// CreateSchema and CreateContract leave an entry registered with the
-	// same definition as it is (created false) and refuse another one.
+	// same definition as it is (created false) and refuse another one. The
+	// schemas come compiled: they are not compiled again (every server
+	// start registers the catalogue).
 	for _, s := range schemas {
 		ref := s.Ref().String()
-		_, created, err := r.CreateSchema(s.Ref(), s.Type(), []byte(s.Definition()), false)
+		_, created, err := r.addSchema(s, false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("catalogue schema %s: %w", ref, err))
 			continue
