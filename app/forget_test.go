@@ -7,12 +7,15 @@ import (
 
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
 
 // Forget counts the stored events of the forgotten links exactly, through
-// the event index: across forgets with events appended in between, across
-// a reopen of the data dir, and after retention cut a link's span.
+// the event index that ingest keeps: across forgets with events appended
+// in between, across a reopen of the data dir, after retention cut a
+// link's span, and over records stored without their index (by an older
+// version), which a forget indexes once.
 func TestForgetCountsThroughTheIndex(t *testing.T) {
 	dir := t.TempDir()
 	a, err := Open(Options{DataDir: dir})
@@ -51,35 +54,71 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 			t.Fatalf("keys.Check after Forget(%s): %v", subject, err)
 		}
 	}
-	indexed := func(want uint64) {
+	indexed := func(want keys.EventCursor) {
 		t.Helper()
 		if at, err := a.keys.EventsIndexed(st.ID); at != want || err != nil {
-			t.Fatalf("EventsIndexed = %d, %v; want %d", at, err, want)
+			t.Fatalf("EventsIndexed = %+v, %v; want %+v", at, err, want)
 		}
 	}
 
-	// Offsets 0-5.
+	// sendOld appends events as a version that did not keep the event
+	// index at ingest did: no index entries, the cursor left behind.
+	sendOld := func(events ...string) {
+		t.Helper()
+		schema, err := a.reg.ActiveSchema("streammachine/clickstream/1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := a.opts.Clock.Now().UTC()
+		recs := make([]log.Record, len(events))
+		for i, e := range events {
+			var session, customer string
+			_, _ = fmt.Sscanf(e, "%s %s", &session, &customer)
+			// For stores the link itself, so the append need not.
+			if _, err := a.keys.For(st.ID, session, customer); err != nil {
+				t.Fatal(err)
+			}
+			ev, cc, err := engine.Validate(schema, engine.JSON, forgetClick(session, customer, i), a.opts.MaxEventBytes, a.reg.ActiveContract)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta engine.RecordMeta
+			value, err := a.seal(st.ID, ev, cc, now, &meta, a.keys.Pending())
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs[i] = log.Record{Time: now, Meta: meta.Append(nil), Value: value}
+		}
+		if _, err := a.log.Append(context.Background(), st.ID, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen := func() {
+		t.Helper()
+		a.Close()
+		if a, err = Open(Options{DataDir: dir}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = a.Streams().Get("clicks"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Offsets 0-5: ingest indexes them.
 	send("s1 alice", "s2 bob", "s1 alice", "s3 carol", "s2 bob", "s4 alice")
-	indexed(0)
-	forget("nobody", Forgotten{KeyLinks: 0, Events: 0}) // no links: nothing to index
-	indexed(0)
+	indexed(keys.EventCursor{Next: 6})
+	forget("nobody", Forgotten{KeyLinks: 0, Events: 0})
 	forget("carol", Forgotten{KeyLinks: 1, Events: 1})
-	indexed(6)
-	// Offsets 6-9: more of alice's links after the index was brought up.
+	indexed(keys.EventCursor{Next: 6})
+	// Offsets 6-9: more of alice's links after a forget.
 	send("s1 alice", "s5 dave", "s4 alice", "s5 dave")
 
-	a.Close()
-	if a, err = Open(Options{DataDir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	if st, err = a.Streams().Get("clicks"); err != nil {
-		t.Fatal(err)
-	}
-	indexed(6)
+	reopen()
+	indexed(keys.EventCursor{Next: 10})
 	// Offsets 10-13.
 	send("s6 erin", "s2 bob", "s6 erin", "s6 erin")
 	forget("alice", Forgotten{KeyLinks: 2, Events: 5})
-	indexed(14)
+	indexed(keys.EventCursor{Next: 14})
 	forget("alice", Forgotten{KeyLinks: 0, Events: 0})
 
 	// Retention removes offsets 0-10: bob keeps his span 11-11 and none
@@ -91,7 +130,24 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 	forget("bob", Forgotten{KeyLinks: 1, Events: 1})
 	forget("dave", Forgotten{KeyLinks: 1, Events: 0})
 	forget("erin", Forgotten{KeyLinks: 1, Events: 2})
-	indexed(14)
+	indexed(keys.EventCursor{Next: 14})
+
+	// Offsets 14-16 as an older version stored them, then 17-18 through
+	// ingest: the index records the gap, and a forget reads it, once.
+	sendOld("s8 gina", "s9 hank", "s8 gina")
+	indexed(keys.EventCursor{Next: 14})
+	send("s8 gina", "s9 hank")
+	indexed(keys.EventCursor{Next: 19, GapFrom: 14, GapTo: 17})
+	reopen()
+	indexed(keys.EventCursor{Next: 19, GapFrom: 14, GapTo: 17})
+	forget("gina", Forgotten{KeyLinks: 1, Events: 3})
+	indexed(keys.EventCursor{Next: 19})
+	send("s9 hank")
+	forget("hank", Forgotten{KeyLinks: 1, Events: 3})
+	// Stored after the last indexed append: read from the cursor on.
+	sendOld("s10 ivan", "s10 ivan")
+	forget("ivan", Forgotten{KeyLinks: 1, Events: 2})
+	indexed(keys.EventCursor{Next: 22})
 
 	// Dropping the stream drops its index, and a forget meets no link.
 	send("s7 frank")
@@ -99,7 +155,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	forget("frank", Forgotten{KeyLinks: 0, Events: 0})
-	indexed(0)
+	indexed(keys.EventCursor{})
 }
 
 // trimTo removes the records of stream before offset keep by size

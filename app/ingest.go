@@ -45,8 +45,9 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	idx := make([]int, 0, len(bodies))
 	now := a.opts.Clock.Now().UTC()
 	var meta engine.RecordMeta
-	// The key links and subject records new to this batch go into its own
-	// group commit (keys/pending.go): one write, one fsync.
+	// The key links and subject records new to this batch, and the event
+	// index entries of its records, go into its own group commit
+	// (keys/pending.go, keys/events.go): one write, one fsync.
 	pending := a.keys.Pending()
 	for i, body := range bodies {
 		ev, cc, err := engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
@@ -65,11 +66,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	if len(recs) == 0 {
 		return results, nil
 	}
-	var also log.Also
-	if !pending.Empty() {
-		also = pending
-	}
-	first, err := a.log.AppendAlso(ctx, st.ID, recs, also)
+	first, err := a.log.AppendAlso(ctx, st.ID, recs, pending)
 	if err != nil {
 		a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
 		return nil, store.FullError(err)
@@ -82,7 +79,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 
 // seal fills in strmMeta (nonce, timestamp, key link), encrypts the PII
 // fields with the event's key and returns the encoded event; meta describes
-// it. The key's writes not yet stored are added to pending.
+// it. The key's writes not yet stored, and the event, are added to pending.
 func (a *App) seal(stream log.StreamID, ev *engine.Event, cc *engine.CompiledContract, now time.Time, meta *engine.RecordMeta, pending *keys.Pending) ([]byte, error) {
 	// Read key and subject before encryption: they are often PII themselves.
 	keyValue, _ := cc.KeyValue(ev)
@@ -100,6 +97,7 @@ func (a *App) seal(stream log.StreamID, ev *engine.Event, cc *engine.CompiledCon
 		return nil, err
 	}
 	*meta = engine.RecordMeta{SchemaRef: ev.Schema().Ref().String(), ContractRef: cc.Ref().String(), KeyLink: key.ID, Consent: ev.ConsentLevels()}
+	pending.Event(key)
 	return ev.Encode(nil), nil
 }
 

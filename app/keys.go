@@ -49,16 +49,16 @@ func (a *App) Forget(subject string) (Forgotten, error) {
 	return Forgotten{KeyLinks: len(links), Events: events}, err
 }
 
-// indexChunk bounds the offsets one event index batch covers, and so the
-// records counting reads for a span that retention cut.
+// indexChunk bounds the offsets one catch-up batch of the event index
+// covers.
 const indexChunk = 1 << 16
 
-// countEvents counts the stored events encrypted with any of links. It
-// brings the event index of their streams up to their ends (keys.IndexEvents:
-// the records not indexed yet are read once, their metadata only), then
-// adds up the links' spans: a span that retention cut is counted by reading
-// what is left of it. So the cost is the links' events, plus whatever was
-// appended since the last count, not the streams' size.
+// countEvents counts the stored events encrypted with any of links, through
+// the event index of their streams (keys/events.go): ingest keeps it, so
+// the cost is the links' events, not the streams' size. Records stored
+// without their index (by a version before it was kept at ingest) are
+// indexed first, once (indexEvents); a span that retention cut is counted
+// by reading what is left of it.
 func (a *App) countEvents(links []keys.Link) (uint64, error) {
 	byStream := map[log.StreamID][]keys.Link{}
 	for _, l := range links {
@@ -115,20 +115,27 @@ func (a *App) countStream(id log.StreamID, links []keys.Link) (uint64, error) {
 	return n, nil
 }
 
-// indexEvents records in the event index the stream's records that are
-// not in it yet, up to its end. REQUIRES: forgetMu held.
+// indexEvents records in the event index the stream's stored records that
+// are not in it (keys.EventCursor.Missing), in batches of indexChunk
+// offsets, reading their metadata only. REQUIRES: forgetMu held.
 func (a *App) indexEvents(id log.StreamID) error {
-	from, err := a.keys.EventsIndexed(id)
-	if err != nil {
-		return err
-	}
 	_, end, err := a.log.Bounds(id)
 	if err != nil {
 		return err
 	}
 	spans := map[string]keys.EventSpan{}
-	for from < end {
-		to := min(from+indexChunk, end)
+	for {
+		// Read again after every batch: an append may have opened a gap
+		// meanwhile (its records lie at or past end).
+		c, err := a.keys.EventsIndexed(id)
+		if err != nil {
+			return err
+		}
+		from, to := c.Missing(end)
+		if from >= to {
+			return nil
+		}
+		to = min(to, from+indexChunk)
 		clear(spans)
 		next, err := a.log.ScanMeta(id, from, to, func(off uint64, meta []byte) error {
 			m, err := engine.ParseRecordMeta(meta)
@@ -150,9 +157,7 @@ func (a *App) indexEvents(id log.StreamID) error {
 		if err := a.keys.IndexEvents(id, from, next, spans); err != nil {
 			return err
 		}
-		from = next
 	}
-	return nil
 }
 
 // scanLink counts the stream's records in offsets [from, to) encrypted

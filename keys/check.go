@@ -26,7 +26,9 @@ import (
 //   - subject entries and their reverse entries mirror each other and name
 //     live records;
 //   - every event span decodes, names a record and lies before its
-//     stream's event index cursor;
+//     stream's event index cursor, outside the cursor's gap, as does every
+//     span of an append entry (after the gap); the cursors in memory are
+//     those stored;
 //   - no other kind of key exists in the space;
 //   - every cached key is live in storage with the same metadata, and every
 //     current-link cache entry is cached as live too (a link or subject
@@ -57,7 +59,13 @@ func (ks *Keys) Check() error {
 		EventSpan
 	}
 	var spans []linkSpan
-	indexed := map[log.StreamID]uint64{}
+	indexed := map[log.StreamID]EventCursor{}
+	type appendedSpan struct {
+		stream log.StreamID
+		id     uuid.UUID
+		EventSpan
+	}
+	var appended []appendedSpan
 	sawHashKey := false
 
 	err := store.Scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
@@ -127,17 +135,29 @@ func (ks *Keys) Check() error {
 				return nil
 			}
 			spans = append(spans, linkSpan{idSuffix(k[:2+16]), sp})
+		case kindAppends:
+			if len(k) != 2+8+8 {
+				bad("key %x: malformed event index entry", k)
+				return nil
+			}
+			stream, first := log.StreamID(binary.BigEndian.Uint64(k[2:])), binary.BigEndian.Uint64(k[10:])
+			err := eachAppendSpan(stream, first, v, func(id uuid.UUID, sp EventSpan) {
+				appended = append(appended, appendedSpan{stream, id, sp})
+			})
+			if err != nil {
+				bad("%v", err)
+			}
 		case kindIndexed:
 			if len(k) != 2+8 {
 				bad("key %x: malformed event index cursor", k)
 				return nil
 			}
-			next, n := binary.Uvarint(v)
-			if n <= 0 || n != len(v) {
+			c, ok := decodeEventCursor(v)
+			if !ok {
 				bad("key %x: malformed event index cursor", k)
 				return nil
 			}
-			indexed[log.StreamID(binary.BigEndian.Uint64(k[2:]))] = next
+			indexed[log.StreamID(binary.BigEndian.Uint64(k[2:]))] = c
 		default:
 			bad("key %x: unknown kind", k)
 		}
@@ -240,10 +260,30 @@ func (ks *Keys) Check() error {
 		switch r := records[sp.id]; {
 		case r == nil:
 			bad("event span names key link %s, which has no record", sp.id)
-		case sp.Last >= indexed[r.Stream]:
-			bad("event span %d-%d of key link %s is past its stream's event index cursor %d", sp.First, sp.Last, sp.id, indexed[r.Stream])
+		case sp.Last >= indexed[r.Stream].Next:
+			bad("event span %d-%d of key link %s is past its stream's event index cursor %d", sp.First, sp.Last, sp.id, indexed[r.Stream].Next)
+		case indexed[r.Stream].gap() && sp.First < indexed[r.Stream].GapTo && sp.Last >= indexed[r.Stream].GapFrom:
+			c := indexed[r.Stream]
+			bad("event span %d-%d of key link %s reaches into its stream's event index gap [%d, %d)", sp.First, sp.Last, sp.id, c.GapFrom, c.GapTo)
 		}
 	}
+	for _, sp := range appended {
+		switch r, c := records[sp.id], indexed[sp.stream]; {
+		case r == nil:
+			bad("event index entry of stream %d names key link %s, which has no record", sp.stream, sp.id)
+		case r.Stream != sp.stream:
+			bad("event index entry of stream %d names key link %s of stream %d", sp.stream, sp.id, r.Stream)
+		case sp.Last >= c.Next || (c.gap() && sp.First < c.GapTo):
+			bad("event index entry of stream %d: span %d-%d of key link %s is not within its cursor %+v", sp.stream, sp.First, sp.Last, sp.id, c)
+		}
+	}
+	ks.writeMu.Lock()
+	for s, se := range ks.events.streams {
+		if se.cur != indexed[s] {
+			bad("event index cursor of stream %d is %+v in memory, %+v stored", s, se.cur, indexed[s])
+		}
+	}
+	ks.writeMu.Unlock()
 
 	ks.mu.RLock()
 	for id, k := range ks.live {
@@ -273,6 +313,13 @@ func (ks *Keys) Check() error {
 		if ck.stream != k.Stream || ck.vh != k.vh {
 			bad("current-link cache entry for key link %s is under another value", k.id)
 		}
+	}
+	var size int64
+	for _, k := range ks.live {
+		size += sizeOf(k)
+	}
+	if size != ks.cache.bytes {
+		bad("the key cache counts %d bytes, its keys hold %d", ks.cache.bytes, size)
 	}
 	ks.mu.RUnlock()
 	return errors.Join(errs...)

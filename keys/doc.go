@@ -11,6 +11,12 @@
 // recorded for a data subject at once. A deleted key leaves a tombstone:
 // the link's metadata, no key.
 //
+// The keyset has Tink's TINK output prefix. The package encodes and
+// decodes its protos itself and computes AES-SIV with the key schedules
+// expanded once per key (siv.go): the bytes of Tink's keyset handle and
+// primitive (the tests compare them), at a fraction of the cost per link
+// and per field. Export hands the keyset out as Tink JSON.
+//
 // # What is stored, and how
 //
 // Nothing secret is stored in clear. Key values and subject IDs are stored
@@ -34,16 +40,22 @@
 //	p | subject hash (32) | link        → ∅   links recorded for a subject (Forget)
 //	r | link | subject hash (32)        → ∅   the same, reversed (to drop p entries on shred)
 //	n | link | first offset (8)         → count, last - first: a span of the link's events
-//	i | stream (8)                      → offset up to which the n entries of the stream's links are recorded
+//	a | stream (8) | first offset (8)   → per link: link, first, last - first, count: the spans of one append not folded yet
+//	i | stream (8)                      → cursor: offset up to which the stream's events are indexed [, gap from, gap to]
 //
 // each after the store.SpaceKeys byte; integers are big-endian, times are
 // Unix nanoseconds with the sign bit flipped so that they sort. Shredding a
 // link rewrites its record as a tombstone and deletes its e, p and r
-// entries and its c entry if still current, in one batch. The n and i
-// entries are the event index (IndexEvents): derived from the log by the
-// caller, so that counting a link's events reads its spans, not its stream;
-// a shredded link keeps its spans, as it keeps its tombstone, until its
-// stream is dropped.
+// entries and its c entry if still current, in one batch. The n, a and i
+// entries are the event index (events.go), so that counting a link's events
+// reads its spans, not its stream. Ingest keeps it in the batch of each
+// append: one a entry, folded into n entries once per 65,536 offsets, and
+// the cursor. (Writing each link's n entry in every append cost ingest
+// about a quarter of its speed: one memtable insert per link, each at a
+// random place.) Records stored without it (before this version) leave the
+// cursor behind, or a gap in it, which a forget's catch-up (IndexEvents)
+// reads once. A shredded link keeps its spans, as it keeps its tombstone,
+// until its stream is dropped.
 //
 // # Durability
 //
@@ -90,8 +102,9 @@
 // longer cached as live).
 //
 // The caches hold every live key used since Open, until Sweep, Forget or
-// DropStream deletes it: about 1.8 KB each (measured with tink-go 2.9), so
-// a million live sessions cost some 2 GB.
+// DropStream deletes it: about 1.7 KB each (the two expanded AES keys are
+// most of it; 2.0 KB with Tink's keyset handle and primitive), so a
+// million live sessions cost some 2 GB.
 //
 // A Key also remembers its last 4 encryptions and decryptions of values up
 // to 128 bytes (a session's PII values are few and repeat in every event,

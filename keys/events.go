@@ -1,8 +1,10 @@
 package keys
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -19,11 +21,81 @@ type EventSpan struct {
 
 // The event index tells, per key link, where its events are in its
 // stream's log, so that counting them (Forget's answer) reads the link's
-// spans instead of the stream. It is derived from the log: the caller reads
-// the records from EventsIndexed on and hands their spans to IndexEvents,
-// which records them and moves the stream's cursor in one batch, so the
-// index never holds a record twice or skips one. Written without a sync: a
-// crash loses at most a suffix, which the next catch-up reads again.
+// spans instead of the stream. Ingest keeps it: the append's Pending (its
+// log.Also) is told the link of every record (Pending.Event) and writes,
+// in the batch of the append's group commit, one entry holding the span of
+// each link it names (a kindAppends key, after the stream's last: a cheap
+// insert, where one key per link would be one at a random place each),
+// and the stream's cursor moved to the append's end. So a crash keeps the
+// records and their index together or loses both. The spans of the
+// appends since the last fold are merged by link in memory (read again
+// from their entries after a restart); the first append that begins in a
+// later chunk of offsets folds them into one span entry per link and
+// deletes their entries, in its batch.
+//
+// Records appended without it (by a version before this index was kept at
+// ingest, or by an append without events told) leave the cursor behind the
+// log. The first indexed append after them records the stretch they hold
+// as the cursor's gap and indexes its own records; the caller reads the
+// gap's records (or, with no gap, those from the cursor on) and hands
+// their spans to IndexEvents, which closes it. So the index never holds a
+// record twice or skips one. IndexEvents writes without a sync: a crash
+// loses at most a suffix of the WAL, which the next catch-up reads again.
+
+// eventChunk bounds a span: an append merges a link's events into its span
+// only when that span begins in the chunk of offsets (eventChunk of them)
+// where the append begins, so a span covers at most eventChunk offsets
+// plus one append.
+const eventChunk = 1 << 16
+
+// EventCursor is how far a stream's event index goes: it holds the events
+// of every offset before Next, but those of the gap [GapFrom, GapTo) when
+// GapFrom < GapTo.
+type EventCursor struct {
+	Next, GapFrom, GapTo uint64
+}
+
+func (c EventCursor) gap() bool { return c.GapFrom < c.GapTo }
+
+// Missing returns the first stretch [from, to) of offsets before end whose
+// events the index does not hold; from >= to when there is none.
+func (c EventCursor) Missing(end uint64) (from, to uint64) {
+	if c.gap() {
+		return c.GapFrom, min(c.GapTo, end)
+	}
+	return c.Next, end
+}
+
+func (c EventCursor) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, c.Next)
+	if c.gap() {
+		b = binary.AppendUvarint(b, c.GapFrom)
+		b = binary.AppendUvarint(b, c.GapTo)
+	}
+	return b
+}
+
+// decodeEventCursor reads Next, or Next, GapFrom and GapTo.
+func decodeEventCursor(v []byte) (EventCursor, bool) {
+	var c EventCursor
+	var vals [3]uint64
+	i := 0
+	for ; i < 3 && len(v) > 0; i++ {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return c, false
+		}
+		vals[i], v = x, v[n:]
+	}
+	c = EventCursor{Next: vals[0], GapFrom: vals[1], GapTo: vals[2]}
+	switch {
+	case len(v) != 0 || (i != 1 && i != 3):
+		return c, false
+	case i == 3 && !(c.GapFrom < c.GapTo && c.GapTo <= c.Next):
+		return c, false
+	}
+	return c, true
+}
 
 func eventsPrefix(id uuid.UUID) []byte { return append(prefix(kindEvents, 16+8), id[:]...) }
 
@@ -33,8 +105,8 @@ func eventsKey(id uuid.UUID, first uint64) []byte {
 
 func indexedKey(s log.StreamID) []byte { return appendStream(prefix(kindIndexed, 8), s) }
 
-func (sp EventSpan) encode() []byte {
-	b := binary.AppendUvarint(make([]byte, 0, 2*binary.MaxVarintLen64), sp.Count)
+func (sp EventSpan) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, sp.Count)
 	return binary.AppendUvarint(b, sp.Last-sp.First)
 }
 
@@ -53,47 +125,261 @@ func decodeEventSpan(k, v []byte) (EventSpan, error) {
 	return sp, nil
 }
 
-// EventsIndexed returns the offset of stream's log up to which IndexEvents
-// has recorded its events: 0 before the first call.
-func (ks *Keys) EventsIndexed(stream log.StreamID) (uint64, error) {
+func appendsPrefix(s log.StreamID) []byte { return appendStream(prefix(kindAppends, 16), s) }
+
+// appendSpans encodes the spans of one append: per link its ID, then its
+// first position in the append, last - first and count, as uvarints.
+func appendSpans(b []byte, spans []appendSpan) []byte {
+	for i := range spans {
+		s := &spans[i]
+		b = append(b, s.id[:]...)
+		b = binary.AppendUvarint(b, uint64(s.first))
+		b = binary.AppendUvarint(b, uint64(s.last-s.first))
+		b = binary.AppendUvarint(b, uint64(s.count))
+	}
+	return b
+}
+
+// eachAppendSpan decodes an append entry (appendSpans) whose records begin
+// at first.
+func eachAppendSpan(stream log.StreamID, first uint64, v []byte, fn func(id uuid.UUID, sp EventSpan)) error {
+	for len(v) > 0 {
+		var vals [3]uint64
+		ok := len(v) > 16
+		id := uuid.UUID(v[:min(16, len(v))])
+		if ok {
+			v = v[16:]
+		}
+		for i := 0; ok && i < 3; i++ {
+			x, n := binary.Uvarint(v)
+			ok = n > 0
+			if ok {
+				vals[i], v = x, v[n:]
+			}
+		}
+		if !ok || vals[2] == 0 || vals[2] > vals[1]+1 {
+			return fmt.Errorf("%w: event index entry of stream %d at offset %d", errCorrupt, stream, first)
+		}
+		fn(id, EventSpan{First: first + vals[0], Last: first + vals[0] + vals[1], Count: vals[2]})
+	}
+	return nil
+}
+
+// eventState is the event index in memory: the cursor of every stream
+// loaded since Open and, per stream, the spans of the appends not folded
+// yet. REQUIRES: Keys.writeMu held (the log's committer holds it for a
+// group).
+type eventState struct {
+	streams map[log.StreamID]*streamEvents
+	// touched lists the streams whose state the group being written
+	// changed: dropped, to be read again, if the group is abandoned.
+	touched  []log.StreamID
+	key, val []byte // scratch
+}
+
+// streamEvents is a stream's event index in memory: its cursor, and the
+// appends since the last fold, each stored as one entry (kindAppends)
+// holding its spans, whose spans are merged by link in pending.
+type streamEvents struct {
+	cur     EventCursor
+	chunk   uint64                  // the chunk where the first of appends begins
+	appends []uint64                // the first offsets of the appends not folded
+	pending map[uuid.UUID]EventSpan // their spans, merged by link
+}
+
+// streamEvents returns the state of stream, reading its cursor and the
+// entries of the appends not folded on first use. REQUIRES: opMu held
+// shared, writeMu held.
+func (ks *Keys) streamEvents(stream log.StreamID) (*streamEvents, error) {
+	ev := &ks.events
+	if se := ev.streams[stream]; se != nil {
+		return se, nil
+	}
+	c, err := ks.storedCursor(stream)
+	if err != nil {
+		return nil, err
+	}
+	se := &streamEvents{cur: c, pending: make(map[uuid.UUID]EventSpan)}
+	err = store.Scan(ks.db, appendsPrefix(stream), func(k, v []byte) error {
+		first := binary.BigEndian.Uint64(k[len(k)-8:])
+		if len(se.appends) == 0 {
+			se.chunk = first / eventChunk
+		}
+		se.appends = append(se.appends, first)
+		return eachAppendSpan(stream, first, v, se.merge)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ev.streams == nil {
+		ev.streams = make(map[log.StreamID]*streamEvents)
+	}
+	ev.streams[stream] = se
+	return se, nil
+}
+
+// merge adds a span of an append, later than the ones merged before, to
+// the link's pending span.
+func (se *streamEvents) merge(id uuid.UUID, sp EventSpan) {
+	if have, ok := se.pending[id]; ok {
+		sp.First, sp.Count = have.First, have.Count+sp.Count
+	}
+	se.pending[id] = sp
+}
+
+// fold puts into b the pending spans as span entries of their links and
+// the deletion of the append entries that held them. REQUIRES: writeMu
+// held.
+func (ks *Keys) fold(b *pebble.Batch, stream log.StreamID, se *streamEvents) {
+	ev := &ks.events
+	for id, sp := range se.pending {
+		ev.key = binary.BigEndian.AppendUint64(append(append(ev.key[:0], store.SpaceKeys, kindEvents), id[:]...), sp.First)
+		ev.val = sp.appendTo(ev.val[:0])
+		_ = b.Set(ev.key, ev.val, nil) // Set fails only on a committed batch
+	}
+	for _, first := range se.appends {
+		ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), stream), first)
+		_ = b.Delete(ev.key, nil)
+	}
+	clear(se.pending)
+	se.appends = se.appends[:0]
+}
+
+// storedCursor reads stream's cursor from Pebble. REQUIRES: opMu held.
+func (ks *Keys) storedCursor(stream log.StreamID) (EventCursor, error) {
+	v, err := ks.get(indexedKey(stream))
+	if v == nil || err != nil {
+		return EventCursor{}, err
+	}
+	c, ok := decodeEventCursor(v)
+	if !ok {
+		return EventCursor{}, fmt.Errorf("%w: event index cursor of stream %d", errCorrupt, stream)
+	}
+	return c, nil
+}
+
+// dropEvents adds to b the deletion of stream's append entries, and
+// forgets its state (DropStream). REQUIRES: opMu held exclusively.
+func (ks *Keys) dropEvents(b *pebble.Batch, stream log.StreamID) error {
+	ks.writeMu.Lock()
+	delete(ks.events.streams, stream)
+	ks.writeMu.Unlock()
+	return store.Scan(ks.db, appendsPrefix(stream), func(k, _ []byte) error {
+		return b.Delete(k, nil)
+	})
+}
+
+// settleEvents ends a group: its states stand when ok, else they are read
+// again from Pebble. REQUIRES: writeMu held.
+func (ks *Keys) settleEvents(ok bool) {
+	ev := &ks.events
+	if !ok {
+		for _, s := range ev.touched {
+			delete(ev.streams, s)
+		}
+	}
+	ev.touched = ev.touched[:0]
+}
+
+// indexAppend puts into b the event index entry of the records
+// [first, first+n) of p's stream, whose links Event told p, and the
+// stream's cursor moved past them; and, when the append begins in a chunk
+// after the one of the pending appends, their fold. REQUIRES: opMu held
+// shared, writeMu held, by the log's committer in a group.
+func (ks *Keys) indexAppend(b *pebble.Batch, p *Pending, first uint64, n int) error {
+	if p.events == 0 {
+		return nil
+	}
+	switch {
+	case p.other != p.stream:
+		return fmt.Errorf("keys: event index: the events of one append use key links of streams %d and %d", p.stream, p.other)
+	case p.events != n:
+		return fmt.Errorf("keys: event index of stream %d: an append of %d records names the key links of %d", p.stream, n, p.events)
+	}
+	se, err := ks.streamEvents(p.stream)
+	if err != nil {
+		return err
+	}
+	ev := &ks.events
+	ev.touched = append(ev.touched, p.stream)
+	c := &se.cur
+	switch {
+	case c.Next == first:
+	case c.Next > first:
+		return fmt.Errorf("%w: event index of stream %d is at offset %d, past the append at %d", errCorrupt, p.stream, c.Next, first)
+	case c.gap():
+		// A second stretch without its index while the first is still
+		// missing: this append is not indexed either, and the catch-up
+		// reads it after the gap (the cursor stays behind).
+		return nil
+	default:
+		// The records [Next, first) were appended without their index:
+		// the catch-up reads them. No span may reach over them.
+		c.GapFrom, c.GapTo = c.Next, first
+		ks.fold(b, p.stream, se)
+	}
+	if len(se.appends) > 0 && first/eventChunk != se.chunk {
+		ks.fold(b, p.stream, se)
+	}
+	if len(se.appends) == 0 {
+		se.chunk = first / eventChunk
+	}
+	se.appends = append(se.appends, first)
+	for i := range p.spans {
+		s := &p.spans[i]
+		se.merge(s.id, EventSpan{First: first + uint64(s.first), Last: first + uint64(s.last), Count: uint64(s.count)})
+	}
+	ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), p.stream), first)
+	ev.val = appendSpans(ev.val[:0], p.spans)
+	_ = b.Set(ev.key, ev.val, nil)
+	c.Next = first + uint64(n)
+	ev.key = appendStream(append(ev.key[:0], store.SpaceKeys, kindIndexed), p.stream)
+	ev.val = c.appendTo(ev.val[:0])
+	_ = b.Set(ev.key, ev.val, nil)
+	return nil
+}
+
+// EventsIndexed returns how far the event index of stream goes: the zero
+// cursor before any record is indexed.
+func (ks *Keys) EventsIndexed(stream log.StreamID) (EventCursor, error) {
 	ks.opMu.RLock()
 	defer ks.opMu.RUnlock()
 	if ks.closed {
-		return 0, ErrClosed
+		return EventCursor{}, ErrClosed
 	}
-	return ks.eventsIndexed(stream)
+	ks.writeMu.Lock()
+	defer ks.writeMu.Unlock()
+	se, err := ks.streamEvents(stream)
+	if err != nil {
+		return EventCursor{}, err
+	}
+	return se.cur, nil
 }
 
-// eventsIndexed is EventsIndexed. REQUIRES: opMu held.
-func (ks *Keys) eventsIndexed(stream log.StreamID) (uint64, error) {
-	v, err := ks.get(indexedKey(stream))
-	if v == nil || err != nil {
-		return 0, err
-	}
-	next, n := binary.Uvarint(v)
-	if n <= 0 || n != len(v) {
-		return 0, fmt.Errorf("%w: event index cursor of stream %d", errCorrupt, stream)
-	}
-	return next, nil
-}
-
-// IndexEvents records the events of stream's log in offsets [from, to):
+// IndexEvents records the events of stream's log in offsets [from, to),
+// the stretch that EventsIndexed(stream).Missing gave (or a start of it):
 // spans maps the ID of each key link that encrypted some of them to its
-// span among them. from must be EventsIndexed(stream); the cursor moves to
-// to. The caller serialises IndexEvents per stream, and against dropping
-// the stream (DropStream deletes the index).
+// span among them. The cursor moves past them (its gap shrinks, or Next
+// moves to to). The caller serialises IndexEvents per stream, and against
+// dropping the stream (DropStream deletes the index).
 func (ks *Keys) IndexEvents(stream log.StreamID, from, to uint64, spans map[string]EventSpan) error {
 	ks.opMu.RLock()
 	defer ks.opMu.RUnlock()
 	if ks.closed {
 		return ErrClosed
 	}
-	at, err := ks.eventsIndexed(stream)
+	ks.writeMu.Lock()
+	defer ks.writeMu.Unlock()
+	se, err := ks.streamEvents(stream)
 	if err != nil {
 		return err
 	}
-	if at != from || to < from {
-		return fmt.Errorf("keys: event index of stream %d: from is %d and to %d, the cursor is at %d", stream, from, to, at)
+	c := se.cur
+	switch {
+	case c.gap() && (from != c.GapFrom || to < from || to > c.GapTo):
+		return fmt.Errorf("keys: event index of stream %d: from is %d and to %d, the index misses offsets [%d, %d)", stream, from, to, c.GapFrom, c.GapTo)
+	case !c.gap() && (from != c.Next || to < from):
+		return fmt.Errorf("keys: event index of stream %d: from is %d and to %d, the cursor is at %d", stream, from, to, c.Next)
 	}
 	b := ks.db.NewBatch()
 	defer b.Close()
@@ -108,18 +394,32 @@ func (ks *Keys) IndexEvents(stream log.StreamID, from, to uint64, spans map[stri
 		case sp.First < from || sp.Last >= to:
 			return fmt.Errorf("keys: event index of stream %d: span %d-%d of key link %s is outside offsets [%d, %d)", stream, sp.First, sp.Last, id, from, to)
 		}
-		_ = b.Set(eventsKey(id, sp.First), sp.encode(), nil)
+		_ = b.Set(eventsKey(id, sp.First), sp.appendTo(nil), nil)
 	}
-	_ = b.Set(indexedKey(stream), binary.AppendUvarint(nil, to), nil)
+	if c.gap() {
+		c.GapFrom = to
+		if !c.gap() {
+			c.GapFrom, c.GapTo = 0, 0
+		}
+	} else {
+		c.Next = to
+	}
+	_ = b.Set(indexedKey(stream), c.appendTo(nil), nil)
+	// The appends after the catch-up's records must not merge into
+	// spans before them.
+	ks.fold(b, stream, se)
 	// No sync: the index is derived from the log (see above).
 	if err := b.Commit(pebble.NoSync); err != nil {
+		delete(ks.events.streams, stream) // read again: the fold did not happen
 		return fmt.Errorf("keys: store event index of stream %d: %w", stream, err)
 	}
+	se.cur = c
 	return nil
 }
 
-// EventSpans returns the spans of a key link's events that IndexEvents
-// recorded, by First.
+// EventSpans returns the spans of a key link's events that the event index
+// holds, by First: those folded, and its span among the appends not
+// folded yet.
 func (ks *Keys) EventSpans(linkID string) ([]EventSpan, error) {
 	id, err := uuid.Parse(linkID)
 	if err != nil {
@@ -130,6 +430,10 @@ func (ks *Keys) EventSpans(linkID string) ([]EventSpan, error) {
 	if ks.closed {
 		return nil, ErrClosed
 	}
+	r, err := ks.record(id)
+	if r == nil || err != nil {
+		return nil, err
+	}
 	var spans []EventSpan
 	err = store.Scan(ks.db, eventsPrefix(id), func(k, v []byte) error {
 		sp, err := decodeEventSpan(k, v)
@@ -138,6 +442,16 @@ func (ks *Keys) EventSpans(linkID string) ([]EventSpan, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	ks.writeMu.Lock()
+	defer ks.writeMu.Unlock()
+	se, err := ks.streamEvents(r.Stream)
+	if err != nil {
+		return nil, err
+	}
+	if sp, ok := se.pending[id]; ok {
+		spans = append(spans, sp)
+		slices.SortFunc(spans, func(a, b EventSpan) int { return cmp.Compare(a.First, b.First) })
 	}
 	return spans, nil
 }

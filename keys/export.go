@@ -74,8 +74,12 @@ func (ks *Keys) ExportCreated(stream log.StreamID, from, until time.Time) ([]Exp
 		if err != nil {
 			return err
 		}
+		h, err := k.handle()
+		if err != nil {
+			return fmt.Errorf("%w: key link %s holds a keyset Tink does not read", errCorrupt, r.ID)
+		}
 		var buf, line bytes.Buffer
-		if err := insecurecleartextkeyset.Write(k.handle, keyset.NewJSONWriter(&buf)); err != nil {
+		if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(&buf)); err != nil {
 			return fmt.Errorf("keys: export key link %s: %w", r.ID, err)
 		}
 		// protojson varies its whitespace on purpose; make it one stable line.

@@ -89,6 +89,8 @@ type env struct {
 	master tink.AEAD
 	db     *pebble.DB
 	ks     *keys.Keys
+	// cacheBytes is Options.CacheBytes (0: the default).
+	cacheBytes int64
 }
 
 func newEnv(t testing.TB, loc location) *env {
@@ -100,7 +102,7 @@ func newEnv(t testing.TB, loc location) *env {
 }
 
 func (e *env) opts() keys.Options {
-	return keys.Options{Now: e.clock.Now, Rotation: 24 * time.Hour, Retention: 7 * 24 * time.Hour, Master: e.master}
+	return keys.Options{Now: e.clock.Now, Rotation: 24 * time.Hour, Retention: 7 * 24 * time.Hour, Master: e.master, CacheBytes: e.cacheBytes}
 }
 
 func (e *env) open() {

@@ -2,16 +2,24 @@ package keys
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/tink-crypto/tink-go/v2/daead"
+	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	aessivpb "github.com/tink-crypto/tink-go/v2/proto/aes_siv_go_proto"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	"github.com/tink-crypto/tink-go/v2/tink"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -46,10 +54,12 @@ type Link struct {
 type Key struct {
 	Link
 
-	id     uuid.UUID
-	handle *keyset.Handle         // nil when shredded
-	d      tink.DeterministicAEAD // nil when shredded
-	vh     digest                 // value digest, to drop the current-link entry
+	id uuid.UUID
+	// keyset is the cleartext keyset, serialized (Tink's binary format),
+	// for Export; d is its AES-SIV. Both are nil when shredded.
+	keyset []byte
+	d      *siv
+	vh     digest // value digest, to drop the current-link entry
 
 	// subjects are the subject hashes recorded against this link, each
 	// with its entry while that is not written yet (pending.go), else nil.
@@ -65,7 +75,7 @@ type Key struct {
 	// recent remembers the last few encryptions and decryptions: the same
 	// (path, plaintext, ciphertext) triples serve both ways. A key belongs
 	// to one session (one keyField value), whose PII values are few and
-	// repeat in every event, and Tink's AES-SIV costs far more than a
+	// repeat in every event, and AES-SIV costs far more than a
 	// comparison. Every reader of a derived stream shares it, and what
 	// ingest encrypted is there for the first reader. Only short values are
 	// kept, in memory only, for as long as the Key (shredding drops it).
@@ -105,12 +115,11 @@ func (k *Key) Encrypt(path, plaintext string) string {
 		}
 		k.recentMu.Unlock()
 	}
-	ct, err := k.d.EncryptDeterministically([]byte(plaintext), []byte(path))
-	if err != nil {
-		// AES-SIV fails only on inputs near 2^63 bytes.
-		panic(fmt.Sprintf("keys: encrypt field %q with key link %s: input too large", path, k.ID))
-	}
-	out := base64.StdEncoding.EncodeToString(ct)
+	sc := getScratch()
+	sc.raw = k.d.appendEncrypt(sc, sc.raw[:0], path, plaintext)
+	sc.text = base64.StdEncoding.AppendEncode(sc.text[:0], sc.raw)
+	out := string(sc.text)
+	putScratch(sc)
 	if remember {
 		// A copy: plaintext is often a piece of the whole event body,
 		// which the Key would otherwise keep alive for as long as it lives.
@@ -138,15 +147,18 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 		}
 	}
 	k.recentMu.Unlock()
-	ct, err := base64.StdEncoding.DecodeString(ciphertext)
-	if err != nil {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.text = append(sc.text[:0], ciphertext...)
+	var err error
+	if sc.raw, err = base64.StdEncoding.AppendDecode(sc.raw[:0], sc.text); err != nil {
 		return "", fmt.Errorf("%w: field %q is not base64", ErrCiphertext, path)
 	}
-	pt, err := k.d.DecryptDeterministically(ct, []byte(path))
-	if err != nil {
+	if sc.text, err = k.d.appendDecrypt(sc, sc.text[:0], sc.raw, path); err != nil {
 		return "", fmt.Errorf("%w: field %q does not decrypt with key link %s", ErrCiphertext, path, k.ID)
 	}
-	plaintext := string(pt)
+	plaintext := string(sc.text)
+	clear(sc.text)
 	if len(plaintext) <= maxRememberedLen {
 		// A copy of the ciphertext: it is a piece of a stored record.
 		k.recentMu.Lock()
@@ -163,37 +175,174 @@ func keysetAD(id uuid.UUID) []byte {
 	return append([]byte("strmlocal keys: keyset of link "), id[:]...)
 }
 
-// aesSIVTemplate is built once: NewHandle only reads it.
-var aesSIVTemplate = daead.AESSIVKeyTemplate()
+// The keyset of a link is one AES-256-SIV key with Tink's TINK output
+// prefix, as daead.AESSIVKeyTemplate makes it. newKey encodes its protos
+// (tink.proto's Keyset and EncryptedKeyset, aes_siv.proto's AesSivKey)
+// itself, as proto.Marshal would (siv_test.go compares the bytes): going
+// through Tink's key manager and keyset handle, or even proto.Marshal,
+// cost several times more on every new link.
+const aesSIVTypeURL = "type.googleapis.com/google.crypto.tink.AesSivKey"
 
 // newKey returns a fresh single-key AES-256-SIV keyset for link id and its
-// wrapped form.
+// wrapped form: Tink's binary EncryptedKeyset, which Tink's
+// keyset.ReadWithAssociatedData opens with the master key and keysetAD(id).
 func newKey(id uuid.UUID, master tink.AEAD) (*Key, []byte, error) {
-	h, err := keyset.NewHandle(aesSIVTemplate)
+	raw := make([]byte, sivKeyLen+4)
+	defer clear(raw)
+	rand.Read(raw) // never fails (crypto/rand)
+	keyID := binary.BigEndian.Uint32(raw[sivKeyLen:])
+	for keyID == 0 { // 0 is a valid Tink key ID, but easily mistaken for none
+		rand.Read(raw[sivKeyLen:])
+		keyID = binary.BigEndian.Uint32(raw[sivKeyLen:])
+	}
+	key := raw[:sivKeyLen]
+	d, err := newSIV(key, keyID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: new keyset: %w", err)
 	}
-	d, err := daead.New(h)
+	ks := appendKeyset(nil, key, keyID)
+	enc, err := master.Encrypt(ks, keysetAD(id))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: new keyset: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), master, keysetAD(id)); err != nil {
 		return nil, nil, fmt.Errorf("keys: wrap keyset of key link %s: %w", id, err)
 	}
-	return &Key{id: id, handle: h, d: d}, buf.Bytes(), nil
+	return &Key{id: id, keyset: ks, d: d}, appendEncryptedKeyset(nil, enc, keyID), nil
 }
 
-// unwrap opens the keyset of a live record.
+// Field numbers of tink.proto and aes_siv.proto.
+const (
+	fieldKeysetPrimaryKeyID  = 1 // Keyset, KeysetInfo
+	fieldKeysetKey           = 2 // Keyset.key, KeysetInfo.key_info
+	fieldKeyData             = 1 // Keyset.Key
+	fieldKeyStatus           = 2 // Keyset.Key, KeysetInfo.KeyInfo
+	fieldKeyID               = 3 // Keyset.Key, KeysetInfo.KeyInfo
+	fieldKeyOutputPrefix     = 4 // Keyset.Key, KeysetInfo.KeyInfo
+	fieldTypeURL             = 1 // KeyData, KeysetInfo.KeyInfo
+	fieldKeyDataValue        = 2
+	fieldKeyDataMaterialType = 3
+	fieldAESSIVKeyValue      = 2 // AesSivKey (its version, field 1, is 0: omitted)
+	fieldEncryptedKeyset     = 2 // EncryptedKeyset
+	fieldEncryptedKeysetInfo = 3
+)
+
+// appendKeyset appends the binary Keyset of the one AES-SIV key.
+func appendKeyset(b, key []byte, keyID uint32) []byte {
+	sivKey := protowire.SizeTag(fieldAESSIVKeyValue) + protowire.SizeBytes(len(key))
+	keyData := protowire.SizeTag(fieldTypeURL) + protowire.SizeBytes(len(aesSIVTypeURL)) +
+		protowire.SizeTag(fieldKeyDataValue) + protowire.SizeBytes(sivKey) +
+		protowire.SizeTag(fieldKeyDataMaterialType) + protowire.SizeVarint(uint64(tinkpb.KeyData_SYMMETRIC))
+	entry := protowire.SizeTag(fieldKeyData) + protowire.SizeBytes(keyData) + keyAttrsSize(keyID)
+	b = slices.Grow(b, protowire.SizeTag(fieldKeysetPrimaryKeyID)+protowire.SizeVarint(uint64(keyID))+
+		protowire.SizeTag(fieldKeysetKey)+protowire.SizeBytes(entry))
+	b = protowire.AppendTag(b, fieldKeysetPrimaryKeyID, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(keyID))
+	b = protowire.AppendTag(b, fieldKeysetKey, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(entry))
+	b = protowire.AppendTag(b, fieldKeyData, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(keyData))
+	b = protowire.AppendTag(b, fieldTypeURL, protowire.BytesType)
+	b = protowire.AppendString(b, aesSIVTypeURL)
+	b = protowire.AppendTag(b, fieldKeyDataValue, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(sivKey))
+	b = protowire.AppendTag(b, fieldAESSIVKeyValue, protowire.BytesType)
+	b = protowire.AppendBytes(b, key)
+	b = protowire.AppendTag(b, fieldKeyDataMaterialType, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(tinkpb.KeyData_SYMMETRIC))
+	return appendKeyAttrs(b, keyID)
+}
+
+// appendEncryptedKeyset appends the binary EncryptedKeyset of enc, the
+// wrapped Keyset of the one AES-SIV key, with its KeysetInfo.
+func appendEncryptedKeyset(b, enc []byte, keyID uint32) []byte {
+	keyInfo := protowire.SizeTag(fieldTypeURL) + protowire.SizeBytes(len(aesSIVTypeURL)) + keyAttrsSize(keyID)
+	info := protowire.SizeTag(fieldKeysetPrimaryKeyID) + protowire.SizeVarint(uint64(keyID)) +
+		protowire.SizeTag(fieldKeysetKey) + protowire.SizeBytes(keyInfo)
+	b = slices.Grow(b, protowire.SizeTag(fieldEncryptedKeyset)+protowire.SizeBytes(len(enc))+
+		protowire.SizeTag(fieldEncryptedKeysetInfo)+protowire.SizeBytes(info))
+	b = protowire.AppendTag(b, fieldEncryptedKeyset, protowire.BytesType)
+	b = protowire.AppendBytes(b, enc)
+	b = protowire.AppendTag(b, fieldEncryptedKeysetInfo, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(info))
+	b = protowire.AppendTag(b, fieldKeysetPrimaryKeyID, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(keyID))
+	b = protowire.AppendTag(b, fieldKeysetKey, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(keyInfo))
+	b = protowire.AppendTag(b, fieldTypeURL, protowire.BytesType)
+	b = protowire.AppendString(b, aesSIVTypeURL)
+	return appendKeyAttrs(b, keyID)
+}
+
+// keyAttrsSize is the size of what appendKeyAttrs appends.
+func keyAttrsSize(keyID uint32) int {
+	return protowire.SizeTag(fieldKeyStatus) + protowire.SizeVarint(uint64(tinkpb.KeyStatusType_ENABLED)) +
+		protowire.SizeTag(fieldKeyID) + protowire.SizeVarint(uint64(keyID)) +
+		protowire.SizeTag(fieldKeyOutputPrefix) + protowire.SizeVarint(uint64(tinkpb.OutputPrefixType_TINK))
+}
+
+// appendKeyAttrs appends the fields that Keyset.Key and KeysetInfo.KeyInfo
+// share after the key data or type URL: status, key ID, output prefix.
+func appendKeyAttrs(b []byte, keyID uint32) []byte {
+	b = protowire.AppendTag(b, fieldKeyStatus, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(tinkpb.KeyStatusType_ENABLED))
+	b = protowire.AppendTag(b, fieldKeyID, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(keyID))
+	b = protowire.AppendTag(b, fieldKeyOutputPrefix, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(tinkpb.OutputPrefixType_TINK))
+}
+
+// unwrap opens the keyset of a live record: what newKey wrapped, or what
+// Tink's keyset.Handle.WriteWithAssociatedData wrapped before (the same
+// form).
 func unwrap(r *record, master tink.AEAD) (*Key, error) {
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(r.wrapped)), master, keysetAD(r.id))
+	var ek tinkpb.EncryptedKeyset
+	var ks []byte
+	err := proto.Unmarshal(r.wrapped, &ek)
+	if err == nil {
+		ks, err = master.Decrypt(ek.GetEncryptedKeyset(), keysetAD(r.id))
+	}
 	if err != nil {
-		// Tink's message says nothing secret, but also nothing useful.
+		// What failed says nothing useful, and a proto error may quote bytes.
 		return nil, fmt.Errorf("%w: the keyset of key link %s does not open under it (corrupt data dir?)", ErrMaster, r.id)
 	}
-	d, err := daead.New(h)
+	d, err := keysetSIV(ks)
 	if err != nil {
-		return nil, fmt.Errorf("%w: key link %s holds a keyset that is not a deterministic AEAD", errCorrupt, r.id)
+		return nil, fmt.Errorf("%w: key link %s holds a keyset that is not a deterministic AEAD (%w)", errCorrupt, r.id, err)
 	}
-	return &Key{Link: r.Link, id: r.id, handle: h, d: d, vh: r.vh}, nil
+	return &Key{Link: r.Link, id: r.id, keyset: ks, d: d, vh: r.vh}, nil
+}
+
+// keysetSIV returns the AES-SIV of a serialized keyset of the form newKey
+// makes. Its errors name the rule broken, never key bytes.
+func keysetSIV(b []byte) (*siv, error) {
+	var ks tinkpb.Keyset
+	if err := proto.Unmarshal(b, &ks); err != nil {
+		return nil, errors.New("not a Tink keyset")
+	}
+	if len(ks.GetKey()) != 1 {
+		return nil, fmt.Errorf("%d keys; want 1", len(ks.GetKey()))
+	}
+	k := ks.GetKey()[0]
+	switch {
+	case k.GetKeyData().GetTypeUrl() != aesSIVTypeURL:
+		return nil, errors.New("the key is not AES-SIV")
+	case k.GetStatus() != tinkpb.KeyStatusType_ENABLED:
+		return nil, errors.New("the key is not enabled")
+	case k.GetKeyId() != ks.GetPrimaryKeyId():
+		return nil, errors.New("the key is not the primary")
+	case k.GetOutputPrefixType() != tinkpb.OutputPrefixType_TINK:
+		return nil, errors.New("the key's output prefix is not TINK")
+	}
+	var sk aessivpb.AesSivKey
+	if err := proto.Unmarshal(k.GetKeyData().GetValue(), &sk); err != nil {
+		return nil, errors.New("the key is not an AesSivKey")
+	}
+	defer clear(sk.KeyValue)
+	if sk.GetVersion() != 0 {
+		return nil, fmt.Errorf("AesSivKey version %d; want 0", sk.GetVersion())
+	}
+	return newSIV(sk.GetKeyValue(), k.GetKeyId())
+}
+
+// handle returns k's keyset as a Tink keyset handle.
+func (k *Key) handle() (*keyset.Handle, error) {
+	return insecurecleartextkeyset.Read(keyset.NewBinaryReader(bytes.NewReader(k.keyset)))
 }

@@ -64,6 +64,10 @@ type Options struct {
 	// Logger gets diagnostics: link IDs and counts, never keys, key values
 	// or subjects. Default: discard.
 	Logger *slog.Logger
+	// CacheBytes bounds the memory of the keys kept in memory (cache.go);
+	// the oldest are evicted, and read from storage again when needed.
+	// Default: DefaultCacheBytes.
+	CacheBytes int64
 }
 
 func (o *Options) validate() error {
@@ -88,6 +92,9 @@ func (o *Options) validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
 	}
 	return errors.Join(errs...)
 }
@@ -119,12 +126,16 @@ type Keys struct {
 	// groupDepth counts the Adds of the group being written without their
 	// Done. Only the log's committer goroutine touches it.
 	groupDepth int
+	// events is the event index's state in memory (events.go).
+	// REQUIRES: writeMu held.
+	events eventState
 
 	// liveBefore bounds the ExpiresAt of every link live in storage at
 	// Open. A link is current only before its RotatesAt, which is not
-	// after its ExpiresAt; every link created since Open is cached; so
-	// from liveBefore on, a value not cached has no current link and For
-	// need not look in storage.
+	// after its ExpiresAt; every link created since Open is cached, or its
+	// value is in evicted; so from liveBefore on, a value not cached nor
+	// evicted has no current link and For need not look in storage.
+	// REQUIRES: mu held.
 	liveBefore time.Time
 
 	// mu guards the caches. INVARIANT: every cached Key is live in Pebble,
@@ -133,6 +144,8 @@ type Keys struct {
 	mu      sync.RWMutex
 	current map[cacheKey]*Key  // (stream, value digest) → its current link
 	live    map[uuid.UUID]*Key // live keys loaded since Open
+	cache   keyCache           // the order of live, and its size (cache.go)
+	evicted evictions          // the values whose key was evicted (cache.go)
 
 	counts linkCounter // count.go
 }
@@ -233,6 +246,8 @@ func (ks *Keys) Close() error {
 	ks.mu.Lock()
 	clear(ks.current)
 	clear(ks.live)
+	ks.cache.resetLocked()
+	ks.evicted = evictions{}
 	ks.mu.Unlock()
 	return nil
 }
@@ -374,18 +389,18 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, 
 		}
 	}
 	ks.mu.Lock()
-	if created {
-		ks.live[k.id] = k
-	}
+	k = ks.cacheLocked(k) // k, unless evicted and loaded again meanwhile
 	ks.current[ck] = k
 	if hasSubject {
 		if have, ok := k.subjects[sh]; ok {
 			se = have
 		} else {
 			k.subjects[sh] = se
+			ks.cache.bytes += subjectBytes
 		}
 	}
 	le := k.pend
+	ks.evictLocked()
 	ks.mu.Unlock()
 	p.attach(le)
 	p.attach(se)
@@ -398,6 +413,7 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, 
 func (ks *Keys) currentKey(ck cacheKey, now time.Time) (*Key, error) {
 	ks.mu.RLock()
 	k := ks.current[ck]
+	look := now.Before(ks.liveBefore) || ks.evicted.mayHold(ck)
 	ks.mu.RUnlock()
 	if k != nil {
 		if now.Before(k.RotatesAt) {
@@ -405,7 +421,7 @@ func (ks *Keys) currentKey(ck cacheKey, now time.Time) (*Key, error) {
 		}
 		return nil, nil
 	}
-	if !now.Before(ks.liveBefore) {
+	if !look {
 		return nil, nil
 	}
 	v, err := ks.get(currentKey(ck.stream, ck.vh))
@@ -475,11 +491,8 @@ func (ks *Keys) load(id uuid.UUID) (*Key, error) {
 	}
 	k.subjects = make(map[digest]*entry)
 	ks.mu.Lock()
-	if c := ks.live[id]; c != nil {
-		k = c // another reader was first
-	} else {
-		ks.live[id] = k
-	}
+	k = ks.cacheLocked(k) // or the one another reader cached first
+	ks.evictLocked()
 	ks.mu.Unlock()
 	return k, nil
 }

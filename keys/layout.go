@@ -23,6 +23,7 @@ const (
 	kindSubjects byte = 'r' // link ID, subject digest (reverse of kindSubject)
 	kindEvents   byte = 'n' // event index: link ID, first offset (events.go)
 	kindIndexed  byte = 'i' // event index cursor: stream
+	kindAppends  byte = 'a' // event index, appends not folded: stream, first offset
 )
 
 const hashLen = 32 // HMAC-SHA256

@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+
+	"github.com/strmlocal/strmlocal/log"
 )
 
 // A new link, or a subject newly recorded against a link, is an entry: it
@@ -59,20 +62,87 @@ func (e *entry) add(b *pebble.Batch) {
 }
 
 // Pending collects the writes that the keys For handed out for the events
-// of one append still need: it is the log.Also of that append
-// (log.AppendAlso). The zero value is not usable; get one with
-// Keys.Pending. A Pending is used by one goroutine at a time.
+// of one append still need, and the event index entries of its records
+// (Event, events.go): it is the log.Also of that append (log.AppendAlso).
+// The zero value is not usable; get one with Keys.Pending. A Pending is
+// used by one goroutine at a time, for one append.
 type Pending struct {
 	ks      *Keys
 	entries []*entry
+
+	// The records told by Event: their stream (other differs when keys of
+	// two streams were told), and per link its span among them, as
+	// positions in the append.
+	events        int
+	stream, other log.StreamID
+	spans         []appendSpan
+	byLink        map[uuid.UUID]int // index in spans, once there are many
+	last          int               // the span Event touched last
 }
+
+// appendSpan is a link's events in one append, as positions in it.
+type appendSpan struct {
+	id                 uuid.UUID
+	first, last, count uint32
+}
+
+// spansScanned bounds the spans Event compares one by one before it looks
+// them up in byLink.
+const spansScanned = 8
 
 // Pending returns an empty Pending for the appends of ks's events.
 func (ks *Keys) Pending() *Pending { return &Pending{ks: ks} }
 
-// Empty says the events For returned keys for need no write: their append
-// needs no Also.
-func (p *Pending) Empty() bool { return len(p.entries) == 0 }
+// Empty says p has nothing to write: no key writes and no events told, so
+// its append needs no Also.
+func (p *Pending) Empty() bool { return len(p.entries) == 0 && p.events == 0 }
+
+// Event tells p that the next record of its append is encrypted with k:
+// one call per record, in order, so that the append keeps the event index
+// (events.go). An append with no Event keeps none, and the stream's index
+// falls behind until a catch-up (IndexEvents).
+func (p *Pending) Event(k *Key) {
+	pos := uint32(p.events)
+	if p.events == 0 {
+		p.stream, p.other = k.Stream, k.Stream
+	} else if k.Stream != p.stream {
+		p.other = k.Stream
+	}
+	p.events++
+	i := -1
+	switch {
+	case p.last < len(p.spans) && p.spans[p.last].id == k.id:
+		i = p.last
+	case p.byLink != nil:
+		if j, ok := p.byLink[k.id]; ok {
+			i = j
+		}
+	default:
+		for j := range p.spans {
+			if p.spans[j].id == k.id {
+				i = j
+				break
+			}
+		}
+	}
+	if i < 0 {
+		i = len(p.spans)
+		p.spans = append(p.spans, appendSpan{id: k.id, first: pos})
+		switch {
+		case p.byLink != nil:
+			p.byLink[k.id] = i
+		case len(p.spans) > spansScanned:
+			p.byLink = make(map[uuid.UUID]int, 2*len(p.spans))
+			for j := range p.spans {
+				p.byLink[p.spans[j].id] = j
+			}
+		}
+	}
+	s := &p.spans[i]
+	s.last = pos
+	s.count++
+	p.last = i
+}
 
 func (p *Pending) attach(e *entry) {
 	if e == nil {
@@ -86,10 +156,11 @@ func (p *Pending) attach(e *entry) {
 	p.entries = append(p.entries, e)
 }
 
-// Add puts into b the writes of p not written yet, for links still live.
-// It is log.Also's Add: called by the log's committer goroutine only, with
-// a Done for every Add.
-func (p *Pending) Add(b *pebble.Batch) error {
+// Add puts into b the writes of p not written yet, for links still live,
+// and the event index entries of the append's records, offsets
+// [first, first+n) (events.go). It is log.Also's Add: called by the log's
+// committer goroutine only, with a Done for every Add.
+func (p *Pending) Add(b *pebble.Batch, first uint64, n int) error {
 	ks := p.ks
 	if ks.groupDepth == 0 {
 		ks.opMu.RLock()
@@ -99,18 +170,23 @@ func (p *Pending) Add(b *pebble.Batch) error {
 	if ks.closed {
 		return ErrClosed
 	}
+	if err := ks.indexAppend(b, p, first, n); err != nil {
+		return err
+	}
 	ks.claim(p.entries, b)
 	return nil
 }
 
 // Done settles the writes of the group once the last of its Adds is done:
-// written when ok, else to be written by a later append.
+// written when ok, else to be written by a later append (and the event
+// index state read again).
 func (p *Pending) Done(ok bool) {
 	ks := p.ks
 	if ks.groupDepth--; ks.groupDepth > 0 {
 		return
 	}
 	ks.settle(ok)
+	ks.settleEvents(ok)
 	ks.writeMu.Unlock()
 	ks.opMu.RUnlock()
 }

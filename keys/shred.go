@@ -145,6 +145,7 @@ func (ks *Keys) uncache(id uuid.UUID) {
 		return
 	}
 	delete(ks.live, id)
+	ks.cache.bytes -= sizeOf(k)
 	ck := cacheKey{k.Stream, k.vh}
 	if ks.current[ck] == k {
 		delete(ks.current, ck)
@@ -190,6 +191,9 @@ func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
 		cp := currentPrefix(stream)
 		_ = b.DeleteRange(cp, store.PrefixEnd(cp), nil)
 		_ = b.Delete(indexedKey(stream), nil)
+		if err := ks.dropEvents(b, stream); err != nil {
+			return err
+		}
 		ks.mu.Lock()
 		for id, k := range ks.live {
 			if k.Stream == stream {

@@ -74,14 +74,14 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 			req.err = err
 			continue
 		}
+		req.first = p.st.next
 		if req.also != nil {
 			f.also = append(f.also, req.also)
-			if err := req.also.Add(f.b); err != nil {
+			if err := req.also.Add(f.b, req.first, len(req.recs)); err != nil {
 				req.err = err
 				continue
 			}
 		}
-		req.first = p.st.next
 		for i := range req.recs {
 			w.add(f.b, req.id, &p.st, &req.recs[i], now)
 		}

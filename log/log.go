@@ -209,15 +209,18 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 
 // Also is a caller's own writes that an append carries into the batch of
 // its group commit, so that they become durable with its records, by the
-// same fsync (the keys package's new key links, docs/log.md). The
-// committer goroutine calls Add for every append of a group that it
-// writes, after the appends before it in the group and before the batch is
-// written to the WAL; then, once the batch is written (ok) or abandoned,
-// Done for each of them, in the same order. Neither may wait for the log.
-// An error from Add fails that append alone; what Add put into b before
-// the error is written with the group.
+// same fsync (the keys package's new key links and event index,
+// docs/log.md). The committer goroutine calls Add for every append of a
+// group that it writes, after the appends before it in the group and
+// before the batch is written to the WAL, with the offsets its n records
+// will take: [first, first+n) (the appends of one stream in a group get
+// consecutive offsets, in order); then, once the batch is written (ok) or
+// abandoned, Done for each of them, in the same order. An abandoned
+// group's offsets are given again to later appends. Neither may wait for
+// the log. An error from Add fails that append alone; what Add put into b
+// before the error is written with the group.
 type Also interface {
-	Add(b *pebble.Batch) error
+	Add(b *pebble.Batch, first uint64, n int) error
 	Done(ok bool)
 }
 

@@ -17,11 +17,14 @@ func pebbleOptions(opts Options, lock *pebble.Lock, h *health) *pebble.Options {
 		Lock:   lock,
 		Logger: h,
 		// A large memtable keeps synced group commits from stalling on
-		// flushes (the log benchmark gains about 1.7x over the 4 MiB
-		// default). Pebble starts memtables small and grows them, so a
-		// small sandbox does not pay for it in memory; walFS keeps it from
-		// costing disk (Pebble preallocates each WAL to 1.1x this size).
-		MemTableSize: 64 << 20,
+		// flushes (the log benchmark gained about 1.7x at 64 MiB over the
+		// 4 MiB default). Under full-speed ingest two are in memory (one
+		// flushing), so 32 MiB keeps a server at about 200 MB RSS
+		// (docs/performance.md). Pebble starts memtables small and grows
+		// them, so a small sandbox does not pay for it in memory; walFS
+		// keeps it from costing disk (Pebble preallocates each WAL to 1.1x
+		// this size).
+		MemTableSize: 32 << 20,
 		// Obsolete WALs are deleted, not kept for reuse: Pebble would keep
 		// up to MemTableStopWritesThreshold+1 of them, each as large as the
 		// memtable it logged, until the next start.
@@ -50,7 +53,7 @@ type deleteCleaner struct {
 type noRecycle struct{ pebble.ArchiveCleaner }
 
 // walFS passes everything to the FS below, except that WAL files are not
-// preallocated: Pebble preallocates each WAL to 1.1x MemTableSize (70 MiB
+// preallocated: Pebble preallocates each WAL to 1.1x MemTableSize (35 MiB
 // of allocated blocks for an empty data dir). A WAL grows as it is written
 // instead; the log benchmark shows no difference (docs/storage.md).
 type walFS struct{ vfs.FS }
