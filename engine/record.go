@@ -32,6 +32,12 @@ func (m *RecordMeta) Append(dst []byte) []byte {
 
 // ParseRecordMeta decodes what Append encoded.
 func ParseRecordMeta(b []byte) (RecordMeta, error) {
+	return parseMeta(b, func(b []byte) string { return string(b) }, parseConsent)
+}
+
+// parseMeta decodes what Append encoded, making its strings and consent
+// levels with str and consent.
+func parseMeta(b []byte, str func([]byte) string, consent func([]byte) ([]int32, error)) (RecordMeta, error) {
 	var m RecordMeta
 	if len(b) == 0 || b[0] != recordMetaVersion {
 		return m, errRecordMeta
@@ -42,10 +48,10 @@ func ParseRecordMeta(b []byte) (RecordMeta, error) {
 		if k <= 0 || uint64(len(b)-k) < n {
 			return m, errRecordMeta
 		}
-		*dst, b = string(b[k:k+int(n)]), b[k+int(n):]
+		*dst, b = str(b[k:k+int(n)]), b[k+int(n):]
 	}
 	var err error
-	m.Consent, err = parseConsent(b)
+	m.Consent, err = consent(b)
 	return m, err
 }
 
@@ -67,31 +73,22 @@ const maxMetaEntries = 4096
 
 // Parse decodes what RecordMeta.Append encoded, as ParseRecordMeta does.
 func (p *MetaParser) Parse(b []byte) (RecordMeta, error) {
-	var m RecordMeta
-	if len(b) == 0 || b[0] != recordMetaVersion {
-		return m, errRecordMeta
+	return parseMeta(b, p.str, p.levels)
+}
+
+func (p *MetaParser) levels(b []byte) ([]int32, error) {
+	if levels, ok := p.consent[string(b)]; ok {
+		return levels, nil
 	}
-	b = b[1:]
-	for _, dst := range []*string{&m.SchemaRef, &m.ContractRef, &m.KeyLink} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return m, errRecordMeta
-		}
-		*dst, b = p.str(b[k:k+int(n)]), b[k+int(n):]
+	levels, err := parseConsent(b)
+	if err != nil {
+		return nil, err
 	}
-	levels, ok := p.consent[string(b)]
-	if !ok {
-		var err error
-		if levels, err = parseConsent(b); err != nil {
-			return m, err
-		}
-		if p.consent == nil || len(p.consent) >= maxMetaEntries {
-			p.consent = make(map[string][]int32)
-		}
-		p.consent[string(b)] = levels
+	if p.consent == nil || len(p.consent) >= maxMetaEntries {
+		p.consent = make(map[string][]int32)
 	}
-	m.Consent = levels
-	return m, nil
+	p.consent[string(b)] = levels
+	return levels, nil
 }
 
 func (p *MetaParser) str(b []byte) string {
