@@ -83,7 +83,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			var meta engine.RecordMeta
-			value, err := a.seal(st.ID, ev, cc, now, &meta, a.keys.Pending())
+			value, err := a.seal(nil, st.ID, ev, cc, now, &meta, a.keys.Pending())
 			if err != nil {
 				t.Fatal(err)
 			}
