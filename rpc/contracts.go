@@ -35,6 +35,23 @@ func toContract(cc *catalog.Contract) *v1.EventContract {
 	return out
 }
 
+// ContractOf is the definition of the wire contract m: its key and data
+// subject fields, PII fields and validations. Its refs are the caller's to
+// parse and set.
+func ContractOf(m *v1.EventContract) engine.Contract {
+	c := engine.Contract{KeyField: m.KeyField, DataSubjectField: m.DataSubjectField}
+	if len(m.PiiFields) > 0 {
+		c.PIIFields = make(map[string]int, len(m.PiiFields))
+		for path, level := range m.PiiFields {
+			c.PIIFields[path] = int(level)
+		}
+	}
+	for _, v := range m.Validations {
+		c.Validations = append(c.Validations, engine.Validation{Field: v.Field, Type: v.Type, Value: v.Value})
+	}
+	return c
+}
+
 func (h *contractService) CreateEventContract(_ context.Context, req *connect.Request[v1.CreateEventContractRequest]) (*connect.Response[v1.CreateEventContractResponse], error) {
 	m := req.Msg.GetEventContract()
 	if m == nil {
@@ -48,16 +65,8 @@ func (h *contractService) CreateEventContract(_ context.Context, req *connect.Re
 	if err != nil {
 		return nil, invalidArgument("schemaRef: %v", err)
 	}
-	c := engine.Contract{Ref: ref, SchemaRef: sref, KeyField: m.KeyField, DataSubjectField: m.DataSubjectField}
-	if len(m.PiiFields) > 0 {
-		c.PIIFields = make(map[string]int, len(m.PiiFields))
-		for path, level := range m.PiiFields {
-			c.PIIFields[path] = int(level)
-		}
-	}
-	for _, v := range m.Validations {
-		c.Validations = append(c.Validations, engine.Validation{Field: v.Field, Type: v.Type, Value: v.Value})
-	}
+	c := ContractOf(m)
+	c.Ref, c.SchemaRef = ref, sref
 	cc, created, err := h.s.reg.CreateContract(c, req.Msg.Draft)
 	if err != nil {
 		return nil, toConnect(err)

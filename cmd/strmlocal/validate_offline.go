@@ -13,6 +13,7 @@ import (
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/client"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/rpc"
 )
 
 // offlineSchemaRef names the schema of validate --offline --definition
@@ -161,19 +162,12 @@ func (o offlineOptions) compileContract(schema *engine.Schema) (*engine.Compiled
 		if got.SchemaRef != schema.Ref().String() {
 			return nil, fmt.Errorf("--contract %s is for schema %s, not %s: give that schema's --definition, or --schema-ref %s", o.contract, got.SchemaRef, schema.Ref(), got.SchemaRef)
 		}
-		if c.Ref, err = engine.ParseRef(got.Ref); err != nil {
+		ref, err := engine.ParseRef(got.Ref)
+		if err != nil {
 			return nil, fmt.Errorf("--contract %s: ref: %w", o.contract, err)
 		}
-		c.KeyField, c.DataSubjectField = got.KeyField, got.DataSubjectField
-		if len(got.PiiFields) > 0 {
-			c.PIIFields = make(map[string]int, len(got.PiiFields))
-			for path, level := range got.PiiFields {
-				c.PIIFields[path] = int(level)
-			}
-		}
-		for _, v := range got.Validations {
-			c.Validations = append(c.Validations, engine.Validation{Field: v.Field, Type: v.Type, Value: v.Value})
-		}
+		c = rpc.ContractOf(&got)
+		c.Ref, c.SchemaRef = ref, schema.Ref()
 	} else {
 		def, err := engine.ParseContractDefinition(data)
 		if err != nil {
