@@ -119,7 +119,7 @@ type App struct {
 	opts    Options
 	start   time.Time
 	store   *store.Store
-	log     *log.Log
+	log     EventLog
 	streams *catalog.Streams
 	reg     *catalog.Registry
 	keys    *keys.Keys
@@ -163,24 +163,24 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}, jobErrors: map[string]uint64{}}
 	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit})
 	if err == nil {
-		a.streams, err = catalog.OpenStreams(st.DB, now)
+		a.streams, err = catalog.OpenStreams(st.KV, now)
 	}
 	if err == nil {
-		a.reg, err = catalog.OpenRegistry(st.DB, now)
+		a.reg, err = catalog.OpenRegistry(st.KV, now)
 	}
 	if err == nil {
-		a.jobs, err = catalog.OpenJobs(st.DB)
+		a.jobs, err = catalog.OpenJobs(st.KV)
 	}
 	if err == nil {
 		var master tink.AEAD
 		if opts.DataDir != "" && opts.MasterKey == "" {
-			err = keys.MissingMaster(opts.DataDir, st.DB)
+			err = keys.MissingMaster(opts.DataDir, st.KV)
 		}
 		if err == nil {
 			master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey)
 		}
 		if err == nil {
-			a.keys, err = keys.Open(st.DB, keys.Options{
+			a.keys, err = keys.Open(st.KV, keys.Options{
 				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
 			})
 		}

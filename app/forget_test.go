@@ -89,7 +89,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 			}
 			recs[i] = log.Record{Time: now, Meta: meta.Append(nil), Value: value}
 		}
-		if _, err := a.log.Append(context.Background(), st.ID, recs); err != nil {
+		if _, err := a.log.AppendAlso(context.Background(), st.ID, recs, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 	// Retention removes offsets 0-10: bob keeps his span 11-11 and none
 	// of 1-4, dave (7-9) keeps nothing, and erin's span 10-13 is cut: 11-13
 	// is read, and holds 2 of hers.
-	if n, err := trimTo(a.log, st.ID, 11); n != 11 || err != nil {
+	if n, err := trimTo(a.log.(*log.Log), st.ID, 11); n != 11 || err != nil {
 		t.Fatalf("trim = %d, %v; want 11 records removed", n, err)
 	}
 	forget("bob", Forgotten{KeyLinks: 1, Events: 1})

@@ -219,7 +219,7 @@ func (r *Reader) ReadUntil(ctx context.Context, from, until uint64, limit int) (
 // Reader.Follow.
 type Follower struct {
 	r       *Reader
-	sub     *log.Subscription
+	sub     log.Tail
 	pending []log.Record // read from the log, not yet returned
 	pos     uint64       // the offset after the last record taken from the log and returned or dropped
 }

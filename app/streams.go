@@ -6,10 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -127,11 +126,11 @@ func (a *App) DeleteStream(name string, recursive bool) ([]string, error) {
 			return nil, err
 		}
 	}
-	drop := func(id log.StreamID, also func(*pebble.Batch) error) error {
+	drop := func(id log.StreamID, also func(store.Batch) error) error {
 		a.forgetMu.Lock() // no event index catch-up meanwhile (keys.go)
 		defer a.forgetMu.Unlock()
 		dropKeys := a.keys.DropStream(id)
-		return a.log.Drop(id, func(b *pebble.Batch) error {
+		return a.log.Drop(id, func(b store.Batch) error {
 			if err := also(b); err != nil {
 				return err
 			}

@@ -68,10 +68,10 @@ func (e *env) open(t testing.TB) {
 		t.Fatal(err)
 	}
 	e.store = st
-	if e.reg, err = catalog.OpenRegistry(st.DB, e.clock.Now); err != nil {
+	if e.reg, err = catalog.OpenRegistry(st.KV, e.clock.Now); err != nil {
 		t.Fatal(err)
 	}
-	if e.streams, err = catalog.OpenStreams(st.DB, e.clock.Now); err != nil {
+	if e.streams, err = catalog.OpenStreams(st.KV, e.clock.Now); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strmlocal/strmlocal/internal/store"
 )
 
@@ -96,7 +94,7 @@ func jobStateKey(name string) []byte {
 
 // Jobs is the set of data connectors and jobs, and the jobs' states.
 type Jobs struct {
-	db *pebble.DB
+	kv store.KV
 
 	mu         sync.Mutex
 	connectors map[string]*Connector // REQUIRES: mu held
@@ -104,11 +102,12 @@ type Jobs struct {
 	states     map[string]JobState   // REQUIRES: mu held
 }
 
-// OpenJobs loads the connectors and jobs stored in db.
-func OpenJobs(db *pebble.DB) (*Jobs, error) {
-	j := &Jobs{db: db, connectors: map[string]*Connector{}, jobs: map[string]*Job{}, states: map[string]JobState{}}
+// OpenJobs loads the connectors and jobs stored in kv.
+func OpenJobs(kv store.KV) (*Jobs, error) {
+	j := &Jobs{kv: kv, connectors: map[string]*Connector{}, jobs: map[string]*Job{}, states: map[string]JobState{}}
 	load := func(kind byte, what string, fn func(name string, v []byte) error) error {
-		return store.Scan(db, []byte{store.SpaceCatalog, kind}, func(k, v []byte) error {
+		p := []byte{store.SpaceCatalog, kind}
+		return kv.Scan(p, store.PrefixEnd(p), func(k, v []byte) error {
 			if err := fn(string(k[2:]), v); err != nil {
 				return fmt.Errorf("catalog: %s %q is corrupt: %w", what, k[2:], err)
 			}
@@ -160,7 +159,7 @@ func (j *Jobs) CreateConnector(c *Connector) error {
 	if _, ok := j.connectors[c.Name]; ok {
 		return errorf(ErrExists, "data connector %q already exists", c.Name)
 	}
-	if err := j.db.Set(connectorKey(c.Name), v, pebble.Sync); err != nil {
+	if err := j.set(connectorKey(c.Name), v); err != nil {
 		return fmt.Errorf("catalog: store data connector %q: %w", c.Name, err)
 	}
 	j.connectors[c.Name] = c
@@ -183,7 +182,7 @@ func (j *Jobs) ReplaceConnector(c *Connector) error {
 	if old.Kind != c.Kind {
 		return errorf(ErrInvalid, "kind: data connector %q is of kind %s; a connector's kind cannot change (delete it and create another)", c.Name, old.Kind)
 	}
-	if err := j.db.Set(connectorKey(c.Name), v, pebble.Sync); err != nil {
+	if err := j.set(connectorKey(c.Name), v); err != nil {
 		return fmt.Errorf("catalog: store data connector %q: %w", c.Name, err)
 	}
 	j.connectors[c.Name] = c
@@ -245,11 +244,11 @@ func (j *Jobs) DeleteConnector(name string, recursive bool) ([]string, error) {
 	if len(jobs) > 0 && !recursive {
 		return nil, errorf(ErrState, "data connector %q is used by jobs (%s); delete them first, or delete recursively (--recursive)", name, strings.Join(jobs, ", "))
 	}
-	b := j.db.NewBatch()
+	b := j.kv.NewBatch()
 	defer b.Close()
-	_ = b.Delete(connectorKey(name), nil)
+	b.Delete(connectorKey(name))
 	j.deleteJobsLocked(b, jobs)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("catalog: delete data connector %q: %w", name, err)
 	}
 	delete(j.connectors, name)
@@ -257,10 +256,10 @@ func (j *Jobs) DeleteConnector(name string, recursive bool) ([]string, error) {
 	return jobs, nil
 }
 
-func (j *Jobs) deleteJobsLocked(b *pebble.Batch, names []string) {
+func (j *Jobs) deleteJobsLocked(b store.Batch, names []string) {
 	for _, n := range names {
-		_ = b.Delete(jobKey(n), nil)
-		_ = b.Delete(jobStateKey(n), nil)
+		b.Delete(jobKey(n))
+		b.Delete(jobStateKey(n))
 	}
 }
 
@@ -292,11 +291,11 @@ func (j *Jobs) CreateJob(job *Job, st JobState) error {
 	if _, ok := j.connectors[job.Connector]; !ok {
 		return j.connectorNotFound(job.Connector)
 	}
-	b := j.db.NewBatch()
+	b := j.kv.NewBatch()
 	defer b.Close()
-	_ = b.Set(jobKey(job.Name), v, nil)
-	_ = b.Set(jobStateKey(job.Name), sv, nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	b.Set(jobKey(job.Name), v)
+	b.Set(jobStateKey(job.Name), sv)
+	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("catalog: store job %q: %w", job.Name, err)
 	}
 	j.jobs[job.Name], j.states[job.Name] = job, st
@@ -325,7 +324,7 @@ func (j *Jobs) ReplaceJob(job *Job) error {
 		return j.connectorNotFound(job.Connector)
 	}
 	job.CreateTime = old.CreateTime
-	if err := j.db.Set(jobKey(job.Name), v, pebble.Sync); err != nil {
+	if err := j.set(jobKey(job.Name), v); err != nil {
 		return fmt.Errorf("catalog: store job %q: %w", job.Name, err)
 	}
 	j.jobs[job.Name] = job
@@ -387,10 +386,10 @@ func (j *Jobs) JobsOf(streams ...string) []string {
 func (j *Jobs) DeleteJobs(names ...string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	b := j.db.NewBatch()
+	b := j.kv.NewBatch()
 	defer b.Close()
 	j.deleteJobsLocked(b, names)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("catalog: delete jobs %s: %w", strings.Join(names, ", "), err)
 	}
 	j.forgetJobsLocked(names)
@@ -409,9 +408,17 @@ func (j *Jobs) SaveState(name string, st JobState) error {
 	if _, ok := j.jobs[name]; !ok {
 		return j.jobNotFound(name)
 	}
-	if err := j.db.Set(jobStateKey(name), v, pebble.Sync); err != nil {
+	if err := j.set(jobStateKey(name), v); err != nil {
 		return fmt.Errorf("catalog: store the state of job %q: %w", name, err)
 	}
 	j.states[name] = st
 	return nil
+}
+
+// set stores one value, durably.
+func (j *Jobs) set(k, v []byte) error {
+	b := j.kv.NewBatch()
+	defer b.Close()
+	b.Set(k, v)
+	return b.Commit(true)
 }

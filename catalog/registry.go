@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/store"
 )
@@ -85,7 +83,7 @@ func registryKey(kind byte, ref engine.Ref) []byte {
 // Registry holds the schemas and event contracts. Reads are served from
 // memory; every change is written (synced) before it becomes visible.
 type Registry struct {
-	db  *pebble.DB
+	kv  store.KV
 	now func() time.Time
 
 	mu        sync.RWMutex
@@ -93,13 +91,31 @@ type Registry struct {
 	contracts map[string]*Contract // by ref; REQUIRES: mu held
 }
 
-// OpenRegistry loads and compiles the schemas and contracts stored in db.
-func OpenRegistry(db *pebble.DB, now func() time.Time) (*Registry, error) {
-	r := &Registry{db: db, now: now, schemas: map[string]*Schema{}, contracts: map[string]*Contract{}}
-	err := scan(db, kindSchema, func(ref engine.Ref, v []byte) error {
+// OpenRegistry loads and compiles the schemas and contracts stored in kv.
+func OpenRegistry(kv store.KV, now func() time.Time) (*Registry, error) {
+	r := &Registry{kv: kv, now: now, schemas: map[string]*Schema{}, contracts: map[string]*Contract{}}
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Reload reads the schemas and contracts again from the state (another
+// gateway of the scale-out mode may have changed some), compiling only the
+// entries that changed: a registered version's definition never does.
+func (r *Registry) Reload() error {
+	r.mu.RLock()
+	oldSchemas, oldContracts := r.schemas, r.contracts
+	r.mu.RUnlock()
+	schemas, contracts := map[string]*Schema{}, map[string]*Contract{}
+	err := scan(r.kv, kindSchema, func(ref engine.Ref, v []byte) error {
 		var st storedSchema
 		if err := json.Unmarshal(v, &st); err != nil {
 			return err
+		}
+		if old := oldSchemas[ref.String()]; old != nil && old.Definition() == st.Definition && old.Type().String() == st.Type {
+			schemas[ref.String()] = &Schema{Schema: old.Schema, State: st.State, CreateTime: st.CreateTime}
+			return nil
 		}
 		typ, err := engine.ParseSchemaType(st.Type)
 		if err != nil {
@@ -109,20 +125,24 @@ func OpenRegistry(db *pebble.DB, now func() time.Time) (*Registry, error) {
 		if err != nil {
 			return err
 		}
-		r.schemas[ref.String()] = &Schema{Schema: s, State: st.State, CreateTime: st.CreateTime}
+		schemas[ref.String()] = &Schema{Schema: s, State: st.State, CreateTime: st.CreateTime}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = scan(db, kindContract, func(ref engine.Ref, v []byte) error {
+	err = scan(r.kv, kindContract, func(ref engine.Ref, v []byte) error {
 		var st storedContract
 		if err := json.Unmarshal(v, &st); err != nil {
 			return err
 		}
-		s, ok := r.schemas[st.SchemaRef]
+		s, ok := schemas[st.SchemaRef]
 		if !ok {
 			return fmt.Errorf("its schema %s is missing", st.SchemaRef)
+		}
+		if old := oldContracts[ref.String()]; old != nil && old.CreateTime.Equal(st.CreateTime) && oldSchemas[st.SchemaRef] != nil && oldSchemas[st.SchemaRef].Schema == s.Schema {
+			contracts[ref.String()] = &Contract{CompiledContract: old.CompiledContract, State: st.State, CreateTime: st.CreateTime}
+			return nil
 		}
 		cc, err := engine.CompileContract(engine.Contract{
 			Ref: ref, SchemaRef: s.Ref(), KeyField: st.KeyField, PIIFields: st.PIIFields,
@@ -131,18 +151,22 @@ func OpenRegistry(db *pebble.DB, now func() time.Time) (*Registry, error) {
 		if err != nil {
 			return err
 		}
-		r.contracts[ref.String()] = &Contract{CompiledContract: cc, State: st.State, CreateTime: st.CreateTime}
+		contracts[ref.String()] = &Contract{CompiledContract: cc, State: st.State, CreateTime: st.CreateTime}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return r, nil
+	r.mu.Lock()
+	r.schemas, r.contracts = schemas, contracts
+	r.mu.Unlock()
+	return nil
 }
 
 // scan calls fn for every stored entry of one kind.
-func scan(db *pebble.DB, kind byte, fn func(engine.Ref, []byte) error) error {
-	return store.Scan(db, []byte{store.SpaceCatalog, kind}, func(k, v []byte) error {
+func scan(kv store.Reader, kind byte, fn func(engine.Ref, []byte) error) error {
+	p := []byte{store.SpaceCatalog, kind}
+	return kv.Scan(p, store.PrefixEnd(p), func(k, v []byte) error {
 		name := string(k[2:])
 		ref, err := engine.ParseRef(name)
 		if err == nil {
@@ -162,13 +186,24 @@ func kindName(kind byte) string {
 	return "event contract"
 }
 
-func (r *Registry) put(kind byte, ref engine.Ref, v any) error {
-	b, err := json.Marshal(v)
+// put stores an entry; a new one (created) only if no other gateway stored
+// it meanwhile (store.ErrConflict).
+func (r *Registry) put(kind byte, ref engine.Ref, v any, created bool) error {
+	val, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := r.db.Set(registryKey(kind, ref), b, pebble.Sync); err != nil {
+	b := r.kv.NewBatch()
+	defer b.Close()
+	k := registryKey(kind, ref)
+	if created {
+		b.Expect(k, nil)
+	}
+	b.Set(k, val)
+	if err := b.Commit(true); err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("catalog: store %s %s: %w", kindName(kind), ref, err)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -194,6 +229,22 @@ func (r *Registry) CreateSchema(ref engine.Ref, typ engine.SchemaType, definitio
 
 // addSchema is CreateSchema of a schema already compiled.
 func (r *Registry) addSchema(compiled *engine.Schema, draft bool) (s *Schema, created bool, err error) {
+	return retryConflict(r, func() (*Schema, bool, error) { return r.addSchemaOnce(compiled, draft) })
+}
+
+// retryConflict runs add again, once, after reading the registry again,
+// when another gateway stored the same entry meanwhile.
+func retryConflict[T any](r *Registry, add func() (T, bool, error)) (T, bool, error) {
+	v, created, err := add()
+	if errors.Is(err, store.ErrConflict) {
+		if err = r.Reload(); err == nil {
+			v, created, err = add()
+		}
+	}
+	return v, created, err
+}
+
+func (r *Registry) addSchemaOnce(compiled *engine.Schema, draft bool) (s *Schema, created bool, err error) {
 	key, typ := compiled.Ref().String(), compiled.Type()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -204,15 +255,15 @@ func (r *Registry) addSchema(compiled *engine.Schema, draft bool) (s *Schema, cr
 		return nil, false, errorf(ErrExists, "schema %s is already registered with another definition; registered versions are immutable, so register the change as a new version", key)
 	}
 	s = &Schema{Schema: compiled, State: initialState(draft), CreateTime: r.now().UTC()}
-	if err := r.putSchema(s); err != nil {
+	if err := r.putSchema(s, true); err != nil {
 		return nil, false, err
 	}
 	r.schemas[key] = s
 	return s, true, nil
 }
 
-func (r *Registry) putSchema(s *Schema) error {
-	return r.put(kindSchema, s.Ref(), storedSchema{Type: s.Type().String(), Definition: s.Definition(), State: s.State, CreateTime: s.CreateTime})
+func (r *Registry) putSchema(s *Schema, created bool) error {
+	return r.put(kindSchema, s.Ref(), storedSchema{Type: s.Type().String(), Definition: s.Definition(), State: s.State, CreateTime: s.CreateTime}, created)
 }
 
 // Schema returns the schema registered under ref.
@@ -263,7 +314,7 @@ func (r *Registry) SetSchemaState(ref string, to State) (*Schema, error) {
 	}
 	next := *s
 	next.State = to
-	if err := r.putSchema(&next); err != nil {
+	if err := r.putSchema(&next, false); err != nil {
 		return nil, err
 	}
 	r.schemas[ref] = &next
@@ -296,7 +347,11 @@ func (r *Registry) CreateContract(c engine.Contract, draft bool) (cc *Contract, 
 	if err != nil {
 		return nil, false, err
 	}
-	key := c.Ref.String()
+	return retryConflict(r, func() (*Contract, bool, error) { return r.addContract(compiled, draft) })
+}
+
+func (r *Registry) addContract(compiled *engine.CompiledContract, draft bool) (cc *Contract, created bool, err error) {
+	key := compiled.Ref().String()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.contracts[key]; ok {
@@ -306,7 +361,7 @@ func (r *Registry) CreateContract(c engine.Contract, draft bool) (cc *Contract, 
 		return nil, false, errorf(ErrExists, "event contract %s is already registered with another definition; registered versions are immutable, so register the change as a new version", key)
 	}
 	cc = &Contract{CompiledContract: compiled, State: initialState(draft), CreateTime: r.now().UTC()}
-	if err := r.putContract(cc); err != nil {
+	if err := r.putContract(cc, true); err != nil {
 		return nil, false, err
 	}
 	r.contracts[key] = cc
@@ -328,13 +383,13 @@ func sameContract(a, b engine.Contract) bool {
 	return reflect.DeepEqual(norm(a), norm(b))
 }
 
-func (r *Registry) putContract(cc *Contract) error {
+func (r *Registry) putContract(cc *Contract, created bool) error {
 	c := cc.Contract()
 	return r.put(kindContract, c.Ref, storedContract{
 		SchemaRef: c.SchemaRef.String(), KeyField: c.KeyField, PIIFields: c.PIIFields,
 		Validations: c.Validations, DataSubjectField: c.DataSubjectField,
 		State: cc.State, CreateTime: cc.CreateTime,
-	})
+	}, created)
 }
 
 // Contract returns the event contract registered under ref.
@@ -385,7 +440,7 @@ func (r *Registry) SetContractState(ref string, to State) (*Contract, error) {
 	}
 	next := *c
 	next.State = to
-	if err := r.putContract(&next); err != nil {
+	if err := r.putContract(&next, false); err != nil {
 		return nil, err
 	}
 	r.contracts[ref] = &next

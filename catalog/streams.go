@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 
 	"github.com/strmlocal/strmlocal/engine"
@@ -117,7 +117,7 @@ var nextIDKey = []byte{store.SpaceCatalog, kindNextID}
 
 // Streams is the set of streams.
 type Streams struct {
-	db  *pebble.DB
+	kv  store.KV
 	now func() time.Time
 
 	mu       sync.RWMutex
@@ -126,41 +126,49 @@ type Streams struct {
 	nextID   log.StreamID       // REQUIRES: mu held (write)
 }
 
-// OpenStreams loads the streams stored in db. now stamps creation times.
-func OpenStreams(db *pebble.DB, now func() time.Time) (*Streams, error) {
-	s := &Streams{db: db, now: now, byName: map[string]*Stream{}, byClient: map[string]*Stream{}, nextID: 1}
-	prefix := []byte{store.SpaceCatalog, kindStream}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: []byte{store.SpaceCatalog, kindStream + 1}})
-	if err != nil {
+// OpenStreams loads the streams stored in kv. now stamps creation times.
+func OpenStreams(kv store.KV, now func() time.Time) (*Streams, error) {
+	s := &Streams{kv: kv, now: now}
+	if err := s.Reload(); err != nil {
 		return nil, err
 	}
-	for ok := it.First(); ok; ok = it.Next() {
+	return s, nil
+}
+
+// Reload reads the streams again from the state: in the scale-out mode,
+// another gateway may have created or deleted some (docs/scale-out.md).
+func (s *Streams) Reload() error {
+	byName, byClient, nextID := map[string]*Stream{}, map[string]*Stream{}, log.StreamID(1)
+	prefix := []byte{store.SpaceCatalog, kindStream}
+	err := s.kv.Scan(prefix, []byte{store.SpaceCatalog, kindStream + 1}, func(k, v []byte) error {
 		st := new(Stream)
-		if err := json.Unmarshal(it.Value(), st); err != nil {
-			it.Close()
-			return nil, fmt.Errorf("catalog: stream %q is corrupt: %w", it.Key()[2:], err)
+		if err := json.Unmarshal(v, st); err != nil {
+			return fmt.Errorf("catalog: stream %q is corrupt: %w", k[2:], err)
 		}
 		if st.UUID == "" {
 			// Created before streams had one: derive it, so it is the same
 			// at every start.
 			st.UUID = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "strmlocal:stream:%d:%s:%d", st.ID, st.Name, st.CreateTime.UnixNano())).String()
 		}
-		s.byName[st.Name] = st
-		s.byClient[st.ClientID] = st
+		byName[st.Name] = st
+		byClient[st.ClientID] = st
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if err := it.Close(); err != nil {
-		return nil, err
-	}
-	v, closer, err := db.Get(nextIDKey)
+	v, err := s.kv.Get(nextIDKey)
 	switch {
-	case err == pebble.ErrNotFound:
+	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return nil, err
+		return err
 	default:
-		s.nextID = log.StreamID(binary.BigEndian.Uint64(v))
-		closer.Close()
+		nextID = log.StreamID(binary.BigEndian.Uint64(v))
 	}
-	return s, nil
+	s.mu.Lock()
+	s.byName, s.byClient, s.nextID = byName, byClient, nextID
+	s.mu.Unlock()
+	return nil
 }
 
 // Create registers a stream and returns it with its client secret, the only
@@ -209,39 +217,74 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 		st.DerivedFrom, st.ConsentType, st.Levels = n.DerivedFrom, n.View.Type.String(), slices.Clone(n.View.Levels)
 		st.Masked, st.MaskSeed, st.EmitFilter = n.View.Masked, n.View.Seed, n.View.Emit
 	}
+	for try := 0; ; try++ {
+		err := s.create(st, n.DerivedFrom)
+		if !errors.Is(err, store.ErrConflict) || try > 0 {
+			if err != nil {
+				return nil, "", err
+			}
+			return st, secret, nil
+		}
+		// Another gateway created a stream meanwhile: look again.
+		if err := s.Reload(); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// create checks st against the streams known and stores it under the next
+// ID, expecting that no other process changed the streams meanwhile
+// (store.ErrConflict if one did).
+func (s *Streams) create(st *Stream, derivedFrom string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := struct{ Name, DerivedFrom string }{st.Name, derivedFrom}
+	clientID := st.ClientID
 	if _, ok := s.byName[n.Name]; ok {
-		return nil, "", errorf(ErrExists, "stream %q already exists", n.Name)
+		return errorf(ErrExists, "stream %q already exists", n.Name)
 	}
 	if other, ok := s.byClient[clientID]; ok {
-		return nil, "", errorf(ErrExists, "credentials.clientId: stream %q has client id %s already; client ids are unique", other.Name, clientID)
+		return errorf(ErrExists, "credentials.clientId: stream %q has client id %s already; client ids are unique", other.Name, clientID)
 	}
 	if n.DerivedFrom != "" {
 		src, ok := s.byName[n.DerivedFrom]
 		switch {
 		case !ok:
-			return nil, "", errorf(ErrNotFound, "derivedFrom: source stream %q not found", n.DerivedFrom)
+			return errorf(ErrNotFound, "derivedFrom: source stream %q not found", n.DerivedFrom)
 		case src.IsDerived():
-			return nil, "", errorf(ErrInvalid, "derivedFrom: %q is itself derived from %q; derive from the source stream %q instead", src.Name, src.DerivedFrom, src.DerivedFrom)
+			return errorf(ErrInvalid, "derivedFrom: %q is itself derived from %q; derive from the source stream %q instead", src.Name, src.DerivedFrom, src.DerivedFrom)
 		}
 	}
 	st.ID = s.nextID
 	v, err := json.Marshal(st)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	b := s.db.NewBatch()
+	b := s.kv.NewBatch()
 	defer b.Close()
-	_ = b.Set(streamKey(st.Name), v, nil)
-	_ = b.Set(nextIDKey, binary.BigEndian.AppendUint64(nil, uint64(st.ID+1)), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		return nil, "", fmt.Errorf("catalog: store stream %q: %w", st.Name, err)
+	b.Expect(streamKey(st.Name), nil)
+	b.Expect(nextIDKey, s.storedNextID())
+	b.Set(streamKey(st.Name), v)
+	b.Set(nextIDKey, binary.BigEndian.AppendUint64(nil, uint64(st.ID+1)))
+	if err := b.Commit(true); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return fmt.Errorf("catalog: store stream %q: %w", st.Name, err)
 	}
 	s.nextID++
 	s.byName[st.Name] = st
 	s.byClient[st.ClientID] = st
-	return st, secret, nil
+	return nil
+}
+
+// storedNextID is nextID as stored: absent (1) before the first stream.
+// REQUIRES: mu held.
+func (s *Streams) storedNextID() []byte {
+	if s.nextID == 1 {
+		return nil
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(s.nextID))
 }
 
 func joinLevels(levels []int32) string {
@@ -322,7 +365,7 @@ func (s *Streams) List() []*Stream {
 // refused unless recursive, which deletes those too. drop removes a source
 // stream's data; it must apply also to the batch it commits, so that the
 // catalogue entries and the data go in one atomic write (log.Log.Drop does).
-func (s *Streams) Delete(name string, recursive bool, drop func(id log.StreamID, also func(*pebble.Batch) error) error) ([]string, error) {
+func (s *Streams) Delete(name string, recursive bool, drop func(id log.StreamID, also func(store.Batch) error) error) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.byName[name]
@@ -334,21 +377,19 @@ func (s *Streams) Delete(name string, recursive bool, drop func(id log.StreamID,
 		return nil, errorf(ErrState, "stream %q has derived streams (%s); delete them first, or delete recursively (--recursive)", name, strings.Join(deleted, ", "))
 	}
 	deleted = append(deleted, name)
-	also := func(b *pebble.Batch) error {
+	also := func(b store.Batch) error {
 		for _, n := range deleted {
-			if err := b.Delete(streamKey(n), nil); err != nil {
-				return err
-			}
+			b.Delete(streamKey(n))
 		}
 		return nil
 	}
 	var err error
 	if st.IsDerived() {
-		b := s.db.NewBatch()
+		b := s.kv.NewBatch()
 		if err = also(b); err == nil {
-			err = b.Commit(pebble.Sync)
+			err = b.Commit(true)
 		}
-		_ = b.Close()
+		b.Close()
 	} else {
 		err = drop(st.ID, also)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -400,11 +401,11 @@ type dropper struct {
 	fail error
 }
 
-func (d *dropper) drop(id log.StreamID, also func(*pebble.Batch) error) error {
+func (d *dropper) drop(id log.StreamID, also func(store.Batch) error) error {
 	d.calls = append(d.calls, id)
 	b := d.db.NewBatch()
 	defer b.Close()
-	if err := also(b); err != nil {
+	if err := also(store.PebbleBatch(b)); err != nil {
 		return err
 	}
 	d.ops = append(d.ops, b.Count())
@@ -498,7 +499,7 @@ func TestDeleteStream(t *testing.T) {
 // stay dead.
 func TestDeleteThenRecreate(t *testing.T) {
 	e := newEnv(t)
-	noDrop := func(log.StreamID, func(*pebble.Batch) error) error {
+	noDrop := func(log.StreamID, func(store.Batch) error) error {
 		t.Fatal("drop called")
 		return nil
 	}

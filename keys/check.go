@@ -68,7 +68,7 @@ func (ks *Keys) Check() error {
 	var appended []appendedSpan
 	sawHashKey := false
 
-	err := store.Scan(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
+	err := store.ScanPrefix(snap, []byte{store.SpaceKeys}, func(k, v []byte) error {
 		if len(k) < 2 {
 			bad("key %x: too short", k)
 			return nil
@@ -179,7 +179,7 @@ func (ks *Keys) Check() error {
 		}
 		if n := streamIdx[id]; n != 1 {
 			bad("key link %s: %d stream index entries, want 1", id, n)
-		} else if ok, err := store.Has(snap, streamKey(r.Stream, r.Created, id)); err != nil {
+		} else if ok, err := store.Contains(snap, streamKey(r.Stream, r.Created, id)); err != nil {
 			return err
 		} else if !ok {
 			bad("key link %s: stream index entry does not match its record", id)
@@ -198,7 +198,7 @@ func (ks *Keys) Check() error {
 		}
 		if n := expiryIdx[id]; n != 1 {
 			bad("key link %s: %d expiry entries, want 1", id, n)
-		} else if ok, err := store.Has(snap, expiryKey(r.ExpiresAt, id)); err != nil {
+		} else if ok, err := store.Contains(snap, expiryKey(r.ExpiresAt, id)); err != nil {
 			return err
 		} else if !ok {
 			bad("key link %s: expiry entry does not match its record", id)

@@ -2,8 +2,7 @@ package keys
 
 import (
 	"sync/atomic"
-
-	"github.com/cockroachdb/pebble/v2"
+	"time"
 
 	"github.com/strmlocal/strmlocal/internal/store"
 )
@@ -40,15 +39,25 @@ func (ks *Keys) Recount() error {
 
 // recount reads the counts from the keys of the expiry index (one per live
 // link) and the link records (one per link, live or tombstone): no value is
-// decoded. REQUIRES: opMu held exclusively, or no other use of ks yet.
-func (ks *Keys) recount(r pebble.Reader) error {
+// decoded; and it moves liveBefore past the last live link's expiry.
+// REQUIRES: opMu held exclusively, or no other use of ks yet.
+func (ks *Keys) recount(r store.Reader) error {
 	var live, all uint64
-	if err := store.Scan(r, prefix(kindExpiry, 0), func(_, _ []byte) error { live++; return nil }); err != nil {
+	var last time.Time // the latest ExpiresAt of a live link: the expiry index is in time order
+	err := store.ScanPrefix(r, prefix(kindExpiry, 0), func(k, _ []byte) error {
+		live++
+		if len(k) >= 2+8 {
+			last = decodeTime(k[2 : 2+8])
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	if err := store.Scan(r, prefix(kindLink, 0), func(_, _ []byte) error { all++; return nil }); err != nil {
+	if err := store.ScanPrefix(r, prefix(kindLink, 0), func(_, _ []byte) error { all++; return nil }); err != nil {
 		return err
 	}
+	ks.liveBefore = later(ks.liveBefore, last)
 	ks.counts.live.Store(live)
 	ks.counts.shredded.Store(all - min(live, all))
 	return nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 
 	"github.com/strmlocal/strmlocal/internal/store"
@@ -200,7 +199,7 @@ func (ks *Keys) streamEvents(stream log.StreamID) (*streamEvents, error) {
 		return nil, err
 	}
 	se := &streamEvents{cur: c, pending: make(map[uuid.UUID]EventSpan)}
-	err = store.Scan(ks.db, appendsPrefix(stream), func(k, v []byte) error {
+	err = store.ScanPrefix(ks.db, appendsPrefix(stream), func(k, v []byte) error {
 		first := binary.BigEndian.Uint64(k[len(k)-8:])
 		if len(se.appends) == 0 {
 			se.chunk = first / eventChunk
@@ -230,16 +229,16 @@ func (se *streamEvents) merge(id uuid.UUID, sp EventSpan) {
 // fold puts into b the pending spans as span entries of their links and
 // the deletion of the append entries that held them. REQUIRES: writeMu
 // held.
-func (ks *Keys) fold(b *pebble.Batch, stream log.StreamID, se *streamEvents) {
+func (ks *Keys) fold(b store.Batch, stream log.StreamID, se *streamEvents) {
 	ev := &ks.events
 	for id, sp := range se.pending {
 		ev.key = binary.BigEndian.AppendUint64(append(append(ev.key[:0], store.SpaceKeys, kindEvents), id[:]...), sp.First)
 		ev.val = sp.appendTo(ev.val[:0])
-		_ = b.Set(ev.key, ev.val, nil) // Set fails only on a committed batch
+		b.Set(ev.key, ev.val)
 	}
 	for _, first := range se.appends {
 		ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), stream), first)
-		_ = b.Delete(ev.key, nil)
+		b.Delete(ev.key)
 	}
 	clear(se.pending)
 	se.appends = se.appends[:0]
@@ -260,12 +259,13 @@ func (ks *Keys) storedCursor(stream log.StreamID) (EventCursor, error) {
 
 // dropEvents adds to b the deletion of stream's append entries, and
 // forgets its state (DropStream). REQUIRES: opMu held exclusively.
-func (ks *Keys) dropEvents(b *pebble.Batch, stream log.StreamID) error {
+func (ks *Keys) dropEvents(b store.Batch, stream log.StreamID) error {
 	ks.writeMu.Lock()
 	delete(ks.events.streams, stream)
 	ks.writeMu.Unlock()
-	return store.Scan(ks.db, appendsPrefix(stream), func(k, _ []byte) error {
-		return b.Delete(k, nil)
+	return store.ScanPrefix(ks.db, appendsPrefix(stream), func(k, _ []byte) error {
+		b.Delete(k)
+		return nil
 	})
 }
 
@@ -286,7 +286,7 @@ func (ks *Keys) settleEvents(ok bool) {
 // stream's cursor moved past them; and, when the append begins in a chunk
 // after the one of the pending appends, their fold. REQUIRES: opMu held
 // shared, writeMu held, by the log's committer in a group.
-func (ks *Keys) indexAppend(b *pebble.Batch, p *Pending, first uint64, n int) error {
+func (ks *Keys) indexAppend(b store.Batch, p *Pending, first uint64, n int) error {
 	if p.events == 0 {
 		return nil
 	}
@@ -331,11 +331,11 @@ func (ks *Keys) indexAppend(b *pebble.Batch, p *Pending, first uint64, n int) er
 	}
 	ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), p.stream), first)
 	ev.val = appendSpans(ev.val[:0], p.spans)
-	_ = b.Set(ev.key, ev.val, nil)
+	b.Set(ev.key, ev.val)
 	c.Next = first + uint64(n)
 	ev.key = appendStream(append(ev.key[:0], store.SpaceKeys, kindIndexed), p.stream)
 	ev.val = c.appendTo(ev.val[:0])
-	_ = b.Set(ev.key, ev.val, nil)
+	b.Set(ev.key, ev.val)
 	return nil
 }
 
@@ -394,7 +394,7 @@ func (ks *Keys) IndexEvents(stream log.StreamID, from, to uint64, spans map[stri
 		case sp.First < from || sp.Last >= to:
 			return fmt.Errorf("keys: event index of stream %d: span %d-%d of key link %s is outside offsets [%d, %d)", stream, sp.First, sp.Last, id, from, to)
 		}
-		_ = b.Set(eventsKey(id, sp.First), sp.appendTo(nil), nil)
+		b.Set(eventsKey(id, sp.First), sp.appendTo(nil))
 	}
 	if c.gap() {
 		c.GapFrom = to
@@ -404,12 +404,12 @@ func (ks *Keys) IndexEvents(stream log.StreamID, from, to uint64, spans map[stri
 	} else {
 		c.Next = to
 	}
-	_ = b.Set(indexedKey(stream), c.appendTo(nil), nil)
+	b.Set(indexedKey(stream), c.appendTo(nil))
 	// The appends after the catch-up's records must not merge into
 	// spans before them.
 	ks.fold(b, stream, se)
 	// No sync: the index is derived from the log (see above).
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := b.Commit(false); err != nil {
 		delete(ks.events.streams, stream) // read again: the fold did not happen
 		return fmt.Errorf("keys: store event index of stream %d: %w", stream, err)
 	}
@@ -435,7 +435,7 @@ func (ks *Keys) EventSpans(linkID string) ([]EventSpan, error) {
 		return nil, err
 	}
 	var spans []EventSpan
-	err = store.Scan(ks.db, eventsPrefix(id), func(k, v []byte) error {
+	err = store.ScanPrefix(ks.db, eventsPrefix(id), func(k, v []byte) error {
 		sp, err := decodeEventSpan(k, v)
 		spans = append(spans, sp)
 		return err

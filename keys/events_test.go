@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -68,7 +69,7 @@ func TestEventIndex(t *testing.T) {
 			t.Fatalf("EventSpans of a forgotten link = %+v, %v; want its 2 spans", got, err)
 		}
 		batch := e.db.NewBatch()
-		if err := e.ks.DropStream(1)(batch); err != nil {
+		if err := e.ks.DropStream(1)(store.PebbleBatch(batch)); err != nil {
 			t.Fatal(err)
 		}
 		if err := batch.Commit(pebble.Sync); err != nil {

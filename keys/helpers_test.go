@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/keys"
 )
 
@@ -108,7 +109,7 @@ func (e *env) opts() keys.Options {
 func (e *env) open() {
 	e.t.Helper()
 	e.db = openDB(e.t, e.loc)
-	ks, err := keys.Open(e.db, e.opts())
+	ks, err := keys.Open(store.PebbleKV(e.db), e.opts())
 	if err != nil {
 		e.t.Fatal(err)
 	}

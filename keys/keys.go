@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -101,7 +100,7 @@ func (o *Options) validate() error {
 
 // Keys holds the key links of every stream in one Pebble database.
 type Keys struct {
-	db   *pebble.DB
+	db   store.KV
 	opts Options
 
 	hashKey []byte
@@ -162,7 +161,7 @@ var hashKeyAD = []byte("strmlocal keys: hash key")
 // Open returns the key links stored in db, creating the hash key on first
 // use. The caller keeps ownership of db and must Close Keys before closing
 // it. Only one Keys may be open on a db at a time.
-func Open(db *pebble.DB, opts Options) (*Keys, error) {
+func Open(db store.KV, opts Options) (*Keys, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -181,38 +180,15 @@ func Open(db *pebble.DB, opts Options) (*Keys, error) {
 		live:    make(map[uuid.UUID]*Key),
 	}
 	ks.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, hk)} }
-	if ks.liveBefore, err = lastExpiry(db); err != nil {
-		return nil, err
-	}
 	if err := ks.recount(db); err != nil {
 		return nil, fmt.Errorf("keys: count key links: %w", err)
 	}
 	return ks, nil
 }
 
-// lastExpiry returns the latest ExpiresAt of a live link in db, zero when
-// there is none: one seek at the end of the expiry index.
-func lastExpiry(db *pebble.DB) (time.Time, error) {
-	p := prefix(kindExpiry, 0)
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: store.PrefixEnd(p)})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("keys: read expiry index: %w", err)
-	}
-	var t time.Time
-	if it.Last() {
-		if k := it.Key(); len(k) >= 2+8 {
-			t = decodeTime(k[2 : 2+8])
-		}
-	}
-	if err := it.Close(); err != nil {
-		return time.Time{}, fmt.Errorf("keys: read expiry index: %w", err)
-	}
-	return t, nil
-}
-
-func loadHashKey(db *pebble.DB, master tink.AEAD) ([]byte, error) {
-	v, closer, err := db.Get(hashKeyKey)
-	if errors.Is(err, pebble.ErrNotFound) {
+func loadHashKey(db store.KV, master tink.AEAD) ([]byte, error) {
+	v, err := db.Get(hashKeyKey)
+	if errors.Is(err, store.ErrNotFound) {
 		hk := make([]byte, hashKeyLen)
 		if _, err := io.ReadFull(rand.Reader, hk); err != nil {
 			return nil, fmt.Errorf("keys: new hash key: %w", err)
@@ -221,7 +197,13 @@ func loadHashKey(db *pebble.DB, master tink.AEAD) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys: wrap hash key: %w", err)
 		}
-		if err := db.Set(hashKeyKey, wrapped, pebble.Sync); err != nil {
+		b := db.NewBatch()
+		defer b.Close()
+		b.Expect(hashKeyKey, nil) // gateways starting at once agree on one
+		b.Set(hashKeyKey, wrapped)
+		if err := b.Commit(true); errors.Is(err, store.ErrConflict) {
+			return loadHashKey(db, master)
+		} else if err != nil {
 			return nil, fmt.Errorf("keys: store hash key: %w", err)
 		}
 		return hk, nil
@@ -229,7 +211,6 @@ func loadHashKey(db *pebble.DB, master tink.AEAD) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: read hash key: %w", err)
 	}
-	defer closer.Close()
 	hk, err := master.Decrypt(v, hashKeyAD)
 	if err != nil || len(hk) != hashKeyLen {
 		return nil, fmt.Errorf("%w: it does not open the keys stored in this data dir (wrong STRMLOCAL_MASTER_KEY or master.key?)", ErrMaster)
@@ -508,19 +489,18 @@ func (ks *Keys) record(id uuid.UUID) (*record, error) {
 
 // get returns a copy of the value of k, or nil when there is none.
 func (ks *Keys) get(k []byte) ([]byte, error) {
-	v, closer, err := ks.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
+	v, err := ks.db.Get(k)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: read: %w", err)
 	}
-	defer closer.Close()
-	return append(make([]byte, 0, len(v)), v...), nil
+	return v, nil
 }
 
 func (ks *Keys) has(k []byte) (bool, error) {
-	ok, err := store.Has(ks.db, k)
+	ok, err := store.Contains(ks.db, k)
 	if err != nil {
 		return false, fmt.Errorf("keys: read: %w", err)
 	}
@@ -585,13 +565,13 @@ func (ks *Keys) Links(stream log.StreamID) ([]Link, error) {
 
 // eachRecord calls fn with the record of every link of stream, in stream
 // index order (Created, then ID).
-func (ks *Keys) eachRecord(r pebble.Reader, stream log.StreamID, fn func(*record) error) error {
+func (ks *Keys) eachRecord(r store.Reader, stream log.StreamID, fn func(*record) error) error {
 	return ks.eachRecordCreated(r, stream, time.Time{}, time.Time{}, fn)
 }
 
 // eachRecordCreated is eachRecord of the links created in [from, until); a
 // zero from or until is unbounded.
-func (ks *Keys) eachRecordCreated(r pebble.Reader, stream log.StreamID, from, until time.Time, fn func(*record) error) error {
+func (ks *Keys) eachRecordCreated(r store.Reader, stream log.StreamID, from, until time.Time, fn func(*record) error) error {
 	lower, upper := streamPrefix(stream), store.PrefixEnd(streamPrefix(stream))
 	if !from.IsZero() {
 		lower = appendTime(streamPrefix(stream), from)
@@ -599,17 +579,16 @@ func (ks *Keys) eachRecordCreated(r pebble.Reader, stream log.StreamID, from, un
 	if !until.IsZero() {
 		upper = appendTime(streamPrefix(stream), until)
 	}
-	return store.ScanRange(r, lower, upper, func(k, _ []byte) error {
+	return r.Scan(lower, upper, func(k, _ []byte) error {
 		id := idSuffix(k)
-		v, closer, err := r.Get(linkKey(id))
-		if errors.Is(err, pebble.ErrNotFound) {
+		v, err := r.Get(linkKey(id))
+		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: stream index names key link %s, which has no record", errCorrupt, id)
 		}
 		if err != nil {
 			return fmt.Errorf("keys: read: %w", err)
 		}
 		rec, err := decodeRecord(id, v)
-		closer.Close()
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func TestOpenValidatesOptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := keys.Open(db, tc.opts)
+			_, err := keys.Open(store.PebbleKV(db), tc.opts)
 			if got := errString(err); got != tc.want {
 				t.Fatalf("Open: %q, want %q", got, tc.want)
 			}
@@ -47,7 +47,7 @@ func TestOpenValidatesOptions(t *testing.T) {
 func TestOpenDefaults(t *testing.T) {
 	db := openDB(t, location{fs: vfs.NewMem(), dir: "data"})
 	defer db.Close()
-	ks, err := keys.Open(db, keys.Options{Master: newMaster(t)})
+	ks, err := keys.Open(store.PebbleKV(db), keys.Options{Master: newMaster(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestWrongMaster(t *testing.T) {
 
 		db := openDB(t, loc)
 		defer db.Close()
-		_, err := keys.Open(db, keys.Options{Master: newMaster(t)})
+		_, err := keys.Open(store.PebbleKV(db), keys.Options{Master: newMaster(t)})
 		want := "keys: master key: it does not open the keys stored in this data dir (wrong STRMLOCAL_MASTER_KEY or master.key?)"
 		if !errors.Is(err, keys.ErrMaster) || err.Error() != want {
 			t.Fatalf("Open = %q, want %q", errString(err), want)
@@ -451,7 +451,7 @@ func TestDropStream(t *testing.T) {
 		keep := e.mustFor(2, "s1", "alice")
 
 		b := e.db.NewBatch()
-		if err := e.ks.DropStream(1)(b); err != nil {
+		if err := e.ks.DropStream(1)(store.PebbleBatch(b)); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Commit(pebble.Sync); err != nil {
@@ -498,7 +498,7 @@ func TestDropStreamNotCommitted(t *testing.T) {
 	e := newEnv(t, location{fs: vfs.NewMem(), dir: "data"})
 	k := e.mustFor(1, "s", "alice")
 	b := e.db.NewBatch()
-	if err := e.ks.DropStream(1)(b); err != nil {
+	if err := e.ks.DropStream(1)(store.PebbleBatch(b)); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -636,7 +636,7 @@ func TestClosed(t *testing.T) {
 	_, calls["Sweep"] = e.ks.Sweep(t0)
 	_, calls["Forget"] = e.ks.Forget("x")
 	_, calls["Export"] = e.ks.Export(1)
-	calls["DropStream"] = e.ks.DropStream(1)(e.db.NewBatch())
+	calls["DropStream"] = e.ks.DropStream(1)(store.PebbleBatch(e.db.NewBatch()))
 	calls["Recount"] = e.ks.Recount()
 	for name, err := range calls {
 		if !errors.Is(err, keys.ErrClosed) {

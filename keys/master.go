@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/cockroachdb/pebble/v2"
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -204,20 +204,17 @@ func syncDir(dir string) error {
 // Initialized reports whether db already holds keys, made under some
 // master key. A missing master key file must then not be replaced by a new
 // one: the new key would open none of them.
-func Initialized(db *pebble.DB) (bool, error) {
-	_, closer, err := db.Get(hashKeyKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+func Initialized(db store.Reader) (bool, error) {
+	ok, err := store.Contains(db, hashKeyKey)
 	if err != nil {
 		return false, fmt.Errorf("keys: read hash key: %w", err)
 	}
-	return true, closer.Close()
+	return ok, nil
 }
 
 // MissingMaster checks, before LoadMaster would create a master key file in
 // dataDir, that db holds no keys made under a lost one.
-func MissingMaster(dataDir string, db *pebble.DB) error {
+func MissingMaster(dataDir string, db store.Reader) error {
 	path := filepath.Join(dataDir, MasterKeyFile)
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		return nil

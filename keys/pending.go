@@ -3,9 +3,9 @@ package keys
 import (
 	"fmt"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -48,17 +48,17 @@ const (
 )
 
 // add puts e's writes into b.
-func (e *entry) add(b *pebble.Batch) {
+func (e *entry) add(b store.Batch) {
 	k := e.k
 	if !e.link {
-		_ = b.Set(subjectKey(e.sh, k.id), nil, nil) // Set fails only on a committed batch
-		_ = b.Set(subjectsKey(k.id, e.sh), nil, nil)
+		b.Set(subjectKey(e.sh, k.id), nil)
+		b.Set(subjectsKey(k.id, e.sh), nil)
 		return
 	}
-	_ = b.Set(linkKey(k.id), e.rec, nil)
-	_ = b.Set(streamKey(k.Stream, k.Created, k.id), nil, nil)
-	_ = b.Set(currentKey(k.Stream, k.vh), k.id[:], nil)
-	_ = b.Set(expiryKey(k.ExpiresAt, k.id), nil, nil)
+	b.Set(linkKey(k.id), e.rec)
+	b.Set(streamKey(k.Stream, k.Created, k.id), nil)
+	b.Set(currentKey(k.Stream, k.vh), k.id[:])
+	b.Set(expiryKey(k.ExpiresAt, k.id), nil)
 }
 
 // Pending collects the writes that the keys For handed out for the events
@@ -160,7 +160,7 @@ func (p *Pending) attach(e *entry) {
 // and the event index entries of the append's records, offsets
 // [first, first+n) (events.go). It is log.Also's Add: called by the log's
 // committer goroutine only, with a Done for every Add.
-func (p *Pending) Add(b *pebble.Batch, first uint64, n int) error {
+func (p *Pending) Add(b store.Batch, first uint64, n int) error {
 	ks := p.ks
 	if ks.groupDepth == 0 {
 		ks.opMu.RLock()
@@ -194,7 +194,7 @@ func (p *Pending) Done(ok bool) {
 // claim adds to b the writes of the entries neither written nor claimed
 // whose link is still live, and claims them. REQUIRES: opMu held shared,
 // writeMu held.
-func (ks *Keys) claim(entries []*entry, b *pebble.Batch) {
+func (ks *Keys) claim(entries []*entry, b store.Batch) {
 	for _, e := range entries {
 		if e.state != unwritten {
 			continue
@@ -262,7 +262,7 @@ func (ks *Keys) write(p *Pending) error {
 		ks.settle(true)
 		return nil
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := b.Commit(false); err != nil {
 		ks.settle(false)
 		return fmt.Errorf("keys: store key link %s: %w", p.entries[0].k.ID, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 
 	"github.com/strmlocal/strmlocal/internal/store"
@@ -25,7 +24,7 @@ func (ks *Keys) Sweep(now time.Time) (int, error) {
 	// Expiry keys sort by time, then ID: the ones due are a prefix.
 	var ids []uuid.UUID
 	upper := store.PrefixEnd(expiryKey(now, uuid.Max))
-	err := store.ScanRange(ks.db, prefix(kindExpiry, 0), upper, func(k, _ []byte) error {
+	err := ks.db.Scan(prefix(kindExpiry, 0), upper, func(k, _ []byte) error {
 		ids = append(ids, idSuffix(k))
 		return nil
 	})
@@ -57,7 +56,7 @@ func (ks *Keys) Forget(subject string) ([]Link, error) {
 		return nil, ErrClosed
 	}
 	var ids []uuid.UUID
-	err := store.Scan(ks.db, subjectPrefix(sh), func(k, _ []byte) error {
+	err := store.ScanPrefix(ks.db, subjectPrefix(sh), func(k, _ []byte) error {
 		ids = append(ids, idSuffix(k))
 		return nil
 	})
@@ -95,13 +94,13 @@ func (ks *Keys) shred(ids []uuid.UUID, at time.Time, forgotten bool) ([]Link, er
 			continue
 		}
 		t := r.tombstone(at, forgotten)
-		_ = b.Set(linkKey(id), t.encode(), nil)
+		b.Set(linkKey(id), t.encode())
 		if err := ks.unindex(b, r); err != nil {
 			return nil, err
 		}
 		links = append(links, t.Link)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("keys: shred keys: %w", err)
 	}
 	n := uint64(len(links))
@@ -119,22 +118,23 @@ func (ks *Keys) shred(ids []uuid.UUID, at time.Time, forgotten bool) ([]Link, er
 // record r, except its record and stream index entry: its expiry entry, its
 // current-link entry (if it is still current) and its subject entries.
 // REQUIRES: opMu held exclusively, so the database cannot change under it.
-func (ks *Keys) unindex(b *pebble.Batch, r *record) error {
-	_ = b.Delete(expiryKey(r.ExpiresAt, r.id), nil)
+func (ks *Keys) unindex(b store.Batch, r *record) error {
+	b.Delete(expiryKey(r.ExpiresAt, r.id))
 	ck := currentKey(r.Stream, r.vh)
 	v, err := ks.get(ck)
 	if err != nil {
 		return err
 	}
 	if bytes.Equal(v, r.id[:]) {
-		_ = b.Delete(ck, nil)
+		b.Delete(ck)
 	}
 	// Point deletions, not a range: every iterator over a memtable
 	// fragments all of its range deletions again when one is added, so a
 	// range per shredded link made each later forget slower.
-	return store.Scan(ks.db, subjectsPrefix(r.id), func(k, _ []byte) error {
-		_ = b.Delete(subjectKey(hashSuffix(k), r.id), nil)
-		return b.Delete(k, nil)
+	return store.ScanPrefix(ks.db, subjectsPrefix(r.id), func(k, _ []byte) error {
+		b.Delete(subjectKey(hashSuffix(k), r.id))
+		b.Delete(k)
+		return nil
 	})
 }
 
@@ -161,19 +161,20 @@ func (ks *Keys) uncache(id uuid.UUID) {
 // REQUIRES: no For for stream runs during or after the call (the caller
 // has stopped accepting events for it). The function drops the stream from
 // the caches; if the batch is then not committed, they refill from Pebble.
-func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
-	return func(b *pebble.Batch) error {
+func (ks *Keys) DropStream(stream log.StreamID) func(store.Batch) error {
+	return func(b store.Batch) error {
 		ks.opMu.Lock()
 		defer ks.opMu.Unlock()
 		if ks.closed {
 			return ErrClosed
 		}
 		err := ks.eachRecord(ks.db, stream, func(r *record) error {
-			_ = b.Delete(linkKey(r.id), nil)
+			b.Delete(linkKey(r.id))
 			// Point deletions: a link has few spans, and a range
 			// deletion per link would cost every later read over them.
-			err := store.Scan(ks.db, eventsPrefix(r.id), func(k, _ []byte) error {
-				return b.Delete(k, nil)
+			err := store.ScanPrefix(ks.db, eventsPrefix(r.id), func(k, _ []byte) error {
+				b.Delete(k)
+				return nil
 			})
 			if err != nil {
 				return err
@@ -187,10 +188,10 @@ func (ks *Keys) DropStream(stream log.StreamID) func(*pebble.Batch) error {
 			return err
 		}
 		sp := streamPrefix(stream)
-		_ = b.DeleteRange(sp, store.PrefixEnd(sp), nil)
+		b.DeleteRange(sp, store.PrefixEnd(sp))
 		cp := currentPrefix(stream)
-		_ = b.DeleteRange(cp, store.PrefixEnd(cp), nil)
-		_ = b.Delete(indexedKey(stream), nil)
+		b.DeleteRange(cp, store.PrefixEnd(cp))
+		b.Delete(indexedKey(stream))
 		if err := ks.dropEvents(b, stream); err != nil {
 			return err
 		}
@@ -218,19 +219,14 @@ func (ks *Keys) NextExpiry() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	p := prefix(kindExpiry, 0)
-	it, err := ks.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: store.PrefixEnd(p)})
+	k, _, found, err := store.First(ks.db, p, store.PrefixEnd(p))
 	if err != nil {
 		ks.opts.Logger.Error("keys: read next expiry", "err", err)
 		return time.Time{}, false
 	}
 	var t time.Time
-	found := it.First()
 	if found {
-		t = decodeTime(it.Key()[2:10])
-	}
-	if err := it.Close(); err != nil {
-		ks.opts.Logger.Error("keys: read next expiry", "err", err)
-		return time.Time{}, false
+		t = decodeTime(k[2:10])
 	}
 	return t, found
 }

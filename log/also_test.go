@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strmlocal/strmlocal/internal/store"
 )
 
@@ -23,13 +21,14 @@ type recordingAlso struct {
 	ok          bool
 }
 
-func (r *recordingAlso) Add(b *pebble.Batch, first uint64, n int) error {
+func (r *recordingAlso) Add(b store.Batch, first uint64, n int) error {
 	r.adds++
 	r.first, r.n = first, n
 	if r.err != nil {
 		return r.err
 	}
-	return b.Set(r.key, nil, nil)
+	b.Set(r.key, nil)
+	return nil
 }
 
 func (r *recordingAlso) Done(ok bool) { r.dones, r.ok = r.dones+1, ok }

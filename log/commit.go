@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/strmlocal/strmlocal/internal/store"
 )
 
 // The write path is a two-stage pipeline:
@@ -64,6 +65,7 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 	defer l.commitMu.Unlock()
 	clear(w.index)
 	f := &flight{group: group, b: l.db.NewBatch()}
+	var sb store.Batch // f.b as the Also callers see it, made once per group
 	if err := l.failure(); err != nil {
 		return w.abandon(f, err)
 	}
@@ -77,7 +79,10 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 		req.first = p.st.next
 		if req.also != nil {
 			f.also = append(f.also, req.also)
-			if err := req.also.Add(f.b, req.first, len(req.recs)); err != nil {
+			if sb == nil {
+				sb = store.PebbleBatch(f.b)
+			}
+			if err := req.also.Add(sb, req.first, len(req.recs)); err != nil {
 				req.err = err
 				continue
 			}

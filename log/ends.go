@@ -106,7 +106,7 @@ type Loss struct {
 // Losses compares the stream states written by lost (a repair's dropped
 // batches, in order) with the states in db (what survives) and returns, by
 // stream, the offsets the log had acknowledged and no longer holds.
-func Losses(db pebble.Reader, lost []store.Batch) ([]Loss, error) {
+func Losses(db pebble.Reader, lost []store.WALBatch) ([]Loss, error) {
 	claimed := map[StreamID]uint64{}
 	deleted := map[StreamID]bool{}
 	for _, b := range lost {

@@ -219,9 +219,24 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 // group's offsets are given again to later appends. Neither may wait for
 // the log. An error from Add fails that append alone; what Add put into b
 // before the error is written with the group.
+//
+// A log that cannot tell offsets before it writes (the scale-out mode's
+// Kafka log) passes first = 0, commits b before it writes the records, and
+// its callers keep no index by offset at append.
 type Also interface {
-	Add(b *pebble.Batch, first uint64, n int) error
+	Add(b store.Batch, first uint64, n int) error
 	Done(ok bool)
+}
+
+// Tail reads a stream in order, waiting for new records at the end
+// (Subscribe). It is not safe for concurrent use.
+type Tail interface {
+	// Next returns the next records (at least one), waiting until one is
+	// durable. It returns ctx.Err() when ctx ends, ErrClosed when the log
+	// closes and ErrDropped when the stream is dropped.
+	Next(ctx context.Context) ([]Record, error)
+	// Offset is the offset of the next record Next will return.
+	Offset() uint64
 }
 
 // AppendAlso is Append with also's writes in the same atomic batch as the
@@ -383,7 +398,7 @@ func (l *Log) Size(id StreamID) (uint64, error) {
 // Drop deletes every record of the stream, durably. Appends to it fail from
 // then on with ErrDropped, and its subscribers are woken with ErrDropped.
 // also, if not nil, adds the caller's own writes to the same atomic batch.
-func (l *Log) Drop(id StreamID, also func(*pebble.Batch) error) error {
+func (l *Log) Drop(id StreamID, also func(store.Batch) error) error {
 	l.quiesce()
 	defer l.commitMu.Unlock()
 	l.mu.Lock()
@@ -404,7 +419,7 @@ func (l *Log) Drop(id StreamID, also func(*pebble.Batch) error) error {
 		return err
 	}
 	if also != nil {
-		if err := also(b); err != nil {
+		if err := also(store.PebbleBatch(b)); err != nil {
 			return err
 		}
 	}

@@ -124,7 +124,7 @@ type Subscription struct {
 
 // Subscribe returns a subscription that starts at offset from (use Bounds
 // for the beginning or the end, SeekTime for a time).
-func (l *Log) Subscribe(id StreamID, from uint64) *Subscription {
+func (l *Log) Subscribe(id StreamID, from uint64) Tail {
 	return &Subscription{l: l, id: id, next: from}
 }
 

@@ -91,7 +91,7 @@ func repair(e *env, o repairOptions, now func() time.Time) error {
 	return nil
 }
 
-func countIn(batches []store.Batch, file string) int {
+func countIn(batches []store.WALBatch, file string) int {
 	n := 0
 	for _, b := range batches {
 		if b.File == filepath.Base(file) {
@@ -110,7 +110,7 @@ func describeLoss(r *store.Repair) ([]string, error) {
 		return nil, err
 	}
 	names := map[log.StreamID]string{}
-	if streams, err := catalog.OpenStreams(r.Survivor, time.Now); err == nil {
+	if streams, err := catalog.OpenStreams(store.PebbleKV(r.Survivor), time.Now); err == nil {
 		for _, st := range streams.List() {
 			names[st.ID] = st.Name
 		}
@@ -133,7 +133,7 @@ func describeLoss(r *store.Repair) ([]string, error) {
 	if d.Damaged != nil {
 		// The damaged record, read despite its checksum: a best reading of
 		// what it held, for streams the intact batches do not cover.
-		guess, err := log.Losses(r.Survivor, append([]store.Batch{*d.Damaged}, d.Lost...))
+		guess, err := log.Losses(r.Survivor, append([]store.WALBatch{*d.Damaged}, d.Lost...))
 		if err == nil {
 			for _, g := range guess {
 				if !g.Deleted && !containsStream(losses, g.Stream) {

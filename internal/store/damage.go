@@ -38,22 +38,22 @@ type WALDamage struct {
 	Later []string
 	// Lost are the batches found intact after the damage, in order: what a
 	// repair drops, besides what the damaged bytes themselves held.
-	Lost []Batch
+	Lost []WALBatch
 	// Damaged is the batch at Offset, read despite its failed checksum, when
 	// its chunk was whole; its contents are not to be trusted.
-	Damaged *Batch
+	Damaged *WALBatch
 
 	dir string
 }
 
-// Batch is one atomic write found in a WAL.
-type Batch struct {
+// WALBatch is one atomic write found in a WAL.
+type WALBatch struct {
 	File   string
 	Offset int64
 	Writes []Write
 }
 
-// Write is one operation of a Batch: a set, a delete, or (Kind
+// Write is one operation of a WALBatch: a set, a delete, or (Kind
 // pebble.InternalKeyKindRangeDelete) the deletion of [Key, Value).
 type Write struct {
 	Kind       pebble.InternalKeyKind
@@ -162,7 +162,7 @@ func findWALDamage(fs vfs.FS, dir string, popts *pebble.Options) (*WALDamage, er
 		if live > w.num {
 			continue
 		}
-		var lost []Batch
+		var lost []WALBatch
 		s, size, err := scanFile(fs, fs.PathJoin(dir, w.name), uint32(w.num), nil)
 		if err != nil {
 			return nil, err
@@ -195,8 +195,8 @@ func findWALDamage(fs vfs.FS, dir string, popts *pebble.Options) (*WALDamage, er
 }
 
 // decodeBatch decodes a WAL record into its writes, as far as it decodes.
-func decodeBatch(file string, off int64, rec []byte) Batch {
-	b := Batch{File: file, Offset: off}
+func decodeBatch(file string, off int64, rec []byte) WALBatch {
+	b := WALBatch{File: file, Offset: off}
 	r := batchrepr.Read(rec)
 	for {
 		kind, k, v, ok, err := r.Next()

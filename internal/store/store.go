@@ -52,7 +52,9 @@ type Options struct {
 // Store is an open database. Its DB is shared by the packages that own the
 // key spaces above.
 type Store struct {
-	DB   *pebble.DB
+	DB *pebble.DB
+	// KV is DB as the state of the catalogue and the keys (PebbleKV).
+	KV   KV
 	dir  string
 	lock *pebble.Lock // our reference; Pebble holds its own while open
 	h    *health
@@ -92,7 +94,7 @@ func Open(opts Options) (*Store, error) {
 		_ = lock.Close()
 		return nil, openError(opts.Dir, err)
 	}
-	s := &Store{DB: db, dir: opts.Dir, lock: lock, h: h}
+	s := &Store{DB: db, KV: PebbleKV(db), dir: opts.Dir, lock: lock, h: h}
 	if err := verifyTables(db, opts.FS, opts.Dir, popts); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("%w; `strmlocal repair` cannot mend a table: restore the data dir from a copy, or move it away to start afresh", err)
