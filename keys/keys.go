@@ -67,6 +67,12 @@ type Options struct {
 	// the oldest are evicted, and read from storage again when needed.
 	// Default: DefaultCacheBytes.
 	CacheBytes int64
+	// Shared says other processes (the gateways of the scale-out mode)
+	// create and shred links in the same state (shared.go): a new link or
+	// subject is written at once, and the state decides which of two
+	// gateways creating the same link wins; a cache miss always reads the
+	// state. Default: false: this process alone writes the keys.
+	Shared bool
 }
 
 func (o *Options) validate() error {
@@ -136,6 +142,11 @@ type Keys struct {
 	// evicted has no current link and For need not look in storage.
 	// REQUIRES: mu held.
 	liveBefore time.Time
+
+	// The shreds log as SeeShreds last read it (shared.go). REQUIRES:
+	// shredsMu held.
+	shredsMu                  sync.Mutex
+	shredsSeen, shredsTrimmed time.Time
 
 	// mu guards the caches. INVARIANT: every cached Key is live in Pebble,
 	// except for the moments between a delete's commit and its
@@ -343,15 +354,15 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, 
 	stripe.Lock()
 	defer stripe.Unlock()
 
-	k, err := ks.currentKey(ck, now)
+	var k *Key
+	var err error
+	if ks.opts.Shared {
+		k, err = ks.sharedLink(ck, now)
+	} else if k, err = ks.currentKey(ck, now); err == nil && k == nil {
+		k, err = ks.newLink(ck, now)
+	}
 	if err != nil {
 		return nil, err
-	}
-	created := k == nil
-	if created {
-		if k, err = ks.newLink(ck, now); err != nil {
-			return nil, err
-		}
 	}
 	var se *entry
 	if hasSubject {
@@ -367,6 +378,12 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, 
 		}
 		if !known {
 			se = &entry{k: k, sh: sh}
+			if ks.opts.Shared {
+				if err := ks.writeShared(se); err != nil {
+					return nil, err
+				}
+				se = nil
+			}
 		}
 	}
 	ks.mu.Lock()

@@ -24,6 +24,7 @@ const (
 	kindEvents   byte = 'n' // event index: link ID, first offset (events.go)
 	kindIndexed  byte = 'i' // event index cursor: stream
 	kindAppends  byte = 'a' // event index, appends not folded: stream, first offset
+	kindShreds   byte = 'x' // shared state only: shredded link IDs by wall time (shared.go)
 )
 
 const hashLen = 32 // HMAC-SHA256

@@ -102,6 +102,9 @@ func (p *Pending) Empty() bool { return len(p.entries) == 0 && p.events == 0 }
 // (events.go). An append with no Event keeps none, and the stream's index
 // falls behind until a catch-up (IndexEvents).
 func (p *Pending) Event(k *Key) {
+	if p.ks.opts.Shared {
+		return // offsets are the log's to tell, after the write (shared.go)
+	}
 	pos := uint32(p.events)
 	if p.events == 0 {
 		p.stream, p.other = k.Stream, k.Stream

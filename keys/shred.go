@@ -99,6 +99,9 @@ func (ks *Keys) shred(ids []uuid.UUID, at time.Time, forgotten bool) ([]Link, er
 			return nil, err
 		}
 		links = append(links, t.Link)
+		if ks.opts.Shared {
+			b.Set(shredsKey(time.Now(), id), nil)
+		}
 	}
 	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("keys: shred keys: %w", err)
