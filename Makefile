@@ -22,8 +22,16 @@ build: ## Build bin/strmlocal
 run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral' etc.)
 	./$(BIN) serve $(ARGS)
 
+# The second line is the scale-out half of the conformance suite
+# (docs/scale-out.md): rpc's behaviour tests again, every sandbox over
+# PostgreSQL and a Kafka-protocol broker. Skipped there are the tests of
+# what only the embedded mode has: a data dir on disk (crash, restart,
+# master.key, plaintext-on-disk, full-disk, server-info) and Pebble's group
+# commit metrics.
+EMBEDDED_ONLY = TestPipelineCrashSafety|TestJobCrashSafety|TestMasterKeyRefusals|TestKeysetThatFailsToDecrypt|TestMetricsScrape|TestNoPlaintextOnDisk|TestRegistrySurvivesRestart|TestStreamsSurviveRestart|TestServerInfo|TestStorageFullRecovers
 test: test-deps ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
+	STRMLOCAL_CONFORMANCE=scale-out $(GO) test -race -count=1 -skip '^($(EMBEDDED_ONLY))$$' ./rpc
 
 # The compat tests drive the real curl (HTTP/1.1 and --http2-prior-knowledge).
 # Packages are installed only when running as root (CI); make never calls
@@ -34,6 +42,12 @@ test: test-deps ## Run every test with the race detector
 # (internal/kafkatest), a client independent of the one that produces.
 # The Node driver flow (rpc's TestNodeDriverFlow) runs node and npm ci on
 # testdata/nodedriver's pinned packages.
+# The PostgreSQL state's tests (internal/store/pgkv) run Debian's postgresql
+# server binaries on a cluster of their own, in a temporary directory on a
+# free loopback port (internal/pgtest). The package's own cluster service
+# (5432) is neither needed nor used: whether the install starts it or not
+# (containers have no systemd, and Docker's policy-rc.d denies starts) does
+# not matter.
 test-deps:
 	@command -v curl >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then echo "installing curl for the compat tests"; \
@@ -47,6 +61,10 @@ test-deps:
 		if [ "$$(id -u)" = 0 ]; then echo "installing nodejs and npm for the Node driver flow (rpc, testdata/nodedriver)"; \
 			apt-get update -qq && apt-get install -y -qq nodejs npm; \
 		else echo "the Node driver flow needs node and npm: install them (e.g. apt-get install nodejs npm) and run make test again" >&2; exit 1; fi; }
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing postgresql for the PostgreSQL state's tests (internal/pgtest)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+		else echo "the PostgreSQL state's tests need PostgreSQL's server: install it (e.g. apt-get install postgresql) and run make test again" >&2; exit 1; fi; }
 	@command -v jq >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then echo "installing jq for the README tour's test"; \
 			apt-get update -qq && apt-get install -y -qq jq; \

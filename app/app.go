@@ -14,6 +14,7 @@ import (
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/internal/store/pgkv"
 	"github.com/strmlocal/strmlocal/keys"
 	"github.com/strmlocal/strmlocal/log"
 )
@@ -77,6 +78,20 @@ type Options struct {
 	// (log.Options.OnCommit): the transports' metrics (docs/metrics.md).
 	// Default: nil.
 	OnCommit func(log.CommitStats)
+	// StateURL (postgres://…) and KafkaBrokers choose the scale-out mode
+	// (docs/scale-out.md): the state (catalogue, key links, jobs) in
+	// PostgreSQL and the log in one Kafka topic per source stream, shared
+	// by every gateway given the same ones. Both or neither; MasterKey is
+	// then required (the same on every gateway) and DataDir unused.
+	// Default: the embedded mode.
+	StateURL     string
+	KafkaBrokers []string
+	// KafkaTopicPrefix names the log's topics: prefix + stream ID.
+	// Default: kafkalog's.
+	KafkaTopicPrefix string
+	// JobLease is how long a gateway's lease on a job lasts unrenewed, in
+	// the scale-out mode. Default: DefaultJobLease.
+	JobLease time.Duration
 }
 
 func (o *Options) fillDefaults() {
@@ -107,6 +122,9 @@ func (o *Options) fillDefaults() {
 	if o.JobRetryMax < o.JobRetryMin {
 		o.JobRetryMax = max(DefaultJobRetryMax, o.JobRetryMin)
 	}
+	if o.JobLease <= 0 {
+		o.JobLease = DefaultJobLease
+	}
 	if o.JobRetries <= 0 {
 		o.JobRetries = DefaultJobRetries
 	}
@@ -125,6 +143,8 @@ type App struct {
 	keys    *keys.Keys
 	jobs    *catalog.Jobs // data connectors, jobs and their states
 	disk    *store.Disk   // the store's FS, watched for a full disk (disk.go)
+	pg      *pgkv.KV      // the state, in the scale-out mode (scaleout.go); else nil
+	gateway string        // this App's name among gateways: job leases
 
 	// jobsMu orders the changes of jobs' lives (create, pause, resume,
 	// delete, Advance's runs) and guards runners.
@@ -155,33 +175,48 @@ func Open(opts Options) (*App, error) { return OpenContext(context.Background(),
 
 func open(ctx context.Context, opts Options) (*App, error) {
 	opts.fillDefaults()
-	st, disk, err := openStore(ctx, opts)
+	if err := opts.checkScaleOut(); err != nil {
+		return nil, err
+	}
+	// The scale-out mode keeps an in-memory store for what is local to a
+	// gateway (nothing of the state, nothing of the log).
+	local := opts
+	if opts.scaleOut() {
+		local.DataDir = ""
+	}
+	st, disk, err := openStore(ctx, local)
 	if err != nil {
 		return nil, err
 	}
 	now := opts.Clock.Now
-	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}, jobErrors: map[string]uint64{}}
-	a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit})
-	if err == nil {
-		a.streams, err = catalog.OpenStreams(st.KV, now)
+	a := &App{opts: opts, start: now(), store: st, disk: disk, runners: map[string]*runner{}, jobErrors: map[string]uint64{}, gateway: uuid.NewString()}
+	kv := st.KV
+	if opts.scaleOut() {
+		kv, err = a.openScaleOut(ctx)
+	} else {
+		a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit})
 	}
 	if err == nil {
-		a.reg, err = catalog.OpenRegistry(st.KV, now)
+		a.streams, err = catalog.OpenStreams(kv, now)
 	}
 	if err == nil {
-		a.jobs, err = catalog.OpenJobs(st.KV)
+		a.reg, err = catalog.OpenRegistry(kv, now)
+	}
+	if err == nil {
+		a.jobs, err = catalog.OpenJobs(kv)
 	}
 	if err == nil {
 		var master tink.AEAD
 		if opts.DataDir != "" && opts.MasterKey == "" {
-			err = keys.MissingMaster(opts.DataDir, st.KV)
+			err = keys.MissingMaster(opts.DataDir, kv)
 		}
 		if err == nil {
-			master, err = keys.LoadMaster(opts.DataDir, opts.MasterKey)
+			master, err = keys.LoadMaster(local.DataDir, opts.MasterKey)
 		}
 		if err == nil {
-			a.keys, err = keys.Open(st.KV, keys.Options{
+			a.keys, err = keys.Open(kv, keys.Options{
 				Now: now, Rotation: opts.Rotation, Retention: opts.KeyRetention, Master: master, Logger: opts.Logger,
+				Shared: opts.scaleOut(),
 			})
 		}
 	}
@@ -196,6 +231,9 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.ctx, a.stop = context.WithCancel(context.Background())
 	a.bg.Go(a.sweepLoop)
+	if a.pg != nil {
+		a.bg.Go(a.watchState)
+	}
 	a.startJobs()
 	disk.Running()
 	return a, nil
@@ -243,6 +281,9 @@ func (a *App) closeStorage() error {
 	}
 	if a.log != nil {
 		errs = append(errs, a.log.Close())
+	}
+	if a.pg != nil {
+		a.pg.Close()
 	}
 	return errors.Join(append(errs, a.store.Close())...)
 }

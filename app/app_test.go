@@ -73,199 +73,209 @@ func offsets(recs []app.Record) string {
 // A page stops at the record count or at Options.PageBytes, whichever comes
 // first, and a derived stream's page reads on through dropped records.
 func TestReadPages(t *testing.T) {
-	// Each event takes about 1,550 bytes (1,354 of JSON): three fit in 5,000.
-	a := open(t, app.Options{PageBytes: 5000})
-	src := create(t, a, catalog.NewStream{Name: "demo"})
-	derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{2}}})
-	for i := range 10 {
-		consent := []int{2}
-		if i%2 == 1 {
-			consent = []int{1} // not in demo-2
+	eachMode(t, func(t *testing.T, open opener) {
+		// Each event takes about 1,550 bytes (1,354 of JSON): three fit in 5,000.
+		a := open(t, app.Options{PageBytes: 5000})
+		src := create(t, a, catalog.NewStream{Name: "demo"})
+		derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{2}}})
+		for i := range 10 {
+			consent := []int{2}
+			if i%2 == 1 {
+				consent = []int{1} // not in demo-2
+			}
+			ingest(t, a, src, demo(fmt.Sprint("s", i), 1000, consent...))
 		}
-		ingest(t, a, src, demo(fmt.Sprint("s", i), 1000, consent...))
-	}
-	ctx := context.Background()
-	for _, tc := range []struct {
-		stream      *catalog.Stream
-		from        uint64
-		limit       int
-		wantOffsets string
-		wantNext    uint64
-	}{
-		{src, 0, 0, "0,1,2", 3},
-		{src, 3, 2, "3,4", 5},
-		{src, 9, 100, "9", 10},
-		{src, 10, 100, "", 10},
-		{src, 42, 100, "", 42},
-		{derived, 0, 0, "0,2,4", 6}, // 5 is dropped, 6 does not fit
-		{derived, 5, 1, "6", 7},
-		{derived, 9, 100, "", 10},
-	} {
-		r, err := a.Reader(tc.stream)
-		if err != nil {
-			t.Fatal(err)
+		ctx := context.Background()
+		for _, tc := range []struct {
+			stream      *catalog.Stream
+			from        uint64
+			limit       int
+			wantOffsets string
+			wantNext    uint64
+		}{
+			{src, 0, 0, "0,1,2", 3},
+			{src, 3, 2, "3,4", 5},
+			{src, 9, 100, "9", 10},
+			{src, 10, 100, "", 10},
+			{src, 42, 100, "", 42},
+			{derived, 0, 0, "0,2,4", 6}, // 5 is dropped, 6 does not fit
+			{derived, 5, 1, "6", 7},
+			{derived, 9, 100, "", 10},
+		} {
+			r, err := a.Reader(tc.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := r.Read(ctx, tc.from, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := offsets(page.Records); got != tc.wantOffsets || page.Next != tc.wantNext {
+				t.Errorf("%s Read(%d, %d) = [%s] next %d, want [%s] next %d", tc.stream.Name, tc.from, tc.limit, got, page.Next, tc.wantOffsets, tc.wantNext)
+			}
 		}
-		page, err := r.Read(ctx, tc.from, tc.limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := offsets(page.Records); got != tc.wantOffsets || page.Next != tc.wantNext {
-			t.Errorf("%s Read(%d, %d) = [%s] next %d, want [%s] next %d", tc.stream.Name, tc.from, tc.limit, got, page.Next, tc.wantOffsets, tc.wantNext)
-		}
-	}
 
-	// A derived record shows its view; the source's stays encrypted.
-	r, _ := a.Reader(derived)
-	page, _ := r.Read(ctx, 0, 1)
-	if got := page.Records[0].Applied.Decrypted; fmt.Sprint(got) != "[consistentValue uniqueIdentifier]" {
-		t.Errorf("decrypted = %v", got)
-	}
-	if !strings.Contains(page.Records[0].JSON, `"consistentValue":"s0"`) {
-		t.Errorf("derived JSON without the plaintext: %.200s", page.Records[0].JSON)
-	}
+		// A derived record shows its view; the source's stays encrypted.
+		r, _ := a.Reader(derived)
+		page, _ := r.Read(ctx, 0, 1)
+		if got := page.Records[0].Applied.Decrypted; fmt.Sprint(got) != "[consistentValue uniqueIdentifier]" {
+			t.Errorf("decrypted = %v", got)
+		}
+		if !strings.Contains(page.Records[0].JSON, `"consistentValue":"s0"`) {
+			t.Errorf("derived JSON without the plaintext: %.200s", page.Records[0].JSON)
+		}
+	})
 }
 
 func TestSeek(t *testing.T) {
-	vc := clock.NewVirtual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	a := open(t, app.Options{Clock: vc})
-	src := create(t, a, catalog.NewStream{Name: "demo"})
-	ingest(t, a, src, demo("a", 1, 1), demo("b", 1, 1))
-	if _, err := a.Advance(time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	ingest(t, a, src, demo("c", 1, 1))
-	r, _ := a.Reader(src)
-	for _, tc := range []struct {
-		name  string
-		start app.Start
-		want  uint64
-	}{
-		{"beginning", app.FromBeginning(), 0},
-		{"end", app.FromEnd(), 3},
-		{"offset", app.FromOffset(1), 1},
-		{"time before", app.FromTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0},
-		{"time between", app.FromTime(time.Date(2026, 1, 2, 3, 30, 0, 0, time.UTC)), 2},
-		{"time after", app.FromTime(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)), 3},
-	} {
-		if got, err := r.Seek(tc.start); err != nil || got != tc.want {
-			t.Errorf("Seek(%s) = %d, %v; want %d", tc.name, got, err, tc.want)
+	eachMode(t, func(t *testing.T, open opener) {
+		vc := clock.NewVirtual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		a := open(t, app.Options{Clock: vc})
+		src := create(t, a, catalog.NewStream{Name: "demo"})
+		ingest(t, a, src, demo("a", 1, 1), demo("b", 1, 1))
+		if _, err := a.Advance(time.Hour); err != nil {
+			t.Fatal(err)
 		}
-	}
+		ingest(t, a, src, demo("c", 1, 1))
+		r, _ := a.Reader(src)
+		for _, tc := range []struct {
+			name  string
+			start app.Start
+			want  uint64
+		}{
+			{"beginning", app.FromBeginning(), 0},
+			{"end", app.FromEnd(), 3},
+			{"offset", app.FromOffset(1), 1},
+			{"time before", app.FromTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), 0},
+			{"time between", app.FromTime(time.Date(2026, 1, 2, 3, 30, 0, 0, time.UTC)), 2},
+			{"time after", app.FromTime(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)), 3},
+		} {
+			if got, err := r.Seek(tc.start); err != nil || got != tc.want {
+				t.Errorf("Seek(%s) = %d, %v; want %d", tc.name, got, err, tc.want)
+			}
+		}
+	})
 }
 
 // A follower returns what is new, bounded in bytes (a large batch of the
 // log comes out over several calls), skips what the view drops, wakes on
 // appends, and ends with the stream or the App.
 func TestFollow(t *testing.T) {
-	a := open(t, app.Options{PageBytes: 5000})
-	src := create(t, a, catalog.NewStream{Name: "demo"})
-	derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Granular, Levels: []int32{1, 2}}})
-	rs, _ := a.Reader(src)
-	rd, _ := a.Reader(derived)
-	fs, fd := rs.Follow(0), rd.Follow(0)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	eachMode(t, func(t *testing.T, open opener) {
+		a := open(t, app.Options{PageBytes: 5000})
+		src := create(t, a, catalog.NewStream{Name: "demo"})
+		derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Granular, Levels: []int32{1, 2}}})
+		rs, _ := a.Reader(src)
+		rd, _ := a.Reader(derived)
+		fs, fd := rs.Follow(0), rd.Follow(0)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
 
-	var bodies [][]byte
-	for i := range 7 {
-		consent := []int{1, 2}
-		if i >= 4 {
-			consent = []int{2} // not in demo-1-2
+		var bodies [][]byte
+		for i := range 7 {
+			consent := []int{1, 2}
+			if i >= 4 {
+				consent = []int{2} // not in demo-1-2
+			}
+			bodies = append(bodies, demo(fmt.Sprint("s", i), 1000, consent...))
 		}
-		bodies = append(bodies, demo(fmt.Sprint("s", i), 1000, consent...))
-	}
-	ingest(t, a, src, bodies...) // one append: one batch of the log
-	var got []string
-	for range 3 {
-		recs, err := fs.Next(ctx)
-		if err != nil {
+		ingest(t, a, src, bodies...) // one append: one batch of the log
+		var got []string
+		for range 3 {
+			recs, err := fs.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, offsets(recs))
+		}
+		if want := "0,1,2 3,4,5 6"; strings.Join(got, " ") != want {
+			t.Errorf("source follow steps %q, want %q", strings.Join(got, " "), want)
+		}
+		recs, err := fd.Next(ctx)
+		if err != nil || offsets(recs) != "0,1,2" {
+			t.Fatalf("derived first step [%s] %v", offsets(recs), err)
+		}
+		recs, err = fd.Next(ctx)
+		if err != nil || offsets(recs) != "3" {
+			t.Fatalf("derived second step [%s] %v", offsets(recs), err)
+		}
+
+		// Dropped records do not end a step: the follower waits for one shown.
+		done := make(chan string)
+		go func() {
+			recs, err := fd.Next(ctx)
+			done <- fmt.Sprintf("[%s] %v", offsets(recs), err)
+		}()
+		ingest(t, a, src, demo("late", 1, 2))
+		ingest(t, a, src, demo("late", 1, 1, 2))
+		if got, want := <-done, "[8] <nil>"; got != want {
+			t.Errorf("after appends: %s, want %s", got, want)
+		}
+
+		if _, err := a.DeleteStream("demo", true); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, offsets(recs))
-	}
-	if want := "0,1,2 3,4,5 6"; strings.Join(got, " ") != want {
-		t.Errorf("source follow steps %q, want %q", strings.Join(got, " "), want)
-	}
-	recs, err := fd.Next(ctx)
-	if err != nil || offsets(recs) != "0,1,2" {
-		t.Fatalf("derived first step [%s] %v", offsets(recs), err)
-	}
-	recs, err = fd.Next(ctx)
-	if err != nil || offsets(recs) != "3" {
-		t.Fatalf("derived second step [%s] %v", offsets(recs), err)
-	}
-
-	// Dropped records do not end a step: the follower waits for one shown.
-	done := make(chan string)
-	go func() {
-		recs, err := fd.Next(ctx)
-		done <- fmt.Sprintf("[%s] %v", offsets(recs), err)
-	}()
-	ingest(t, a, src, demo("late", 1, 2))
-	ingest(t, a, src, demo("late", 1, 1, 2))
-	if got, want := <-done, "[8] <nil>"; got != want {
-		t.Errorf("after appends: %s, want %s", got, want)
-	}
-
-	if _, err := a.DeleteStream("demo", true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fs.Next(ctx); !errors.Is(err, log.ErrDropped) {
-		t.Errorf("after delete: %v, want log.ErrDropped", err)
-	}
+		if _, err := fs.Next(ctx); !errors.Is(err, log.ErrDropped) {
+			t.Errorf("after delete: %v, want log.ErrDropped", err)
+		}
+	})
 }
 
 func TestRefusals(t *testing.T) {
-	a := open(t, app.Options{})
-	create(t, a, catalog.NewStream{Name: "demo"})
-	derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{2}}})
-	for _, tc := range []struct {
-		name string
-		err  error
-		kind error
-		want string
-	}{
-		{"ingest into derived", func() error {
-			_, err := a.Ingest(context.Background(), derived, demoSchema, 0, [][]byte{demo("s", 1, 2)})
-			return err
-		}(), app.ErrDerived, `stream "demo-2" is derived from "demo" and accepts no events; send to "demo"`},
-		{"key links of derived", func() error { _, err := a.KeyLinks("demo-2"); return err }(), app.ErrDerived,
-			`stream "demo-2" is derived from "demo"; key links belong to the source stream "demo"`},
-		{"forget nobody", func() error { _, err := a.Forget(""); return err }(), app.ErrInvalid, "dataSubjectId: must not be empty"},
-		{"advance a real clock", func() error { _, err := a.Advance(time.Hour); return err }(), app.ErrRealClock,
-			"the server runs on the real clock; start it with --clock virtual to move time"},
-		{"masked field of a missing contract", func() error {
-			_, _, err := a.CreateStream(catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{1}, Masked: map[string][]string{"a/b/1.0.0": {"x"}}}})
-			return err
-		}(), app.ErrInvalid, "masked: event contract a/b/1.0.0 not found"},
-	} {
-		if tc.err == nil || tc.err.Error() != tc.want || !errors.Is(tc.err, tc.kind) {
-			t.Errorf("%s: %v\nwant %q matching %v", tc.name, tc.err, tc.want, tc.kind)
+	eachMode(t, func(t *testing.T, open opener) {
+		a := open(t, app.Options{})
+		create(t, a, catalog.NewStream{Name: "demo"})
+		derived := create(t, a, catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{2}}})
+		for _, tc := range []struct {
+			name string
+			err  error
+			kind error
+			want string
+		}{
+			{"ingest into derived", func() error {
+				_, err := a.Ingest(context.Background(), derived, demoSchema, 0, [][]byte{demo("s", 1, 2)})
+				return err
+			}(), app.ErrDerived, `stream "demo-2" is derived from "demo" and accepts no events; send to "demo"`},
+			{"key links of derived", func() error { _, err := a.KeyLinks("demo-2"); return err }(), app.ErrDerived,
+				`stream "demo-2" is derived from "demo"; key links belong to the source stream "demo"`},
+			{"forget nobody", func() error { _, err := a.Forget(""); return err }(), app.ErrInvalid, "dataSubjectId: must not be empty"},
+			{"advance a real clock", func() error { _, err := a.Advance(time.Hour); return err }(), app.ErrRealClock,
+				"the server runs on the real clock; start it with --clock virtual to move time"},
+			{"masked field of a missing contract", func() error {
+				_, _, err := a.CreateStream(catalog.NewStream{DerivedFrom: "demo", View: engine.View{Type: engine.Cumulative, Levels: []int32{1}, Masked: map[string][]string{"a/b/1.0.0": {"x"}}}})
+				return err
+			}(), app.ErrInvalid, "masked: event contract a/b/1.0.0 not found"},
+		} {
+			if tc.err == nil || tc.err.Error() != tc.want || !errors.Is(tc.err, tc.kind) {
+				t.Errorf("%s: %v\nwant %q matching %v", tc.name, tc.err, tc.want, tc.kind)
+			}
 		}
-	}
+	})
 }
 
 func TestForgetCounts(t *testing.T) {
-	a := open(t, app.Options{})
-	create(t, a, catalog.NewStream{Name: "clicks"})
-	st, _ := a.Streams().Get("clicks")
-	click := func(session, customer string) []byte {
-		return fmt.Appendf(nil, `{"strmMeta": {"eventContractRef": "streammachine/clickstream/1.0.0", "consentLevels": [0]}, "producerSessionId": "%s", "url": "https://shop.example/", "eventType": "view", "referrer": "", "userAgent": "test", "conversion": 0, "abTests": [], "customer": {"id": "%s"}}`, session, customer)
-	}
-	res, err := a.Ingest(context.Background(), st, "streammachine/clickstream/1.0.0", engine.JSON,
-		[][]byte{click("s1", "alice"), click("s1", "alice"), click("s2", "alice"), click("s3", "bob")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		if r.Err != nil {
-			t.Fatal(r.Err)
+	eachMode(t, func(t *testing.T, open opener) {
+		a := open(t, app.Options{})
+		create(t, a, catalog.NewStream{Name: "clicks"})
+		st, _ := a.Streams().Get("clicks")
+		click := func(session, customer string) []byte {
+			return fmt.Appendf(nil, `{"strmMeta": {"eventContractRef": "streammachine/clickstream/1.0.0", "consentLevels": [0]}, "producerSessionId": "%s", "url": "https://shop.example/", "eventType": "view", "referrer": "", "userAgent": "test", "conversion": 0, "abTests": [], "customer": {"id": "%s"}}`, session, customer)
 		}
-	}
-	f, err := a.Forget("alice")
-	if err != nil || f != (app.Forgotten{KeyLinks: 2, Events: 3}) {
-		t.Errorf("Forget(alice) = %+v, %v; want 2 key links, 3 events", f, err)
-	}
+		res, err := a.Ingest(context.Background(), st, "streammachine/clickstream/1.0.0", engine.JSON,
+			[][]byte{click("s1", "alice"), click("s1", "alice"), click("s2", "alice"), click("s3", "bob")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		f, err := a.Forget("alice")
+		if err != nil || f != (app.Forgotten{KeyLinks: 2, Events: 3}) {
+			t.Errorf("Forget(alice) = %+v, %v; want 2 key links, 3 events", f, err)
+		}
+	})
 }
 
 // A data file found corrupt while the server runs makes Ready say so, with

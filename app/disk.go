@@ -14,6 +14,11 @@ import (
 // messages name no file; writes resume by themselves once space is back.
 var ErrStorageFull = store.ErrFull
 
+// ErrStorageUnavailable is matched by the errors of operations that met the
+// state (PostgreSQL) or the log (Kafka) of the scale-out mode unreachable:
+// nothing was acknowledged; retry when it is back (docs/scale-out.md).
+var ErrStorageUnavailable = store.ErrUnavailable
+
 // OpenContext is Open that stops when ctx ends: between the stages of the
 // opening, in a write waiting for space, and otherwise at once. Stopped at
 // once, it returns ctx's error while the opening goes on in the background

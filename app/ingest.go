@@ -76,13 +76,13 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	if len(recs) == 0 {
 		return results, nil
 	}
-	first, err := a.log.AppendAlso(ctx, st.ID, recs, pending)
+	_, err = a.log.AppendAlso(ctx, st.ID, recs, pending)
 	if err != nil {
 		a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
 		return nil, store.FullError(err)
 	}
 	for j, i := range idx {
-		results[i].Offset = first + uint64(j)
+		results[i].Offset = recs[j].Offset // set by the log
 	}
 	return results, nil
 }

@@ -349,6 +349,28 @@ func (a *App) stopRunnersLocked(names []string) {
 // ctx ends. On a real clock it sleeps until the next run; on a virtual one
 // it waits for Advance to poke it.
 func (a *App) runLoop(ctx context.Context, name string, r *runner) {
+	if a.pg == nil {
+		a.runLoopHeld(ctx, name, r)
+		return
+	}
+	// The scale-out mode: run only while this gateway holds the job's lease.
+	for {
+		held, release, ok := a.acquireLease(ctx, name, r)
+		if !ok {
+			return
+		}
+		a.runLoopHeld(held, name, r)
+		lost := held.Err() != nil && ctx.Err() == nil
+		release()
+		if !lost {
+			return
+		}
+		a.opts.Logger.Warn("job lease lost to another gateway", "job", name)
+	}
+}
+
+// runLoopHeld is runLoop's work, while ctx lasts.
+func (a *App) runLoopHeld(ctx context.Context, name string, r *runner) {
 	runs := 0 // since the last poke
 	for {
 		_, st, err := a.jobs.Job(name)

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -82,12 +83,14 @@ const (
 	kindConnector byte = 'c'
 	kindJob       byte = 'j'
 	kindJobState  byte = 'J'
+	kindLease     byte = 'L' // the scale-out mode's job leases: which gateway runs a job
 )
 
 func connectorKey(name string) []byte {
 	return append([]byte{store.SpaceCatalog, kindConnector}, name...)
 }
-func jobKey(name string) []byte { return append([]byte{store.SpaceCatalog, kindJob}, name...) }
+func jobKey(name string) []byte   { return append([]byte{store.SpaceCatalog, kindJob}, name...) }
+func leaseKey(name string) []byte { return append([]byte{store.SpaceCatalog, kindLease}, name...) }
 func jobStateKey(name string) []byte {
 	return append([]byte{store.SpaceCatalog, kindJobState}, name...)
 }
@@ -104,10 +107,20 @@ type Jobs struct {
 
 // OpenJobs loads the connectors and jobs stored in kv.
 func OpenJobs(kv store.KV) (*Jobs, error) {
-	j := &Jobs{kv: kv, connectors: map[string]*Connector{}, jobs: map[string]*Job{}, states: map[string]JobState{}}
+	j := &Jobs{kv: kv}
+	if err := j.Reload(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Reload reads the connectors, jobs and job states again from the state:
+// in the scale-out mode, other gateways change them (docs/scale-out.md).
+func (j *Jobs) Reload() error {
+	connectors, jobs, states := map[string]*Connector{}, map[string]*Job{}, map[string]JobState{}
 	load := func(kind byte, what string, fn func(name string, v []byte) error) error {
 		p := []byte{store.SpaceCatalog, kind}
-		return kv.Scan(p, store.PrefixEnd(p), func(k, v []byte) error {
+		return j.kv.Scan(p, store.PrefixEnd(p), func(k, v []byte) error {
 			if err := fn(string(k[2:]), v); err != nil {
 				return fmt.Errorf("catalog: %s %q is corrupt: %w", what, k[2:], err)
 			}
@@ -116,13 +129,13 @@ func OpenJobs(kv store.KV) (*Jobs, error) {
 	}
 	err := load(kindConnector, "data connector", func(name string, v []byte) error {
 		c := new(Connector)
-		j.connectors[name] = c
+		connectors[name] = c
 		return json.Unmarshal(v, c)
 	})
 	if err == nil {
 		err = load(kindJob, "job", func(name string, v []byte) error {
 			job := new(Job)
-			j.jobs[name] = job
+			jobs[name] = job
 			return json.Unmarshal(v, job)
 		})
 	}
@@ -130,19 +143,66 @@ func OpenJobs(kv store.KV) (*Jobs, error) {
 		err = load(kindJobState, "job state", func(name string, v []byte) error {
 			var st JobState
 			err := json.Unmarshal(v, &st)
-			j.states[name] = st
+			states[name] = st
 			return err
 		})
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for name := range j.jobs {
-		if _, ok := j.states[name]; !ok {
-			return nil, fmt.Errorf("catalog: job %q has no state (corrupt data dir?)", name)
+	for name := range jobs {
+		if _, ok := states[name]; !ok {
+			return fmt.Errorf("catalog: job %q has no state (corrupt data dir?)", name)
 		}
 	}
-	return j, nil
+	j.mu.Lock()
+	j.connectors, j.jobs, j.states = connectors, jobs, states
+	j.mu.Unlock()
+	return nil
+}
+
+// Lease takes, or renews, the lease of job name for owner until now+ttl,
+// when no other owner holds it unexpired: in the scale-out mode a job runs
+// on the one gateway that holds its lease, and moves to another when the
+// holder stops renewing it (docs/scale-out.md). It reports whether owner
+// holds the lease. now is the wall clock: gateways' server clocks may be
+// virtual.
+func (j *Jobs) Lease(name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	k := leaseKey(name)
+	old, err := j.kv.Get(k)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		old = nil
+	case err != nil:
+		return false, err
+	default:
+		var l lease
+		if err := json.Unmarshal(old, &l); err != nil {
+			return false, fmt.Errorf("catalog: lease of job %q is corrupt: %w", name, err)
+		}
+		if l.Owner != owner && now.Before(l.Until) {
+			return false, nil
+		}
+	}
+	v, err := json.Marshal(lease{Owner: owner, Until: now.Add(ttl)})
+	if err != nil {
+		return false, err
+	}
+	b := j.kv.NewBatch()
+	defer b.Close()
+	b.Expect(k, old)
+	b.Set(k, v)
+	if err := b.Commit(true); errors.Is(err, store.ErrConflict) {
+		return false, nil // another gateway took or renewed it meanwhile
+	} else if err != nil {
+		return false, fmt.Errorf("catalog: lease of job %q: %w", name, err)
+	}
+	return true, nil
+}
+
+type lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
 }
 
 // CreateConnector saves c.
@@ -260,6 +320,7 @@ func (j *Jobs) deleteJobsLocked(b store.Batch, names []string) {
 	for _, n := range names {
 		b.Delete(jobKey(n))
 		b.Delete(jobStateKey(n))
+		b.Delete(leaseKey(n))
 	}
 }
 

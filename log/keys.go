@@ -12,6 +12,8 @@ const (
 	kindRecord byte = 'r'
 	kindTime   byte = 't'
 	kindState  byte = 's'
+	// 'K' is taken by the scale-out mode's Kafka log in its state
+	// (log/kafkalog: dropped streams).
 )
 
 func streamPrefix(kind byte, s StreamID) []byte {

@@ -26,6 +26,8 @@ var codes = []struct {
 	{app.ErrUnreadable, connect.CodeInternal},
 	// A full disk: the client may retry later (docs/storage.md).
 	{app.ErrStorageFull, connect.CodeResourceExhausted},
+	// The scale-out mode's PostgreSQL or Kafka out of reach (docs/scale-out.md).
+	{app.ErrStorageUnavailable, connect.CodeUnavailable},
 	{app.ErrInvalid, connect.CodeInvalidArgument},
 	{app.ErrDerived, connect.CodeFailedPrecondition},
 	{app.ErrRealClock, connect.CodeFailedPrecondition},

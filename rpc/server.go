@@ -33,17 +33,22 @@ type Options struct {
 	// The application's options, passed on as they are: see the fields of
 	// the same names in app.Options for what each means and its default.
 	// A *clock.Virtual Clock enables ClockService's AdvanceClock.
-	DataDir       string
-	Clock         clock.Clock
-	Rotation      time.Duration
-	KeyRetention  time.Duration
-	MasterKey     string
-	NoDemo        bool
-	MaxEventBytes int
-	PageBytes     int
-	JobRetryMin   time.Duration
-	JobRetryMax   time.Duration
-	JobRetries    int
+	DataDir      string
+	Clock        clock.Clock
+	Rotation     time.Duration
+	KeyRetention time.Duration
+	MasterKey    string
+	// StateURL, KafkaBrokers and KafkaTopicPrefix choose the scale-out
+	// mode (docs/scale-out.md).
+	StateURL         string
+	KafkaBrokers     []string
+	KafkaTopicPrefix string
+	NoDemo           bool
+	MaxEventBytes    int
+	PageBytes        int
+	JobRetryMin      time.Duration
+	JobRetryMax      time.Duration
+	JobRetries       int
 
 	// Logger receives operational messages, of the transports and of the
 	// application; never event contents, keys or secrets. Default: discard.
@@ -139,6 +144,7 @@ func (o *Options) appOptions() app.Options {
 		DataDir: o.DataDir, Clock: o.Clock, Rotation: o.Rotation, KeyRetention: o.KeyRetention,
 		MasterKey: o.MasterKey, Logger: o.Logger, NoDemo: o.NoDemo, MaxEventBytes: o.MaxEventBytes,
 		PageBytes: o.PageBytes, JobRetryMin: o.JobRetryMin, JobRetryMax: o.JobRetryMax, JobRetries: o.JobRetries,
+		StateURL: o.StateURL, KafkaBrokers: o.KafkaBrokers, KafkaTopicPrefix: o.KafkaTopicPrefix,
 	}
 }
 

@@ -90,10 +90,38 @@ func WithConfig(path string) Option { return func(o *rpc.Options) { o.SandboxFil
 // WithLogger sends the server's log to l.
 func WithLogger(l *slog.Logger) Option { return func(o *rpc.Options) { o.Logger = l } }
 
+// ScaleOut names the services of the scale-out mode (docs/scale-out.md):
+// a PostgreSQL database for the state, Kafka brokers for the log, and the
+// master key every gateway shares (a Tink JSON keyset, as
+// STRMLOCAL_MASTER_KEY takes it).
+type ScaleOut struct {
+	StateURL    string
+	Brokers     []string
+	TopicPrefix string // of the log's topics; "" for the default
+	MasterKey   string
+}
+
+// WithScaleOut runs the sandbox in the scale-out mode, over s: sandboxes
+// given the same s are gateways of one sandbox.
+func WithScaleOut(s ScaleOut) Option {
+	return func(o *rpc.Options) {
+		o.StateURL, o.KafkaBrokers, o.KafkaTopicPrefix, o.MasterKey = s.StateURL, s.Brokers, s.TopicPrefix, s.MasterKey
+		o.DataDir = ""
+	}
+}
+
+// Defaults, when set, gives the options that every New applies before its
+// own: a test binary's TestMain may set it to run its suite in another
+// mode (WithScaleOut over a fresh database for each sandbox, say).
+var Defaults func(t testing.TB) []Option
+
 // New starts a sandbox and registers its shutdown with t.Cleanup.
 func New(t testing.TB, opts ...Option) *Sandbox {
 	t.Helper()
 	var o rpc.Options
+	if Defaults != nil {
+		opts = append(Defaults(t), opts...)
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,11 @@ type serveOptions struct {
 	rotation  time.Duration
 	retention time.Duration
 	init      string
+	// the scale-out mode (docs/scale-out.md)
+	logKind     string
+	brokers     []string
+	topicPrefix string
+	state       string
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -62,6 +68,10 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.StringVar(&o.clock, "clock", "real", "`kind` of clock: real, or virtual, which starts now and moves only with strmlocal clock advance")
 	f.DurationVar(&o.rotation, "rotation", app.DefaultRotation, "how long a key link lasts before the next event of its session gets a new one")
 	f.DurationVar(&o.retention, "key-retention", app.DefaultKeyRetention, "how long a key is kept after its period ends; then its events can no longer be decrypted")
+	f.StringVar(&o.logKind, "log", "pebble", "`kind` of event log: pebble (embedded, in --data-dir), or kafka (the scale-out mode: with --kafka-brokers and --state; see docs/scale-out.md)")
+	f.StringSliceVar(&o.brokers, "kafka-brokers", nil, "Kafka bootstrap `servers` (HOST:PORT,…) of --log kafka")
+	f.StringVar(&o.topicPrefix, "kafka-topic-prefix", "", "prefix of the log's topics, one per source stream, with --log kafka (default \"strmlocal-log-\")")
+	f.StringVar(&o.state, "state", "", "keep the state (catalogue, key links, jobs) in PostgreSQL at this `url` (postgres://…), with --log kafka: the scale-out mode")
 	f.StringVar(&o.init, "init", "", "apply this sandbox `file` at start, before serving (see strmlocal apply); a conflict stops the server from starting")
 	return cmd
 }
@@ -90,6 +100,22 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	if o.ephemeral {
 		opts.DataDir = ""
 	}
+	switch o.logKind {
+	case "pebble":
+		if len(o.brokers) > 0 || o.state != "" {
+			return errors.New("--kafka-brokers and --state are for the scale-out mode: add --log kafka")
+		}
+	case "kafka":
+		if len(o.brokers) == 0 || o.state == "" {
+			return errors.New("--log kafka needs --kafka-brokers HOST:PORT and --state postgres://…")
+		}
+		if cmd.Flags().Changed("data-dir") || o.ephemeral {
+			return errors.New("--log kafka keeps nothing in a data dir: drop --data-dir and --ephemeral")
+		}
+		opts.DataDir, opts.KafkaBrokers, opts.KafkaTopicPrefix, opts.StateURL = "", o.brokers, o.topicPrefix, o.state
+	default:
+		return fmt.Errorf("invalid --log %q: use pebble or kafka", o.logKind)
+	}
 	opts.SandboxFile = o.init
 	// Stopping (SIGTERM, Ctrl-C) is honoured while the data dir opens too.
 	ctx := cmd.Context()
@@ -109,7 +135,10 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 		return err
 	}
 	where := "in memory (--ephemeral)"
-	if opts.DataDir != "" {
+	switch {
+	case opts.StateURL != "":
+		where = "in Kafka at " + strings.Join(opts.KafkaBrokers, ",") + " and PostgreSQL (scale-out)"
+	case opts.DataDir != "":
 		where = "in " + opts.DataDir
 	}
 	if o.clock == "virtual" {

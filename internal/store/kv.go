@@ -62,6 +62,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict is returned by Commit when an Expect does not hold.
 	ErrConflict = errors.New("store: a concurrent write changed an expected key")
+	// ErrUnavailable is matched by the errors of a state or log on a
+	// network service that cannot be reached (the scale-out mode). The
+	// operation was not acknowledged; a commit whose connection broke while
+	// committing may still have been applied. Service resumes when the
+	// service is back.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // PebbleKV is the KV of one Pebble database.

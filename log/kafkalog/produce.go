@@ -1,0 +1,452 @@
+package kafkalog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strmlocal/strmlocal/log"
+)
+
+// AppendAlso appends recs to the stream and returns the offset of the first
+// one, once the brokers acknowledged all of them (acks from every in-sync
+// replica). It sets Offset and Time of every record in recs. also (may be
+// nil) has its writes committed to Options.State, durably, before any
+// record is produced: a Kafka log cannot tell offsets before it writes, so
+// also.Add is called with first = 0 (callers in the scale-out mode keep no
+// index by offset at append), then also.Done(ok) once the commit is done;
+// if Add or the commit fails, nothing is produced and the error returned.
+//
+// An append whose records encode to at most Options.MaxBatchBytes is one
+// Kafka record batch: all or none of it is written, at contiguous offsets,
+// even with other processes appending to the stream. A larger append is
+// split into batches produced one after the other; with other processes
+// appending, their records may come between two of them (each record's
+// Offset says where it went), and a failure may leave a prefix of it in
+// the log.
+//
+// Once its records are sent, an append waits for the verdict (at most
+// Options.ProduceTimeout) even if ctx ends. A failure to reach the brokers
+// wraps ErrUnavailable; the append may then be in the log or not.
+func (l *Log) AppendAlso(ctx context.Context, id log.StreamID, recs []log.Record, also log.Also) (uint64, error) {
+	if len(recs) == 0 {
+		return 0, log.ErrEmpty
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := l.begin(); err != nil {
+		return 0, err
+	}
+	defer l.ops.Done()
+	s, err := l.get(id)
+	if err != nil {
+		return 0, err
+	}
+	j := &appendJob{recs: recs, also: also}
+	if also != nil {
+		if err := l.state.run(ctx, j, takeAll, l.commitAlso); err != nil {
+			return 0, err
+		}
+		if j.err != nil {
+			return 0, j.err
+		}
+	}
+	if err := s.prod.run(ctx, j, l.takeBatch, func(g []*appendJob) { l.produceGroup(s, g) }); err != nil {
+		return 0, err
+	}
+	return j.first, j.err
+}
+
+func takeAll(q []*appendJob) int { return min(len(q), 1024) }
+
+// commitAlso writes the Also of every job of g in one batch of the State,
+// committed durably, in the order log.Log calls them: every Add, the
+// commit, then every Done, with whether the batch was committed. A job
+// whose Add fails fails alone (what its Add wrote is committed with the
+// others', as log.Log does); when every Add fails, nothing is committed.
+func (l *Log) commitAlso(g []*appendJob) {
+	b := l.opts.State.NewBatch()
+	defer b.Close()
+	live := 0
+	for _, j := range g {
+		if err := j.also.Add(b, 0, len(j.recs)); err != nil {
+			j.err = err
+			continue
+		}
+		live++
+	}
+	var err error
+	if live > 0 {
+		if err = b.Commit(true); err != nil {
+			err = fmt.Errorf("kafka log: commit to the state: %w", err)
+		}
+	}
+	for _, j := range g {
+		if j.err == nil {
+			j.err = err
+		}
+		j.also.Done(live > 0 && err == nil)
+	}
+}
+
+// takeBatch takes the queued appends whose records fit in one batch
+// (at least one append), by an estimate on the safe side.
+func (l *Log) takeBatch(q []*appendJob) int {
+	total := 0
+	for i, j := range q {
+		if j.size == 0 {
+			j.size = maxEncodedSize(j.recs)
+		}
+		if total += j.size; i > 0 && total > l.opts.MaxBatchBytes {
+			return i
+		}
+	}
+	return len(q)
+}
+
+// produceGroup stamps the records of the group's appends, in order, and
+// produces them: one batch for all of them when they fit (takeBatch), else
+// the one append in as many batches as it takes.
+func (l *Log) produceGroup(s *stream, g []*appendJob) {
+	fail := func(err error) {
+		for _, j := range g {
+			j.err = err
+		}
+	}
+	if s.isDropped() {
+		fail(log.ErrDropped)
+		return
+	}
+	// Times are kept non-decreasing in offset order among this process's
+	// appends (as log.Log keeps them).
+	last := s.lastNanos
+	n := 0
+	for _, j := range g {
+		for i := range j.recs {
+			r := &j.recs[i]
+			t := r.Time
+			if t.IsZero() {
+				t = l.opts.Now()
+			}
+			if t.UnixNano() < last {
+				t = time.Unix(0, last)
+			}
+			last = t.UnixNano()
+			r.Time = t.UTC()
+		}
+		n += len(j.recs)
+	}
+	s.lastNanos = last
+
+	var chunks [][]log.Record
+	if len(g) == 1 {
+		chunks = splitBatches(g[0].recs, l.opts.MaxBatchBytes)
+	} else {
+		all := make([]log.Record, 0, n)
+		for _, j := range g {
+			all = append(all, j.recs...)
+		}
+		chunks = [][]log.Record{all}
+	}
+	var offsets []int64 // base offset of each chunk
+	for _, c := range chunks {
+		base, err := l.produce(s, encodeBatch(c))
+		if err != nil {
+			fail(err)
+			if len(offsets) > 0 {
+				l.opts.Logger.Error("kafka log: an append split in batches was written in part", "stream", s.id, "written", len(offsets), "batches", len(chunks), "err", err)
+			}
+			return
+		}
+		offsets = append(offsets, base)
+	}
+	if len(g) == 1 {
+		j := g[0]
+		i := 0
+		for k, c := range chunks {
+			for m := range c {
+				j.recs[i].Offset = uint64(offsets[k]) + uint64(m)
+				i++
+			}
+		}
+		j.first = j.recs[0].Offset
+		return
+	}
+	off := uint64(offsets[0])
+	for _, j := range g {
+		j.first = off
+		for i := range j.recs {
+			j.recs[i].Offset = off
+			off++
+		}
+	}
+}
+
+// splitBatches cuts recs (their times set) into runs whose encoding fits
+// in maxBytes (a record larger than that goes alone).
+func splitBatches(recs []log.Record, maxBytes int) [][]log.Record {
+	var out [][]log.Record
+	start, size := 0, batchHeaderSize
+	baseMs := kafkaMillis(recs[0].Time.UnixNano())
+	for i := range recs {
+		ms := kafkaMillis(recs[i].Time.UnixNano())
+		rs := recordSize(&recs[i], ms-baseMs, i-start)
+		if i > start && size+rs > maxBytes {
+			out = append(out, recs[start:i])
+			start, size, baseMs = i, batchHeaderSize, ms
+			rs = recordSize(&recs[i], 0, 0)
+		}
+		size += rs
+	}
+	return append(out, recs[start:])
+}
+
+// produce writes one encoded batch to the stream's topic and returns its
+// base offset. It retries, within Options.ProduceTimeout, whatever did not
+// get an answer or got a retriable one; the batch carries the stream's
+// idempotent producer ID and sequence, so a retry of a batch that was
+// written already is answered by the broker with its offset instead of
+// being written twice. Only the leader of s.prod calls it.
+func (l *Log) produce(s *stream, batch []byte) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.ProduceTimeout)
+	defer cancel()
+	n := int32(binary.BigEndian.Uint32(batch[57:]))
+	var last error
+	backoff := 10 * time.Millisecond
+	for {
+		base, retry, err := l.produceOnce(ctx, s, batch, n)
+		if !retry {
+			return base, err
+		}
+		last = err
+		if !sleep(ctx, backoff) {
+			break
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+	// What was sent may have been written: the sequence state is unknown,
+	// so the next append starts over with a new producer ID.
+	s.pidOK = false
+	return 0, l.unavailable("produce to", s, last)
+}
+
+// produceOnce tries once: retry says whether trying again may succeed.
+func (l *Log) produceOnce(ctx context.Context, s *stream, batch []byte, n int32) (base int64, retry bool, err error) {
+	if s.isDropped() {
+		return 0, false, log.ErrDropped
+	}
+	if !s.pidOK {
+		pid, epoch, err := l.initProducerID(ctx)
+		if err != nil {
+			var ke *kerr.Error
+			return 0, !errors.As(err, &ke) || ke.Retriable, err
+		}
+		s.pid, s.epoch, s.seq, s.pidOK = pid, epoch, 0, true
+	}
+	m, err := l.ensureTopic(ctx, s)
+	if err != nil {
+		return 0, errors.Is(err, ErrUnavailable), err
+	}
+	setProducer(batch, s.pid, s.epoch, s.seq)
+
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = int32(l.opts.ProduceTimeout.Milliseconds())
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic, rt.TopicID = s.topic, m.id
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 0, batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	kresp, err := l.cl.Broker(int(m.leader)).Request(ctx, req)
+	if err != nil {
+		l.forgetMeta(s)
+		return 0, true, err
+	}
+	resp := kresp.(*kmsg.ProduceResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0, true, errors.New("produce response without the partition")
+	}
+	p := resp.Topics[0].Partitions[0]
+	err = kerr.ErrorForCode(p.ErrorCode)
+	if err != nil && p.ErrorMessage != nil && *p.ErrorMessage != "" {
+		err = fmt.Errorf("%w: %s", err, *p.ErrorMessage)
+	}
+	switch {
+	case err == nil:
+		s.seq = nextSeq(s.seq, n)
+		l.produced.Add(uint64(n))
+		return p.BaseOffset, false, nil
+	case errors.Is(err, kerr.OutOfOrderSequenceNumber), errors.Is(err, kerr.UnknownProducerID),
+		errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.InvalidProducerIDMapping),
+		errors.Is(err, kerr.ProducerFenced):
+		// The broker holds another sequence for this producer (it lost
+		// its state, or an earlier attempt's outcome is unknown): this
+		// batch was not written; start over with a new producer ID.
+		s.pidOK = false
+		return 0, true, err
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID),
+		errors.Is(err, kerr.NotLeaderForPartition), errors.Is(err, kerr.LeaderNotAvailable),
+		errors.Is(err, kerr.FencedLeaderEpoch), errors.Is(err, kerr.InconsistentTopicID):
+		l.forgetMeta(s)
+		return 0, true, err
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) && ke.Retriable {
+		return 0, true, err
+	}
+	// A refusal no retry mends (a batch too large, an invalid
+	// timestamp, no authorization): nothing was written.
+	return 0, false, fmt.Errorf("kafka log: produce to topic %s: %w", s.topic, err)
+}
+
+// nextSeq is seq advanced by n records; sequences wrap at MaxInt32.
+func nextSeq(seq, n int32) int32 {
+	return int32((int64(seq) + int64(n)) % (math.MaxInt32 + 1))
+}
+
+// initProducerID asks for a new idempotent producer ID.
+func (l *Log) initProducerID(ctx context.Context) (int64, int16, error) {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionTimeoutMillis = 60000
+	resp, err := req.RequestWith(ctx, l.cl)
+	if err != nil {
+		return 0, 0, fmt.Errorf("init producer ID: %w", err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, 0, fmt.Errorf("init producer ID: %w", err)
+	}
+	return resp.ProducerID, resp.ProducerEpoch, nil
+}
+
+// The record batch (magic 2) as Kafka defines it: a header of 61 bytes
+// (base offset 0..8, length 8..12, partition leader epoch 12..16, magic
+// 16, CRC-32C 17..21 of everything from the attributes on, attributes
+// 21..23, last offset delta 23..27, base timestamp 27..35, max timestamp
+// 35..43, producer ID 43..51, producer epoch 51..53, base sequence 53..57,
+// record count 57..61), then the records, each: varint length, attributes
+// (int8), varint timestamp delta, varint offset delta, varint key length
+// (-1: no key), varint value length, value, varint header count, headers
+// (varint key length, key, varint value length, value). Varints are
+// zig-zag, as encoding/binary's.
+const batchHeaderSize = 61
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// maxEncodedSize is at least the size of recs in a batch, whatever their
+// times and place in it.
+func maxEncodedSize(recs []log.Record) int {
+	n := 0
+	for i := range recs {
+		r := recs[i]
+		r.Time = time.Unix(0, math.MinInt64) // the longest decimal time
+		n += recordSize(&r, math.MaxInt64, math.MaxInt32)
+	}
+	return n
+}
+
+func varintLen(v int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], v)
+}
+
+// recordSize is the encoded size of r at the given deltas.
+func recordSize(r *log.Record, tsDelta int64, offDelta int) int {
+	body := recordBodySize(r, tsDelta, offDelta)
+	return varintLen(int64(body)) + body
+}
+
+func recordBodySize(r *log.Record, tsDelta int64, offDelta int) int {
+	timeLen := 19 // Unix nanoseconds of 1973..2286
+	if !r.Time.IsZero() {
+		timeLen = len(strconv.AppendInt(nil, r.Time.UnixNano(), 10))
+	}
+	n := 1 + varintLen(tsDelta) + varintLen(int64(offDelta)) + varintLen(-1)
+	n += varintLen(int64(len(r.Value))) + len(r.Value)
+	n += varintLen(2)
+	n += varintLen(int64(len(HeaderTime))) + len(HeaderTime) + varintLen(int64(timeLen)) + timeLen
+	n += varintLen(int64(len(HeaderMeta))) + len(HeaderMeta) + varintLen(int64(len(r.Meta))) + len(r.Meta)
+	return n
+}
+
+// encodeBatch encodes recs (their times set) as one uncompressed batch;
+// setProducer fills in the producer fields and the CRC.
+func encodeBatch(recs []log.Record) []byte {
+	baseMs := kafkaMillis(recs[0].Time.UnixNano())
+	maxMs := baseMs
+	size := batchHeaderSize
+	for i := range recs {
+		ms := kafkaMillis(recs[i].Time.UnixNano())
+		maxMs = max(maxMs, ms)
+		size += recordSize(&recs[i], ms-baseMs, i)
+	}
+	b := make([]byte, batchHeaderSize, size)
+	binary.BigEndian.PutUint64(b[0:], 0)
+	binary.BigEndian.PutUint32(b[8:], uint32(size-12))
+	binary.BigEndian.PutUint32(b[12:], math.MaxUint32) // leader epoch -1
+	b[16] = 2                                          // magic
+	binary.BigEndian.PutUint16(b[21:], 0)              // attributes: no compression, CreateTime
+	binary.BigEndian.PutUint32(b[23:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint64(b[27:], uint64(baseMs))
+	binary.BigEndian.PutUint64(b[35:], uint64(maxMs))
+	binary.BigEndian.PutUint32(b[57:], uint32(len(recs)))
+	var tbuf [24]byte
+	for i := range recs {
+		r := &recs[i]
+		ms := kafkaMillis(r.Time.UnixNano())
+		ts := strconv.AppendInt(tbuf[:0], r.Time.UnixNano(), 10)
+		b = binary.AppendVarint(b, int64(recordBodySize(r, ms-baseMs, i)))
+		b = append(b, 0) // attributes
+		b = binary.AppendVarint(b, ms-baseMs)
+		b = binary.AppendVarint(b, int64(i))
+		b = binary.AppendVarint(b, -1) // no key
+		b = binary.AppendVarint(b, int64(len(r.Value)))
+		b = append(b, r.Value...)
+		b = binary.AppendVarint(b, 2)
+		b = binary.AppendVarint(b, int64(len(HeaderTime)))
+		b = append(b, HeaderTime...)
+		b = binary.AppendVarint(b, int64(len(ts)))
+		b = append(b, ts...)
+		b = binary.AppendVarint(b, int64(len(HeaderMeta)))
+		b = append(b, HeaderMeta...)
+		b = binary.AppendVarint(b, int64(len(r.Meta)))
+		b = append(b, r.Meta...)
+	}
+	if len(b) != size {
+		panic(fmt.Sprintf("kafka log: batch encoded to %d bytes, %d expected", len(b), size))
+	}
+	return b
+}
+
+// setProducer sets the batch's producer ID, epoch and base sequence, and
+// its CRC.
+func setProducer(b []byte, pid int64, epoch int16, seq int32) {
+	binary.BigEndian.PutUint64(b[43:], uint64(pid))
+	binary.BigEndian.PutUint16(b[51:], uint16(epoch))
+	binary.BigEndian.PutUint32(b[53:], uint32(seq))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32c))
+}
+
+// kafkaMillis is the Kafka timestamp of a record accepted at Unix
+// nanoseconds nanos: its millisecond, and 0 before 1970 (negative
+// timestamps are special values in Kafka's protocol; HeaderTime keeps the
+// exact time).
+func kafkaMillis(nanos int64) int64 { return max(0, millisOf(nanos)) }
+
+// millisOf is the millisecond of Unix nanoseconds, rounded down.
+func millisOf(nanos int64) int64 {
+	m := nanos / 1e6
+	if nanos < 0 && nanos%1e6 != 0 {
+		m--
+	}
+	return m
+}
