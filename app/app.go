@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -145,6 +146,9 @@ type App struct {
 	disk    *store.Disk   // the store's FS, watched for a full disk (disk.go)
 	pg      *pgkv.KV      // the state, in the scale-out mode (scaleout.go); else nil
 	gateway string        // this App's name among gateways: job leases
+	// unreachable is what the last check of the scale-out mode's services
+	// found (scaleout.go): nil, or an error matching ErrStorageUnavailable.
+	unreachable atomic.Pointer[error]
 
 	// jobsMu orders the changes of jobs' lives (create, pause, resume,
 	// delete, Advance's runs) and guards runners.
@@ -233,6 +237,7 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	a.bg.Go(a.sweepLoop)
 	if a.pg != nil {
 		a.bg.Go(a.watchState)
+		a.bg.Go(a.checkReachable)
 	}
 	a.startJobs()
 	disk.Running()

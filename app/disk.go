@@ -86,6 +86,9 @@ var ErrCorrupt = store.ErrCorrupt
 // once a data file was found corrupt. Neither message names a file: the
 // health endpoints answer anyone; the server log has the file.
 func (a *App) Ready() error {
+	if a.pg != nil {
+		return a.reachable()
+	}
 	if err := a.store.Corruption(); err != nil {
 		return fmt.Errorf("%w: a data file failed its checksum while running (the server log names it); reads that meet it fail: stop the server, then restore the data dir from a copy or move it away", ErrCorrupt)
 	}

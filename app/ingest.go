@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -31,6 +32,9 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		return nil, &kindError{ErrDerived, fmt.Sprintf("stream %q is derived from %q and accepts no events; send to %q", st.Name, st.DerivedFrom, st.DerivedFrom)}
 	}
 	if err := a.disk.Full(); err != nil {
+		return nil, err
+	}
+	if err := a.reachable(); err != nil {
 		return nil, err
 	}
 	schema, err := a.reg.ActiveSchema(schemaRef)
@@ -79,6 +83,10 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	_, err = a.log.AppendAlso(ctx, st.ID, recs, pending)
 	if err != nil {
 		a.opts.Logger.Error("ingest failed", "stream", st.Name, "error", err)
+		if errors.Is(err, store.ErrUnavailable) {
+			// The producer is told which service, not where it is.
+			return nil, &kindError{ErrStorageUnavailable, "storage unavailable: the event log or the state did not answer; nothing of this batch was acknowledged: retry"}
+		}
 		return nil, store.FullError(err)
 	}
 	for j, i := range idx {

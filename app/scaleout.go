@@ -40,13 +40,14 @@ func (a *App) openScaleOut(ctx context.Context) (store.KV, error) {
 		return nil, err
 	}
 	a.pg = pg
-	a.log, err = kafkalog.Open(ctx, kafkalog.Options{
+	l, err := kafkalog.Open(ctx, kafkalog.Options{
 		Brokers: a.opts.KafkaBrokers, TopicPrefix: a.opts.KafkaTopicPrefix, State: pg,
 		Now: a.opts.Clock.Now, Logger: a.opts.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
+	a.log = l // not a nil *kafkalog.Log in the interface: closeStorage checks for nil
 	return pg, nil
 }
 
@@ -199,5 +200,58 @@ func (a *App) startJobsFromState() {
 			}
 		}
 		a.startRunnerLocked(job.Name)
+	}
+}
+
+// reachableEvery is how often the scale-out mode checks that PostgreSQL
+// and the brokers answer.
+const reachableEvery = time.Second
+
+// reachable returns nil while the last check found the state and the log
+// answering, else why not (ErrStorageUnavailable): Ready answers it, and
+// Ingest refuses at once instead of waiting for a timeout. Always nil in
+// the embedded mode.
+func (a *App) reachable() error {
+	if err := a.unreachable.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// checkReachable checks every reachableEvery that PostgreSQL answers a read
+// and the brokers a metadata request, and records what it found: service
+// resumes by itself when both answer again.
+func (a *App) checkReachable() {
+	tick := time.NewTicker(reachableEvery)
+	defer tick.Stop()
+	for {
+		// The answer is for anyone (the health endpoints): it names the
+		// service, not its address; the server log has the details.
+		var err, told error
+		if _, err = a.pg.Get([]byte{store.SpaceCatalog}); errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		if err != nil {
+			told = &kindError{ErrStorageUnavailable, "storage unavailable: PostgreSQL (the state) does not answer; writes resume by themselves when it does"}
+		} else if _, _, err = a.log.Bounds(0); err != nil { // stream 0 is never a stream: a metadata round trip
+			told = &kindError{ErrStorageUnavailable, "storage unavailable: the Kafka brokers (the log) do not answer; writes resume by themselves when they do"}
+		}
+		switch {
+		case err == nil:
+			if a.unreachable.Swap(nil) != nil {
+				a.opts.Logger.Info("scale-out: the state and the log answer again")
+			}
+		case errors.Is(err, store.ErrUnavailable):
+			if a.unreachable.Swap(&told) == nil {
+				a.opts.Logger.Warn("scale-out: storage unavailable; refusing writes until it answers", "error", err)
+			}
+		default:
+			a.opts.Logger.Warn("scale-out: check of the state and the log", "error", err)
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 // An append that fails with it may or may not be in the log (its request
 // may have been written before the connection broke); a later append works
 // once the brokers are back.
-var ErrUnavailable = errors.New("storage unavailable")
+var ErrUnavailable = store.ErrUnavailable
 
 // Defaults of Options.
 const (
