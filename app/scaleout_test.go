@@ -113,4 +113,3 @@ func TestScaleOutOutages(t *testing.T) {
 	waitReady("")
 	ingest(t, a, st, demo("s4", 1, 1))
 }
-
