@@ -67,13 +67,18 @@
 // group is synced after it, as the log writes groups to the WAL in order
 // (pending.go). So a link is durable no later than any acknowledged event
 // that names it, and a crash loses at most links that no durable event
-// uses. For writes its own new links and subject records with
-// pebble.NoSync, which is safe when the event that uses them is appended
+// uses. For writes its own new links and subject records without a sync
+// (Commit(false)), which is safe when the event that uses them is appended
 // afterwards to the same database with a synced write: syncing the WAL
-// makes every write before it durable too. Sweep and Forget commit with
-// pebble.Sync, since they answer a user (and a forgotten subject must stay
+// makes every write before it durable too. Sweep and Forget commit with a
+// sync, since they answer a user (and a forgotten subject must stay
 // forgotten); DropStream's deletions go into the caller's batch, which the
-// caller commits with pebble.Sync.
+// caller commits with a sync.
+//
+// With Options.Shared (the scale-out mode, the state in PostgreSQL, where
+// every commit is durable) none of this applies: links and subjects are
+// written at once, before the events that use them, and the state decides
+// between gateways (shared.go).
 //
 // What the LSM keeps is another matter: after a key is shredded, older
 // copies of its wrapped keyset may remain in WAL files and sstables until
