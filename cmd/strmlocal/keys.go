@@ -32,10 +32,35 @@ when its data subject is forgotten; the events it encrypted can then never be
 decrypted again.`,
 		Example: `  strmlocal keys list demo
   strmlocal keys export demo > demo-keys.csv
-  strmlocal keys forget user-1`,
+  strmlocal keys forget user-1
+  strmlocal keys new-master-key > master.json`,
 	}
-	cmd.AddCommand(newKeysListCmd(e), newKeysExportCmd(e), newKeysForgetCmd(e))
+	cmd.AddCommand(newKeysListCmd(e), newKeysExportCmd(e), newKeysForgetCmd(e), newMasterKeyCmd(e))
 	return cmd
+}
+
+// newMasterKeyCmd prints a new master key, for STRMLOCAL_MASTER_KEY: the
+// gateways of the scale-out mode share one (docs/scale-out.md). It needs
+// no server.
+func newMasterKeyCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "new-master-key",
+		Short: "Print a new master key (a Tink keyset) for " + keys.MasterKeyEnv,
+		Long: `Print a new master key: a cleartext Tink JSON keyset of one AES-256-GCM key,
+on one line, in the form ` + keys.MasterKeyEnv + ` takes. It wraps every key
+the server stores. The gateways of the scale-out mode must all be given the
+same one (docs/scale-out.md). Keep it secret; it needs no server.`,
+		Example: `  strmlocal keys new-master-key > master.json`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			k, err := keys.NewMasterKeyset()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(e.stdout, k)
+			return err
+		},
+	}
 }
 
 func newKeysListCmd(e *env) *cobra.Command {

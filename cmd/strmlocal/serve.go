@@ -46,7 +46,8 @@ func newServeCmd(e *env) *cobra.Command {
 		Example: `  strmlocal serve
   strmlocal serve --ephemeral --clock virtual
   strmlocal serve --data-dir ./data --addr 127.0.0.1:50052 --no-demo
-  strmlocal serve --addr 0.0.0.0:50051 --admin-token "$STRMLOCAL_ADMIN_TOKEN"`,
+  strmlocal serve --addr 0.0.0.0:50051 --admin-token "$STRMLOCAL_ADMIN_TOKEN"
+  STRMLOCAL_MASTER_KEY="$(cat master.json)" strmlocal serve --log kafka --kafka-brokers 127.0.0.1:9092 --state postgres://strmlocal@127.0.0.1/strmlocal`,
 		Long: `Run the strmlocal server: the Connect/gRPC API, the STRM-compatible HTTP
 surface and the health endpoints, all on one address, over HTTP/1.1 and
 cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
