@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/kafkatest"
 	"github.com/strmlocal/strmlocal/internal/pgtest"
 	"github.com/strmlocal/strmlocal/keys"
@@ -112,4 +116,77 @@ func TestScaleOutOutages(t *testing.T) {
 	broker.Start(t)
 	waitReady("")
 	ingest(t, a, st, demo("s4", 1, 1))
+}
+
+// No plaintext PII reaches the services of the scale-out mode: every
+// record of the stream's topic (read back by kcat) and every row of the
+// state is searched for the values sent, after a derived read (which
+// decrypts) and a forget.
+func TestScaleOutNoPlaintext(t *testing.T) {
+	c := scaleOut(t)
+	a := c.open(t, app.Options{})
+	st := create(t, a, catalog.NewStream{Name: "clicks"})
+	secrets := []string{"SESSION-PLAINTEXT-9f1c", "CUSTOMER-PLAINTEXT-77ab"}
+	var bodies [][]byte
+	for i := range 20 {
+		bodies = append(bodies, fmt.Appendf(nil, `{"strmMeta": {"eventContractRef": "streammachine/clickstream/1.0.0", "consentLevels": [0, 1]}, "producerSessionId": "%s-%d", "url": "https://shop.example/", "eventType": "view", "referrer": "", "userAgent": "test", "conversion": 0, "abTests": [], "customer": {"id": "%s-%d"}}`, secrets[0], i, secrets[1], i))
+	}
+	res, err := a.Ingest(t.Context(), st, "streammachine/clickstream/1.0.0", engine.JSON, bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("event %d: %v", i, r.Err)
+		}
+	}
+	derived := create(t, a, catalog.NewStream{DerivedFrom: "clicks", View: engine.View{Type: engine.Granular, Levels: []int32{0, 1}}})
+	r, err := a.Reader(derived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.Read(t.Context(), 0, 100)
+	if err != nil || len(page.Records) != 20 || !strings.Contains(page.Records[0].JSON, secrets[0]) {
+		t.Fatalf("derived read: %d records, %v; want 20 decrypted", len(page.Records), err)
+	}
+	if _, err := a.Forget(secrets[1] + "-3"); err != nil {
+		t.Fatal(err)
+	}
+
+	msgs := kafkatest.Kcat(t, c.broker.Addr, fmt.Sprintf("%s%d", c.prefix, st.ID))
+	if len(msgs) != 20 || !strings.Contains(msgs[0].Value, "https://shop.example/") {
+		t.Fatalf("kcat read %d records, want 20 holding the url in clear (not PII): %.200s", len(msgs), msgs)
+	}
+	conn, err := pgx.Connect(t.Context(), c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	rows, err := conn.Query(t.Context(), "SELECT k, v FROM strmlocal_kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state [][]byte
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		state = append(state, k, v)
+	}
+	if err := rows.Err(); err != nil || len(state) == 0 {
+		t.Fatalf("state rows: %d, %v", len(state)/2, err)
+	}
+	for _, s := range []string{secrets[0], secrets[1], "SESSION-PLAINTEXT", "CUSTOMER-PLAINTEXT"} {
+		for _, m := range msgs {
+			if strings.Contains(m.Key+m.Headers+m.Value, s) {
+				t.Fatalf("plaintext %q in a Kafka record: %.200s", s, m.Headers+" "+m.Value)
+			}
+		}
+		for _, b := range state {
+			if bytes.Contains(b, []byte(s)) {
+				t.Fatalf("plaintext %q in the PostgreSQL state", s)
+			}
+		}
+	}
 }
