@@ -31,8 +31,9 @@
 // links are durable before any event using them is. A Kafka log cannot
 // tell offsets before it writes: Add gets first = 0.
 //
-// Then the records are produced as one Kafka record batch, built here and
-// sent in a produce request to the partition's leader with acks from all
+// Then the records are produced as one Kafka record batch, built here
+// (with franz-go's wire types, kmsg.RecordBatch and kmsg.Record) and sent
+// in a produce request to the partition's leader with acks from all
 // in-sync replicas (franz-go's kgo client carries the request; its own
 // producer is not used). Building the batch, rather than handing records
 // to kgo's producer, is what gives an append log.Log's properties on

@@ -88,7 +88,7 @@ func TestAppendRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantSize := uint64(len(encodeBatch(in)) + len(encodeBatch(more))); size != wantSize {
+	if wantSize := uint64(len(encodeBatch(in).b) + len(encodeBatch(more).b)); size != wantSize {
 		t.Fatalf("size %d, want %d", size, wantSize)
 	}
 

@@ -2,11 +2,11 @@ package kafkalog
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -197,13 +197,15 @@ func splitBatches(recs []log.Record, maxBytes int) [][]log.Record {
 	var out [][]log.Record
 	start, size := 0, batchHeaderSize
 	baseMs := kafkaMillis(recs[0].Time.UnixNano())
+	var digits [20]byte
 	for i := range recs {
 		ms := kafkaMillis(recs[i].Time.UnixNano())
-		rs := recordSize(&recs[i], ms-baseMs, i-start)
+		ts := timeDigits(digits[:0], &recs[i])
+		rs := recordSize(&recs[i], ms-baseMs, int32(i-start), ts)
 		if i > start && size+rs > maxBytes {
 			out = append(out, recs[start:i])
 			start, size, baseMs = i, batchHeaderSize, ms
-			rs = recordSize(&recs[i], 0, 0)
+			rs = recordSize(&recs[i], 0, 0, ts)
 		}
 		size += rs
 	}
@@ -216,14 +218,13 @@ func splitBatches(recs []log.Record, maxBytes int) [][]log.Record {
 // idempotent producer ID and sequence, so a retry of a batch that was
 // written already is answered by the broker with its offset instead of
 // being written twice. Only the leader of s.prod calls it.
-func (l *Log) produce(s *stream, batch []byte) (int64, error) {
+func (l *Log) produce(s *stream, bt *batch) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.ProduceTimeout)
 	defer cancel()
-	n := int32(binary.BigEndian.Uint32(batch[57:]))
 	var last error
 	backoff := 10 * time.Millisecond
 	for {
-		base, retry, err := l.produceOnce(ctx, s, batch, n)
+		base, retry, err := l.produceOnce(ctx, s, bt)
 		if !retry {
 			return base, err
 		}
@@ -240,7 +241,7 @@ func (l *Log) produce(s *stream, batch []byte) (int64, error) {
 }
 
 // produceOnce tries once: retry says whether trying again may succeed.
-func (l *Log) produceOnce(ctx context.Context, s *stream, batch []byte, n int32) (base int64, retry bool, err error) {
+func (l *Log) produceOnce(ctx context.Context, s *stream, bt *batch) (base int64, retry bool, err error) {
 	if s.isDropped() {
 		return 0, false, log.ErrDropped
 	}
@@ -256,7 +257,7 @@ func (l *Log) produceOnce(ctx context.Context, s *stream, batch []byte, n int32)
 	if err != nil {
 		return 0, errors.Is(err, ErrUnavailable), err
 	}
-	setProducer(batch, s.pid, s.epoch, s.seq)
+	bt.setProducer(s.pid, s.epoch, s.seq)
 
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
@@ -264,7 +265,7 @@ func (l *Log) produceOnce(ctx context.Context, s *stream, batch []byte, n int32)
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic, rt.TopicID = s.topic, m.id
 	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = 0, batch
+	rp.Partition, rp.Records = 0, bt.b
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	kresp, err := l.cl.Broker(int(m.leader)).Request(ctx, req)
@@ -283,6 +284,7 @@ func (l *Log) produceOnce(ctx context.Context, s *stream, batch []byte, n int32)
 	}
 	switch {
 	case err == nil:
+		n := bt.hdr.NumRecords
 		s.seq = nextSeq(s.seq, n)
 		l.produced.Add(uint64(n))
 		return p.BaseOffset, false, nil
@@ -328,112 +330,177 @@ func (l *Log) initProducerID(ctx context.Context) (int64, int16, error) {
 	return resp.ProducerID, resp.ProducerEpoch, nil
 }
 
-// The record batch (magic 2) as Kafka defines it: a header of 61 bytes
-// (base offset 0..8, length 8..12, partition leader epoch 12..16, magic
-// 16, CRC-32C 17..21 of everything from the attributes on, attributes
-// 21..23, last offset delta 23..27, base timestamp 27..35, max timestamp
-// 35..43, producer ID 43..51, producer epoch 51..53, base sequence 53..57,
-// record count 57..61), then the records, each: varint length, attributes
-// (int8), varint timestamp delta, varint offset delta, varint key length
-// (-1: no key), varint value length, value, varint header count, headers
-// (varint key length, key, varint value length, value). Varints are
-// zig-zag, as encoding/binary's.
-const batchHeaderSize = 61
+// A batch is one record batch (magic 2), uncompressed, with CreateTime
+// timestamps, encoded with franz-go's wire types: a kmsg.RecordBatch whose
+// Records are the kmsg.Record of each log.Record (kafkaRecord).
+type batch struct {
+	hdr kmsg.RecordBatch // Records is b[batchHeaderSize:]
+	b   []byte           // the encoded batch, as sent
+}
+
+// batchHeaderSize is the size of an encoded kmsg.RecordBatch without
+// records (61 bytes).
+var batchHeaderSize = len(new(kmsg.RecordBatch).AppendTo(nil))
+
+// Offsets in an encoded batch, from kmsg.RecordBatch's field order
+// (FirstOffset int64, Length int32, PartitionLeaderEpoch int32, Magic
+// int8, CRC int32, then Attributes int16 and the rest): Length counts the
+// bytes after it, and the CRC-32C (Castagnoli) covers the bytes after it,
+// from Attributes on, as Kafka defines them.
+const (
+	batchLengthEnd = 8 + 4
+	batchCRCEnd    = 8 + 4 + 4 + 1 + 4
+)
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeBatch encodes recs (their times set) as one batch; setProducer
+// fills in the producer fields and the CRC.
+func encodeBatch(recs []log.Record) *batch {
+	baseMs := kafkaMillis(recs[0].Time.UnixNano())
+	maxMs := baseMs
+	// The records are encoded where RecordBatch.AppendTo puts its
+	// Records, in a buffer that holds them whatever their deltas.
+	b := make([]byte, batchHeaderSize, batchHeaderSize+maxEncodedSize(recs))
+	var digits [20]byte
+	for i := range recs {
+		r := &recs[i]
+		ms := kafkaMillis(r.Time.UnixNano())
+		maxMs = max(maxMs, ms)
+		hs := recordHeaders(r, timeDigits(digits[:0], r))
+		kr := kafkaRecord(r, ms-baseMs, int32(i), hs[:])
+		b = kr.AppendTo(b)
+	}
+	bt := &batch{hdr: kmsg.RecordBatch{
+		FirstOffset:          0,
+		Length:               int32(len(b) - batchLengthEnd),
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		Attributes:           0, // no compression, CreateTime, not transactional
+		LastOffsetDelta:      int32(len(recs) - 1),
+		FirstTimestamp:       baseMs,
+		MaxTimestamp:         maxMs,
+		NumRecords:           int32(len(recs)),
+		Records:              b[batchHeaderSize:],
+	}}
+	// AppendTo writes the header, then appends Records: already in
+	// place, they are copied onto themselves.
+	bt.b = bt.hdr.AppendTo(b[:0])
+	return bt
+}
+
+// setProducer sets the batch's producer ID, epoch and base sequence (they
+// change when it is retried) and its CRC, encoding its header again.
+func (bt *batch) setProducer(pid int64, epoch int16, seq int32) {
+	bt.hdr.ProducerID, bt.hdr.ProducerEpoch, bt.hdr.FirstSequence = pid, epoch, seq
+	bt.putHeader()
+	bt.hdr.CRC = int32(crc32.Checksum(bt.b[batchCRCEnd:], crc32c))
+	bt.putHeader()
+}
+
+// putHeader encodes the header over the first batchHeaderSize bytes of
+// the batch, before its records.
+func (bt *batch) putHeader() {
+	h := bt.hdr
+	h.Records = nil
+	h.AppendTo(bt.b[:0])
+}
+
+// kafkaRecord is r's kmsg.Record at the given deltas from the batch's
+// first timestamp (milliseconds) and offset, with the headers hs (from
+// recordHeaders): Attributes 0, no key (nil: length -1), Value, and the
+// Length that Record.AppendTo writes as set.
+func kafkaRecord(r *log.Record, tsDelta int64, offDelta int32, hs []kmsg.Header) kmsg.Record {
+	kr := kmsg.Record{
+		Attributes:       0,
+		TimestampDelta64: tsDelta,
+		OffsetDelta:      offDelta,
+		Key:              nil,
+		Value:            nonNil(r.Value),
+		Headers:          hs,
+	}
+	kr.Length = recordLength(&kr)
+	return kr
+}
+
+// recordHeaders are the headers of r's kmsg.Record, HeaderTime (digits,
+// from timeDigits) and HeaderMeta. (kafkaRecord and recordHeaders return
+// values, rather than fill in a Record, to keep a batch's records off the
+// heap.)
+func recordHeaders(r *log.Record, digits []byte) [2]kmsg.Header {
+	return [2]kmsg.Header{
+		{Key: HeaderTime, Value: digits},
+		{Key: HeaderMeta, Value: nonNil(r.Meta)},
+	}
+}
+
+// timeDigits appends r's time in decimal Unix nanoseconds to dst.
+func timeDigits(dst []byte, r *log.Record) []byte {
+	return strconv.AppendInt(dst, r.Time.UnixNano(), 10)
+}
+
+// nonNil is b, or an empty slice for nil: kmsg encodes nil as null
+// (length -1), and an empty value or metadata has length 0.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return empty
+	}
+	return b
+}
+
+var empty = []byte{}
+
+// recordLength is the Length of kr: the size of what kmsg.Record.AppendTo
+// writes after the Length field, in its field order (TestRecordSize
+// holds it to what AppendTo writes).
+func recordLength(kr *kmsg.Record) int32 {
+	n := 1 + // Attributes
+		varintLen(kr.TimestampDelta64) +
+		varintLen(int64(kr.OffsetDelta)) +
+		bytesLen(kr.Key) +
+		bytesLen(kr.Value) +
+		varintLen(int64(len(kr.Headers)))
+	for i := range kr.Headers {
+		h := &kr.Headers[i]
+		n += varintLen(int64(len(h.Key))) + len(h.Key) + bytesLen(h.Value)
+	}
+	return int32(n)
+}
+
+// bytesLen is the encoded size of b with its varint length (-1 for nil).
+func bytesLen(b []byte) int {
+	if b == nil {
+		return 1
+	}
+	return varintLen(int64(len(b))) + len(b)
+}
+
+// varintLen is the size of v as a zig-zag varint (Kafka's varint and
+// varlong).
+func varintLen(v int64) int {
+	u := uint64(v)<<1 ^ uint64(v>>63)
+	return (bits.Len64(u|1) + 6) / 7
+}
+
+// recordSize is the encoded size of r's kmsg.Record (its Length
+// included) at the given deltas, digits being its time.
+func recordSize(r *log.Record, tsDelta int64, offDelta int32, digits []byte) int {
+	hs := recordHeaders(r, digits)
+	kr := kafkaRecord(r, tsDelta, offDelta, hs[:])
+	return varintLen(int64(kr.Length)) + int(kr.Length)
+}
+
+// longestTime is as long as the longest decimal time.
+var longestTime = strconv.AppendInt(nil, math.MinInt64, 10)
 
 // maxEncodedSize is at least the size of recs in a batch, whatever their
 // times and place in it.
 func maxEncodedSize(recs []log.Record) int {
 	n := 0
 	for i := range recs {
-		r := recs[i]
-		r.Time = time.Unix(0, math.MinInt64) // the longest decimal time
-		n += recordSize(&r, math.MaxInt64, math.MaxInt32)
+		n += recordSize(&recs[i], math.MaxInt64, math.MaxInt32, longestTime)
 	}
 	return n
-}
-
-func varintLen(v int64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutVarint(b[:], v)
-}
-
-// recordSize is the encoded size of r at the given deltas.
-func recordSize(r *log.Record, tsDelta int64, offDelta int) int {
-	body := recordBodySize(r, tsDelta, offDelta)
-	return varintLen(int64(body)) + body
-}
-
-func recordBodySize(r *log.Record, tsDelta int64, offDelta int) int {
-	timeLen := 19 // Unix nanoseconds of 1973..2286
-	if !r.Time.IsZero() {
-		timeLen = len(strconv.AppendInt(nil, r.Time.UnixNano(), 10))
-	}
-	n := 1 + varintLen(tsDelta) + varintLen(int64(offDelta)) + varintLen(-1)
-	n += varintLen(int64(len(r.Value))) + len(r.Value)
-	n += varintLen(2)
-	n += varintLen(int64(len(HeaderTime))) + len(HeaderTime) + varintLen(int64(timeLen)) + timeLen
-	n += varintLen(int64(len(HeaderMeta))) + len(HeaderMeta) + varintLen(int64(len(r.Meta))) + len(r.Meta)
-	return n
-}
-
-// encodeBatch encodes recs (their times set) as one uncompressed batch;
-// setProducer fills in the producer fields and the CRC.
-func encodeBatch(recs []log.Record) []byte {
-	baseMs := kafkaMillis(recs[0].Time.UnixNano())
-	maxMs := baseMs
-	size := batchHeaderSize
-	for i := range recs {
-		ms := kafkaMillis(recs[i].Time.UnixNano())
-		maxMs = max(maxMs, ms)
-		size += recordSize(&recs[i], ms-baseMs, i)
-	}
-	b := make([]byte, batchHeaderSize, size)
-	binary.BigEndian.PutUint64(b[0:], 0)
-	binary.BigEndian.PutUint32(b[8:], uint32(size-12))
-	binary.BigEndian.PutUint32(b[12:], math.MaxUint32) // leader epoch -1
-	b[16] = 2                                          // magic
-	binary.BigEndian.PutUint16(b[21:], 0)              // attributes: no compression, CreateTime
-	binary.BigEndian.PutUint32(b[23:], uint32(len(recs)-1))
-	binary.BigEndian.PutUint64(b[27:], uint64(baseMs))
-	binary.BigEndian.PutUint64(b[35:], uint64(maxMs))
-	binary.BigEndian.PutUint32(b[57:], uint32(len(recs)))
-	var tbuf [24]byte
-	for i := range recs {
-		r := &recs[i]
-		ms := kafkaMillis(r.Time.UnixNano())
-		ts := strconv.AppendInt(tbuf[:0], r.Time.UnixNano(), 10)
-		b = binary.AppendVarint(b, int64(recordBodySize(r, ms-baseMs, i)))
-		b = append(b, 0) // attributes
-		b = binary.AppendVarint(b, ms-baseMs)
-		b = binary.AppendVarint(b, int64(i))
-		b = binary.AppendVarint(b, -1) // no key
-		b = binary.AppendVarint(b, int64(len(r.Value)))
-		b = append(b, r.Value...)
-		b = binary.AppendVarint(b, 2)
-		b = binary.AppendVarint(b, int64(len(HeaderTime)))
-		b = append(b, HeaderTime...)
-		b = binary.AppendVarint(b, int64(len(ts)))
-		b = append(b, ts...)
-		b = binary.AppendVarint(b, int64(len(HeaderMeta)))
-		b = append(b, HeaderMeta...)
-		b = binary.AppendVarint(b, int64(len(r.Meta)))
-		b = append(b, r.Meta...)
-	}
-	if len(b) != size {
-		panic(fmt.Sprintf("kafka log: batch encoded to %d bytes, %d expected", len(b), size))
-	}
-	return b
-}
-
-// setProducer sets the batch's producer ID, epoch and base sequence, and
-// its CRC.
-func setProducer(b []byte, pid int64, epoch int16, seq int32) {
-	binary.BigEndian.PutUint64(b[43:], uint64(pid))
-	binary.BigEndian.PutUint16(b[51:], uint16(epoch))
-	binary.BigEndian.PutUint32(b[53:], uint32(seq))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32c))
 }
 
 // kafkaMillis is the Kafka timestamp of a record accepted at Unix
