@@ -357,7 +357,7 @@ func (ks *Keys) forSlow(ck cacheKey, hasSubject bool, sh digest, now time.Time, 
 	var k *Key
 	var err error
 	if ks.opts.Shared {
-		k, err = ks.sharedLink(ck, now)
+		k, err = ks.sharedLink(ck, hasSubject, sh, now)
 	} else if k, err = ks.currentKey(ck, now); err == nil && k == nil {
 		k, err = ks.newLink(ck, now)
 	}

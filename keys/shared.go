@@ -24,8 +24,10 @@ import (
 const maxLinkRaces = 8
 
 // sharedLink returns the link of ck current at now, from the state, or a
-// new one it stored. REQUIRES: opMu held shared and ck's stripe locked.
-func (ks *Keys) sharedLink(ck cacheKey, now time.Time) (*Key, error) {
+// new one it stored, with the subject sh recorded against it in the same
+// transaction when hasSubject. REQUIRES: opMu held shared and ck's stripe
+// locked.
+func (ks *Keys) sharedLink(ck cacheKey, hasSubject bool, sh digest, now time.Time) (*Key, error) {
 	ks.mu.RLock()
 	k := ks.current[ck]
 	ks.mu.RUnlock()
@@ -57,6 +59,10 @@ func (ks *Keys) sharedLink(ck cacheKey, now time.Time) (*Key, error) {
 		b := ks.db.NewBatch()
 		b.Expect(ckey, old)
 		k.pend.add(b)
+		if hasSubject {
+			(&entry{k: k, sh: sh}).add(b)
+			k.subjects[sh] = nil // written; k is not cached yet
+		}
 		err = b.Commit(true)
 		b.Close()
 		if errors.Is(err, store.ErrConflict) {

@@ -340,22 +340,23 @@ func (kv *KV) commit(expect []expectation, locks []int64, expectKeys [][]byte, s
 		writes = &pgx.Batch{}
 	}
 
-	// Round trip 2: the writes and the notification (BEGIN too, when
-	// there were no expectations).
+	// Round trip 2: the writes, the notification and COMMIT (BEGIN too,
+	// when there were no expectations).
 	for _, s := range stmts {
 		writes.Queue(s.sql, s.args...)
 	}
 	if payload != "" {
 		writes.Queue(notifySQL, Channel, payload)
 	}
+	// COMMIT goes in the same round trip: a statement that fails aborts
+	// the transaction, and the server skips the rest of the pipeline, the
+	// COMMIT too (the deferred rollback ends it); only a broken
+	// connection leaves the outcome unknown.
+	writes.Queue(`COMMIT`)
 	inTx = true
 	if err := conn.SendBatch(ctx, writes).Close(); err != nil {
-		return false, err
-	}
-
-	// Round trip 3: COMMIT.
-	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
-		return true, err
+		var pgErr *pgconn.PgError
+		return !errors.As(err, &pgErr), err
 	}
 	return true, nil
 }

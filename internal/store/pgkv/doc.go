@@ -31,8 +31,8 @@
 //     and one INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE of those
 //     whose last write is a Set (per 10,000 keys), in key order (a batch
 //     with both first locks the rows that exist, in key order). They go
-//     in pipelined batches, so a Commit is two round trips (three with
-//     Expects) however many writes it has, plus one the first time a
+//     in one pipelined batch with the COMMIT, so a Commit is one round
+//     trip (two with Expects) however many writes it has, plus one the first time a
 //     connection prepares a statement. A Commit that PostgreSQL aborts for
 //     a deadlock is retried.
 //
@@ -41,8 +41,9 @@
 // error matching ErrUnavailable, whose message starts with "storage
 // unavailable:". The pool replaces broken connections by itself, so
 // operations work again once the server is back. A Commit that fails that
-// way before its COMMIT was sent wrote nothing (and is retried once on a
-// fresh connection); one that fails during the COMMIT may or may not have
+// way before its writes were sent wrote nothing (and is retried once on a
+// fresh connection); one whose connection broke once the writes and the
+// COMMIT were sent may or may not have
 // been applied, as with any network database.
 //
 // Change notifications: a Commit sends, in its transaction, NOTIFY
