@@ -6,6 +6,7 @@ import (
 
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
+	"github.com/strmlocal/strmlocal/log/kafkalog"
 )
 
 // EventLog is the log of every source stream's encrypted events, as the
@@ -27,4 +28,7 @@ type EventLog interface {
 	Close() error
 }
 
-var _ EventLog = (*log.Log)(nil)
+var (
+	_ EventLog = (*log.Log)(nil)
+	_ EventLog = (*kafkalog.Log)(nil)
+)

@@ -15,23 +15,6 @@ import (
 	"github.com/strmlocal/strmlocal/log"
 )
 
-// eventLog is a copy of app.EventLog (app/backend.go), which this package
-// cannot import: *Log must have exactly its method set.
-type eventLog interface {
-	AppendAlso(ctx context.Context, id log.StreamID, recs []log.Record, also log.Also) (uint64, error)
-	Bounds(id log.StreamID) (first, next uint64, err error)
-	Size(id log.StreamID) (uint64, error)
-	Read(id log.StreamID, from uint64, limit int) ([]log.Record, error)
-	SeekTime(id log.StreamID, t time.Time) (uint64, error)
-	Subscribe(id log.StreamID, from uint64) log.Tail
-	ScanMeta(id log.StreamID, from, to uint64, fn func(offset uint64, meta []byte) error) (uint64, error)
-	Trim(id log.StreamID, r log.Retention, now time.Time) (uint64, error)
-	Drop(id log.StreamID, also func(store.Batch) error) error
-	Close() error
-}
-
-var _ eventLog = (*Log)(nil)
-
 // t0 is the clock of the tests' logs.
 var t0 = time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.UTC)
 
