@@ -180,12 +180,21 @@ func (a *App) acquireLease(ctx context.Context, name string, r *runner) (held co
 	return held, func() { cancel(); <-done }, true
 }
 
-// startJobsFromState starts a runner for every RUNNING job that has none
-// (or whose runner ended): jobs created or resumed on other gateways. Each
-// runner then waits for the job's lease.
+// startJobsFromState stops the runners of jobs that are no longer RUNNING
+// (paused or deleted through another gateway: a runner would sleep until
+// its next run before it saw that) and starts a runner for every RUNNING
+// job that has none (or whose runner ended): jobs created or resumed on
+// other gateways. Each runner then waits for the job's lease.
 func (a *App) startJobsFromState() {
 	a.jobsMu.Lock()
 	defer a.jobsMu.Unlock()
+	var stop []string
+	for name := range a.runners {
+		if _, st, err := a.jobs.Job(name); err != nil || st.State != catalog.JobRunning {
+			stop = append(stop, name)
+		}
+	}
+	a.stopRunnersLocked(stop)
 	for _, job := range a.jobs.Jobs() {
 		_, st, err := a.jobs.Job(job.Name)
 		if err != nil || st.State != catalog.JobRunning {

@@ -14,6 +14,7 @@ import (
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/internal/kafkatest"
 	"github.com/strmlocal/strmlocal/internal/pgtest"
 	"github.com/strmlocal/strmlocal/keys"
@@ -226,4 +227,49 @@ func topicRecords(t *testing.T, addr, topic string) [][]byte {
 		})
 	}
 	return out
+}
+
+// Two gateways: a job created on one is known to the other; paused
+// through the other gateway it runs nowhere, and resumed there it runs
+// again and drains its lag.
+func TestScaleOutJobAcrossGateways(t *testing.T) {
+	c := scaleOut(t)
+	clk1, clk2 := clock.NewVirtual(t0), clock.NewVirtual(t0)
+	g1, g2 := c.open(t, app.Options{Clock: clk1}), c.open(t, app.Options{Clock: clk2})
+	dir := t.TempDir()
+	if _, err := g1.CreateConnector(app.NewConnector{Name: "dir", Kind: "local", Config: fmt.Appendf(nil, `{"path": %q}`, dir)}); err != nil {
+		t.Fatal(err)
+	}
+	src := create(t, g1, catalog.NewStream{Name: "demo"})
+	if _, err := g1.CreateJob(app.NewJob{Kind: "batch-exporter", Stream: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	// g2 learns of the job from g1's notification.
+	waitFor(t, func() bool { _, err := g2.Job("dir-demo"); return err == nil })
+
+	if _, err := g2.PauseJob("dir-demo"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { info, _ := g1.Job("dir-demo"); return info.State.State == catalog.JobPaused })
+	ingest(t, g1, src, demo("a", 1, 0), demo("b", 1, 0))
+	for _, g := range []struct {
+		a   *app.App
+		clk *clock.Virtual
+	}{{g1, clk1}, {g2, clk2}} {
+		adv, err := g.a.Advance(time.Hour)
+		if err != nil || adv.JobsRun != 0 {
+			t.Fatalf("Advance while paused = %+v, %v; want no run", adv, err)
+		}
+	}
+	if names, _ := files(t, dir); len(names) != 0 {
+		t.Fatalf("a job paused through the other gateway wrote %v", names)
+	}
+
+	if _, err := g2.ResumeJob("dir-demo"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { info, _ := g1.Job("dir-demo"); return info.Lag == 0 })
+	if names, lines := files(t, dir); len(names) != 1 || len(lines) != 2 {
+		t.Fatalf("after the resume: files %v with %d lines; want one file of 2 events", names, len(lines))
+	}
 }

@@ -117,6 +117,10 @@ func OpenJobs(kv store.KV) (*Jobs, error) {
 // Reload reads the connectors, jobs and job states again from the state:
 // in the scale-out mode, other gateways change them (docs/scale-out.md).
 func (j *Jobs) Reload() error {
+	// Held while reading: what a write of this process puts in memory
+	// meanwhile must not be replaced by an older read.
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	connectors, jobs, states := map[string]*Connector{}, map[string]*Job{}, map[string]JobState{}
 	load := func(kind byte, what string, fn func(name string, v []byte) error) error {
 		p := []byte{store.SpaceCatalog, kind}
@@ -155,9 +159,7 @@ func (j *Jobs) Reload() error {
 			return fmt.Errorf("catalog: job %q has no state (corrupt data dir?)", name)
 		}
 	}
-	j.mu.Lock()
 	j.connectors, j.jobs, j.states = connectors, jobs, states
-	j.mu.Unlock()
 	return nil
 }
 

@@ -89,6 +89,7 @@ type Registry struct {
 	mu        sync.RWMutex
 	schemas   map[string]*Schema   // by ref; REQUIRES: mu held
 	contracts map[string]*Contract // by ref; REQUIRES: mu held
+	gen       uint64               // bumped by every write; REQUIRES: mu held
 }
 
 // OpenRegistry loads and compiles the schemas and contracts stored in kv.
@@ -104,9 +105,16 @@ func OpenRegistry(kv store.KV, now func() time.Time) (*Registry, error) {
 // gateway of the scale-out mode may have changed some), compiling only the
 // entries that changed: a registered version's definition never does.
 func (r *Registry) Reload() error {
-	r.mu.RLock()
+	return reload(&r.mu, &r.gen, func() (func(), error) {
+		schemas, contracts, err := r.load()
+		return func() { r.schemas, r.contracts = schemas, contracts }, err
+	})
+}
+
+// load reads the registry from the state, reusing what is compiled.
+// REQUIRES: mu held, shared or not.
+func (r *Registry) load() (map[string]*Schema, map[string]*Contract, error) {
 	oldSchemas, oldContracts := r.schemas, r.contracts
-	r.mu.RUnlock()
 	schemas, contracts := map[string]*Schema{}, map[string]*Contract{}
 	err := scan(r.kv, kindSchema, func(ref engine.Ref, v []byte) error {
 		var st storedSchema
@@ -129,7 +137,7 @@ func (r *Registry) Reload() error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	err = scan(r.kv, kindContract, func(ref engine.Ref, v []byte) error {
 		var st storedContract
@@ -155,12 +163,9 @@ func (r *Registry) Reload() error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	r.mu.Lock()
-	r.schemas, r.contracts = schemas, contracts
-	r.mu.Unlock()
-	return nil
+	return schemas, contracts, nil
 }
 
 // scan calls fn for every stored entry of one kind.
@@ -248,6 +253,7 @@ func (r *Registry) addSchemaOnce(compiled *engine.Schema, draft bool) (s *Schema
 	key, typ := compiled.Ref().String(), compiled.Type()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	if old, ok := r.schemas[key]; ok {
 		if old.Type() == typ && old.Fingerprint() == compiled.Fingerprint() {
 			return old, false, nil
@@ -305,6 +311,7 @@ func (r *Registry) Schemas(f SchemaFilter) []*Schema {
 func (r *Registry) SetSchemaState(ref string, to State) (*Schema, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	s, ok := r.schemas[ref]
 	if !ok {
 		return nil, errorf(ErrNotFound, "schema %s not found", ref)
@@ -354,6 +361,7 @@ func (r *Registry) addContract(compiled *engine.CompiledContract, draft bool) (c
 	key := compiled.Ref().String()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	if old, ok := r.contracts[key]; ok {
 		if sameContract(old.Contract(), compiled.Contract()) {
 			return old, false, nil
@@ -431,6 +439,7 @@ func (r *Registry) Contracts(f ContractFilter) []*Contract {
 func (r *Registry) SetContractState(ref string, to State) (*Contract, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	c, ok := r.contracts[ref]
 	if !ok {
 		return nil, errorf(ErrNotFound, "event contract %s not found", ref)

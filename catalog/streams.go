@@ -124,6 +124,7 @@ type Streams struct {
 	byName   map[string]*Stream // REQUIRES: mu held
 	byClient map[string]*Stream // by client id; REQUIRES: mu held
 	nextID   log.StreamID       // REQUIRES: mu held (write)
+	gen      uint64             // bumped by every write; REQUIRES: mu held
 }
 
 // OpenStreams loads the streams stored in kv. now stamps creation times.
@@ -138,9 +139,16 @@ func OpenStreams(kv store.KV, now func() time.Time) (*Streams, error) {
 // Reload reads the streams again from the state: in the scale-out mode,
 // another gateway may have created or deleted some (docs/scale-out.md).
 func (s *Streams) Reload() error {
-	byName, byClient, nextID := map[string]*Stream{}, map[string]*Stream{}, log.StreamID(1)
+	return reload(&s.mu, &s.gen, func() (func(), error) {
+		byName, byClient, nextID, err := s.load()
+		return func() { s.byName, s.byClient, s.nextID = byName, byClient, nextID }, err
+	})
+}
+
+func (s *Streams) load() (byName, byClient map[string]*Stream, nextID log.StreamID, err error) {
+	byName, byClient, nextID = map[string]*Stream{}, map[string]*Stream{}, log.StreamID(1)
 	prefix := []byte{store.SpaceCatalog, kindStream}
-	err := s.kv.Scan(prefix, []byte{store.SpaceCatalog, kindStream + 1}, func(k, v []byte) error {
+	err = s.kv.Scan(prefix, []byte{store.SpaceCatalog, kindStream + 1}, func(k, v []byte) error {
 		st := new(Stream)
 		if err := json.Unmarshal(v, st); err != nil {
 			return fmt.Errorf("catalog: stream %q is corrupt: %w", k[2:], err)
@@ -155,20 +163,51 @@ func (s *Streams) Reload() error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	v, err := s.kv.Get(nextIDKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return err
+		return nil, nil, 0, err
 	default:
 		nextID = log.StreamID(binary.BigEndian.Uint64(v))
 	}
-	s.mu.Lock()
-	s.byName, s.byClient, s.nextID = byName, byClient, nextID
-	s.mu.Unlock()
-	return nil
+	return byName, byClient, nextID, nil
+}
+
+// reload reads a part of the catalogue again (load, called with mu held
+// shared, or held) and puts what it read in place (the func load returns,
+// called with mu held), unless a write of this process changed the part
+// between the read and the swap (writes bump gen with mu held): then it
+// reads again, the third time holding mu, so that what a write just put in
+// memory is never replaced by an older read.
+func reload(mu *sync.RWMutex, gen *uint64, load func() (func(), error)) error {
+	for try := 0; ; try++ {
+		if try == 2 {
+			mu.Lock()
+			defer mu.Unlock()
+			swap, err := load()
+			if err == nil {
+				swap()
+			}
+			return err
+		}
+		mu.RLock()
+		g := *gen
+		swap, err := load()
+		mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		if *gen == g {
+			swap()
+			mu.Unlock()
+			return nil
+		}
+		mu.Unlock()
+	}
 }
 
 // Create registers a stream and returns it with its client secret, the only
@@ -238,6 +277,7 @@ func (s *Streams) Create(n NewStream) (*Stream, string, error) {
 func (s *Streams) create(st *Stream, derivedFrom string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	n := struct{ Name, DerivedFrom string }{st.Name, derivedFrom}
 	clientID := st.ClientID
 	if _, ok := s.byName[n.Name]; ok {
@@ -368,6 +408,7 @@ func (s *Streams) List() []*Stream {
 func (s *Streams) Delete(name string, recursive bool, drop func(id log.StreamID, also func(store.Batch) error) error) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	st, ok := s.byName[name]
 	if !ok {
 		return nil, errorf(ErrNotFound, "stream %q not found", name)

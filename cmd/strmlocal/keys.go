@@ -51,7 +51,7 @@ on one line, in the form ` + keys.MasterKeyEnv + ` takes. It wraps every key
 the server stores. The gateways of the scale-out mode must all be given the
 same one (docs/scale-out.md). Keep it secret; it needs no server.`,
 		Example: `  strmlocal keys new-master-key > master.json`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			k, err := keys.NewMasterKeyset()
 			if err != nil {
