@@ -159,6 +159,7 @@ type App struct {
 	jobErrors map[string]uint64 // failed runs by job since Open; REQUIRES: jobErrMu held
 
 	sweepMu sync.Mutex // serialises key sweeps
+	clockMu sync.Mutex // serialises moves of a virtual clock (Advance, and following other gateways')
 	applyMu sync.Mutex // serialises sandbox documents' plans and applies (sandbox.go)
 	bg      sync.WaitGroup
 	ctx     context.Context // cancelled by Close: ends background work

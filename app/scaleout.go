@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strmlocal/strmlocal/catalog"
+	"github.com/strmlocal/strmlocal/internal/clock"
 	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/internal/store/pgkv"
 	"github.com/strmlocal/strmlocal/keys"
@@ -48,7 +49,47 @@ func (a *App) openScaleOut(ctx context.Context) (store.KV, error) {
 		return nil, err
 	}
 	a.log = l // not a nil *kafkalog.Log in the interface: closeStorage checks for nil
+	if v, ok := a.opts.Clock.(*clock.Virtual); ok {
+		// A gateway on a virtual clock starts at the time the others
+		// advanced to.
+		if t, ok, err := catalog.SharedClock(pg); err != nil {
+			return nil, err
+		} else if d := t.Sub(v.Now()); ok && d > 0 {
+			if _, err := v.Advance(d); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return pg, nil
+}
+
+// followClock moves a virtual clock to the time another gateway advanced
+// the shared one to, and runs what became due here: the key sweep and the
+// runs of the jobs whose leases this gateway holds.
+func (a *App) followClock() {
+	v, ok := a.opts.Clock.(*clock.Virtual)
+	if !ok {
+		return
+	}
+	a.clockMu.Lock()
+	defer a.clockMu.Unlock()
+	t, ok, err := catalog.SharedClock(a.pg)
+	if err != nil {
+		a.opts.Logger.Warn("scale-out: read the shared clock", "error", err)
+		return
+	}
+	d := t.Sub(v.Now())
+	if !ok || d <= 0 {
+		return
+	}
+	if _, err := v.Advance(d); err != nil {
+		a.opts.Logger.Warn("scale-out: follow the shared clock", "error", err)
+		return
+	}
+	if _, err := a.sweep(); err != nil {
+		a.opts.Logger.Warn("scale-out: key sweep after the shared clock moved", "error", err)
+	}
+	a.runDueJobs()
 }
 
 // watchState keeps this gateway's caches in step with what the other
@@ -97,6 +138,7 @@ func (a *App) watchState() {
 		}
 		if prefix == nil || prefix[0] == store.SpaceCatalog {
 			a.reloadCatalog()
+			a.followClock()
 		}
 		if prefix == nil || prefix[0] == store.SpaceKeys {
 			if err := a.keys.SeeShreds(); err != nil && !errors.Is(err, keys.ErrClosed) {

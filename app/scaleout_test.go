@@ -273,3 +273,22 @@ func TestScaleOutJobAcrossGateways(t *testing.T) {
 		t.Fatalf("after the resume: files %v with %d lines; want one file of 2 events", names, len(lines))
 	}
 }
+
+// Gateways on virtual clocks share the time: an advance through one moves
+// the others, and a gateway started later starts there.
+func TestScaleOutSharedVirtualClock(t *testing.T) {
+	c := scaleOut(t)
+	clk1, clk2 := clock.NewVirtual(t0), clock.NewVirtual(t0)
+	g1 := c.open(t, app.Options{Clock: clk1})
+	c.open(t, app.Options{Clock: clk2})
+	adv, err := g1.Advance(25 * time.Hour)
+	if want := t0.Add(25 * time.Hour); err != nil || !adv.Now.Equal(want) {
+		t.Fatalf("Advance = %+v, %v; want now %s", adv, err, want)
+	}
+	waitFor(t, func() bool { return clk2.Now().Equal(t0.Add(25 * time.Hour)) })
+	clk3 := clock.NewVirtual(t0)
+	c.open(t, app.Options{Clock: clk3})
+	if got, want := clk3.Now(), t0.Add(25*time.Hour); !got.Equal(want) {
+		t.Fatalf("a gateway started later is at %s, want %s", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/internal/clock"
 )
 
@@ -58,9 +59,24 @@ func (a *App) Advance(d time.Duration) (Advanced, error) {
 	if d <= 0 {
 		return Advanced{}, &kindError{ErrInvalid, "by: give a positive duration, e.g. 25h"}
 	}
+	a.clockMu.Lock()
+	defer a.clockMu.Unlock()
 	now, err := v.Advance(d)
 	if err != nil {
 		return Advanced{}, &kindError{ErrInvalid, fmt.Sprintf("by: %v", err)}
+	}
+	if a.pg != nil {
+		// The other gateways follow (scaleout.go); a later time one of
+		// them stored meanwhile is this one's too.
+		stored, err := catalog.AdvanceSharedClock(a.pg, now)
+		if err != nil {
+			return Advanced{}, err
+		}
+		if later := stored.Sub(now); later > 0 {
+			if now, err = v.Advance(later); err != nil {
+				return Advanced{}, err
+			}
+		}
 	}
 	n, err := a.sweep()
 	return Advanced{Now: now, KeysShredded: n, JobsRun: a.runDueJobs()}, err
