@@ -25,7 +25,8 @@ type cli struct {
 	t      *testing.T
 	server string
 	config string
-	stdin  string // what the next run reads from stdin
+	stdin  string            // what the next run reads from stdin
+	env    map[string]string // more environment variables
 }
 
 func newCLI(t *testing.T) *cli {
@@ -40,7 +41,7 @@ func (c *cli) getenv(k string) string {
 	case "XDG_CONFIG_HOME":
 		return c.config
 	}
-	return ""
+	return c.env[k]
 }
 
 // run returns exit code, stdout and stderr, with client ids and secrets

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type serveOptions struct {
 	brokers     []string
 	topicPrefix string
 	state       string
+	masterFile  string // the master key's file, instead of STRMLOCAL_MASTER_KEY
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -73,6 +75,7 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	f.StringSliceVar(&o.brokers, "kafka-brokers", nil, "Kafka bootstrap `servers` (HOST:PORT,…) of --log kafka")
 	f.StringVar(&o.topicPrefix, "kafka-topic-prefix", "", "prefix of the log's topics, one per source stream, with --log kafka (default \"strmlocal-log-\")")
 	f.StringVar(&o.state, "state", "", "keep the state (catalogue, key links, jobs) in PostgreSQL at this `url` (postgres://…), with --log kafka: the scale-out mode")
+	f.StringVar(&o.masterFile, "master-key-file", "", "read the master key from this `file` (as "+keys.MasterKeyEnv+" takes it; strmlocal keys new-master-key makes one): the gateways of the scale-out mode share one")
 	f.StringVar(&o.init, "init", "", "apply this sandbox `file` at start, before serving (see strmlocal apply); a conflict stops the server from starting")
 	return cmd
 }
@@ -100,6 +103,16 @@ func serve(cmd *cobra.Command, e *env, o serveOptions) error {
 	}
 	if o.ephemeral {
 		opts.DataDir = ""
+	}
+	if o.masterFile != "" {
+		if opts.MasterKey != "" {
+			return fmt.Errorf("--master-key-file and %s both give the master key: keep one", keys.MasterKeyEnv)
+		}
+		b, err := os.ReadFile(o.masterFile)
+		if err != nil {
+			return fmt.Errorf("--master-key-file: %w", err)
+		}
+		opts.MasterKey = strings.TrimSpace(string(b))
 	}
 	switch o.logKind {
 	case "pebble":
