@@ -108,6 +108,11 @@ func (s *Server) httpError(w http.ResponseWriter, err error) {
 		plainError(w, http.StatusServiceUnavailable, ce.Message())
 		return
 	}
+	if errors.Is(err, app.ErrStorageUnavailable) { // the scale-out mode's PostgreSQL or brokers
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		plainError(w, http.StatusServiceUnavailable, ce.Message())
+		return
+	}
 	switch ce.Code() {
 	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeFailedPrecondition:
 		plainError(w, http.StatusBadRequest, ce.Message())

@@ -1,12 +1,16 @@
 package rpc
 
 import (
+	"errors"
 	"net/http"
+
+	"github.com/strmlocal/strmlocal/app"
 )
 
 // The health endpoints of the original platform. /is-alive answers 200
 // while the server serves. /ready answers 503 with the reason while the
-// application cannot accept writes (a full disk: docs/storage.md), else 200.
+// application cannot accept writes (a full disk: docs/storage.md; the
+// scale-out mode's services out of reach: docs/scale-out.md), else 200.
 func healthHandler(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -15,7 +19,11 @@ func healthHandler(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyHandler(w http.ResponseWriter, r *http.Request) {
 	if err := s.app.Ready(); err != nil {
-		w.Header().Set("Retry-After", retryAfterFull)
+		retry := retryAfterFull
+		if errors.Is(err, app.ErrStorageUnavailable) {
+			retry = retryAfterUnavailable
+		}
+		w.Header().Set("Retry-After", retry)
 		plainError(w, http.StatusServiceUnavailable, err.Error()+"\n")
 		return
 	}
@@ -23,5 +31,10 @@ func (s *Server) readyHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // retryAfterFull is the Retry-After (seconds) of answers refused for a full
-// disk.
-const retryAfterFull = "10"
+// disk; retryAfterUnavailable of those refused because the scale-out
+// mode's PostgreSQL or brokers do not answer (they are checked every
+// second: docs/scale-out.md).
+const (
+	retryAfterFull        = "10"
+	retryAfterUnavailable = "1"
+)

@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,5 +45,58 @@ func TestScaleOutTokensAcrossGateways(t *testing.T) {
 	got := derived.JSON() // read through g1
 	if len(got) != 1 || !strings.Contains(got[0], `"consistentValue":"session-1"`) {
 		t.Fatalf("derived stream through the other gateway: %q", got)
+	}
+}
+
+// The brokers going away under a scale-out gateway: /ready and POST /event
+// answer 503 with the reason (which service, not where), and both recover
+// by themselves once the brokers are back.
+func TestScaleOutBrokersAway(t *testing.T) {
+	master, err := keys.NewMasterKeyset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := kafkatest.Start(t)
+	sb := strmtest.New(t, strmtest.WithScaleOut(strmtest.ScaleOut{
+		StateURL: pgtest.NewDatabase(t, pgtest.Shared(t)), Brokers: []string{broker.Addr}, MasterKey: master,
+	}))
+	demoStream := sb.CreateStream("demo")
+	hdr := map[string]string{"Authorization": "Bearer " + demoStream.Token(), "Strm-Schema-Ref": demoSchema, "Strm-Serialization-Type": "application/json"}
+	send := func() httpReply { return postEvent(t, sb.HTTPClient, sb.URL+"/event", hdr, []byte(demo("s1", 2))) }
+	ready := func() httpReply {
+		t.Helper()
+		res, err := sb.HTTPClient.Get(sb.URL + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return httpReply{res.StatusCode, res.Header.Get("Retry-After"), string(b)}
+	}
+	until := func(what string, f func() httpReply, want httpReply) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			got := f()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %+v, want %+v", what, got, want)
+			}
+		}
+	}
+	if got := send(); got.status != http.StatusNoContent {
+		t.Fatalf("POST /event = %+v", got)
+	}
+	broker.Stop(t)
+	const why = "storage unavailable: the Kafka brokers (the log) do not answer; writes resume by themselves when they do"
+	until("/ready with the brokers away", ready, httpReply{503, "1", why + "\n"})
+	if got, want := send(), (httpReply{503, "text/plain; charset=utf-8", why}); got != want {
+		t.Fatalf("POST /event with the brokers away = %+v, want %+v", got, want)
+	}
+	broker.Start(t)
+	until("/ready with the brokers back", ready, httpReply{200, "", "ok\n"})
+	if got := send(); got.status != http.StatusNoContent {
+		t.Fatalf("POST /event with the brokers back = %+v", got)
 	}
 }
