@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/strmlocal/strmlocal/catalog"
@@ -305,4 +306,14 @@ func (a *App) checkReachable() {
 		case <-tick.C:
 		}
 	}
+}
+
+// ScaleOut says where the data is in the scale-out mode: the brokers of the
+// log and the state's database (its password hidden); "" in the embedded
+// mode.
+func (a *App) ScaleOut() string {
+	if a.pg == nil {
+		return ""
+	}
+	return "log in Kafka at " + strings.Join(a.opts.KafkaBrokers, ",") + ", state in PostgreSQL at " + pgkv.RedactDSN(a.opts.StateURL)
 }

@@ -23,6 +23,7 @@ func (h *serverService) GetServerInfo(context.Context, *connect.Request[v1.GetSe
 		FormatVersion: store.FormatVersion,
 		StartTime:     timestamppb.New(h.s.app.StartTime()),
 		ServerId:      h.s.app.ServerID(),
+		ScaleOut:      h.s.app.ScaleOut(),
 		Usage: &v1.Usage{
 			SourceStreams: uint32(u.SourceStreams), DerivedStreams: uint32(u.DerivedStreams), Events: u.Events,
 			Jobs: uint32(u.Jobs), JobsFailed: uint32(u.JobsFailed), DiskBytes: u.DiskBytes,

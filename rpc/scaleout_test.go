@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/internal/kafkatest"
 	"github.com/strmlocal/strmlocal/internal/pgtest"
 	"github.com/strmlocal/strmlocal/keys"
@@ -21,12 +23,16 @@ func TestScaleOutTokensAcrossGateways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	so := strmtest.WithScaleOut(strmtest.ScaleOut{
-		StateURL:  pgtest.NewDatabase(t, pgtest.Shared(t)),
-		Brokers:   []string{kafkatest.Start(t).Addr},
-		MasterKey: master,
-	})
+	dsn, broker := pgtest.NewDatabase(t, pgtest.Shared(t)), kafkatest.Start(t)
+	so := strmtest.WithScaleOut(strmtest.ScaleOut{StateURL: dsn, Brokers: []string{broker.Addr}, MasterKey: master})
 	g1, g2 := strmtest.New(t, so), strmtest.New(t, so)
+	info, err := g2.ServerInfo.GetServerInfo(t.Context(), connect.NewRequest(&v1.GetServerInfoRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.Msg.ScaleOut, "log in Kafka at "+broker.Addr+", state in PostgreSQL at "+dsn; got != want {
+		t.Errorf("server info: scale-out %q, want %q", got, want)
+	}
 	demoStream := g1.CreateStream("demo")
 	derived := g1.CreateDerived("demo", 2)
 	token := demoStream.Token() // issued by g1

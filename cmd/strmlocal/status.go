@@ -40,7 +40,10 @@ give it (--admin-token).`,
 func statusText(server string, m *v1.GetServerInfoResponse) string {
 	u := m.GetUsage()
 	data := m.DataDir
-	if data == "" {
+	switch {
+	case m.ScaleOut != "":
+		data = m.ScaleOut + " (scale-out)"
+	case data == "":
 		data = "in memory (--ephemeral)"
 	}
 	clock := "real"

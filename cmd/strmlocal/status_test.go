@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/strmtest"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func TestStatus(t *testing.T) {
@@ -42,5 +44,26 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// In the scale-out mode status says where the log and the state are.
+func TestStatusText(t *testing.T) {
+	m := &v1.GetServerInfoResponse{
+		Version: "devel", FormatVersion: 1, ServerId: "id", ScaleOut: "log in Kafka at k:9092, state in PostgreSQL at postgres://u:xxxxx@pg/db",
+		StartTime: timestamppb.New(t0), Usage: &v1.Usage{Now: timestamppb.New(t0.Add(time.Minute)), SourceStreams: 1, DiskBytes: 99},
+	}
+	want := `server:    http://gw
+version:   devel (data format 1)
+server id: id
+data:      log in Kafka at k:9092, state in PostgreSQL at postgres://u:xxxxx@pg/db (scale-out)
+uptime:    1m0s
+clock:     real, now 2026-11-22T12:01:00Z
+streams:   1 source, 0 derived
+events:    0
+jobs:      0
+`
+	if got := statusText("http://gw", m); got != want {
+		t.Fatalf("statusText:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -72,7 +72,11 @@ type GetServerInfoResponse struct {
 	// carry it.
 	ServerId string `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
 	// What the server holds now.
-	Usage         *Usage `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`
+	Usage *Usage `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`
+	// In the scale-out mode (docs/scale-out.md), where the data is: the Kafka
+	// brokers of the log and the PostgreSQL host and database of the state
+	// (never a password); empty in the embedded mode.
+	ScaleOut      string `protobuf:"bytes,7,opt,name=scale_out,json=scaleOut,proto3" json:"scale_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +151,13 @@ func (x *GetServerInfoResponse) GetUsage() *Usage {
 		return x.Usage
 	}
 	return nil
+}
+
+func (x *GetServerInfoResponse) GetScaleOut() string {
+	if x != nil {
+		return x.ScaleOut
+	}
+	return ""
 }
 
 // Usage is what a server holds: its streams, their events and jobs, and
@@ -260,7 +271,7 @@ var File_strmlocal_v1_server_proto protoreflect.FileDescriptor
 const file_strmlocal_v1_server_proto_rawDesc = "" +
 	"\n" +
 	"\x19strmlocal/v1/server.proto\x12\fstrmlocal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
-	"\x14GetServerInfoRequest\"\xf6\x01\n" +
+	"\x14GetServerInfoRequest\"\x93\x02\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bdata_dir\x18\x02 \x01(\tR\adataDir\x12%\n" +
@@ -268,7 +279,8 @@ const file_strmlocal_v1_server_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x1b\n" +
 	"\tserver_id\x18\x05 \x01(\tR\bserverId\x12)\n" +
-	"\x05usage\x18\x06 \x01(\v2\x13.strmlocal.v1.UsageR\x05usage\"\x96\x02\n" +
+	"\x05usage\x18\x06 \x01(\v2\x13.strmlocal.v1.UsageR\x05usage\x12\x1b\n" +
+	"\tscale_out\x18\a \x01(\tR\bscaleOut\"\x96\x02\n" +
 	"\x05Usage\x12%\n" +
 	"\x0esource_streams\x18\x01 \x01(\rR\rsourceStreams\x12'\n" +
 	"\x0fderived_streams\x18\x02 \x01(\rR\x0ederivedStreams\x12\x16\n" +
