@@ -26,9 +26,8 @@ run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral'
 # (docs/scale-out.md): rpc's behaviour tests again, every sandbox over
 # PostgreSQL and a Kafka-protocol broker. Skipped there are the tests of
 # what only the embedded mode has: a data dir on disk (crash, restart,
-# master.key, plaintext-on-disk, full-disk, server-info) and Pebble's group
-# commit metrics.
-EMBEDDED_ONLY = TestPipelineCrashSafety|TestJobCrashSafety|TestMasterKeyRefusals|TestKeysetThatFailsToDecrypt|TestMetricsScrape|TestNoPlaintextOnDisk|TestRegistrySurvivesRestart|TestStreamsSurviveRestart|TestServerInfo|TestStorageFullRecovers
+# master.key, plaintext-on-disk, full-disk, server-info).
+EMBEDDED_ONLY = TestPipelineCrashSafety|TestJobCrashSafety|TestMasterKeyRefusals|TestKeysetThatFailsToDecrypt|TestNoPlaintextOnDisk|TestRegistrySurvivesRestart|TestStreamsSurviveRestart|TestServerInfo|TestStorageFullRecovers
 test: test-deps ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
 	STRMLOCAL_CONFORMANCE=scale-out $(GO) test -race -count=1 -skip '^($(EMBEDDED_ONLY))$$' ./rpc

@@ -44,7 +44,7 @@ func (a *App) openScaleOut(ctx context.Context) (store.KV, error) {
 	a.pg = pg
 	l, err := kafkalog.Open(ctx, kafkalog.Options{
 		Brokers: a.opts.KafkaBrokers, TopicPrefix: a.opts.KafkaTopicPrefix, State: pg,
-		Now: a.opts.Clock.Now, Logger: a.opts.Logger,
+		Now: a.opts.Clock.Now, Logger: a.opts.Logger, OnCommit: a.opts.OnCommit,
 	})
 	if err != nil {
 		return nil, err

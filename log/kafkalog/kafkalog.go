@@ -62,6 +62,11 @@ type Options struct {
 	// State is where Also and Drop write (the scale-out mode's PostgreSQL
 	// state), and where dropped streams are marked. Required.
 	State store.KV
+	// OnCommit, if set, observes every batch the brokers acknowledged, as
+	// log.Options.OnCommit does the Pebble log's group commits: its
+	// records, its bytes, and (Sync) the wait for the acknowledgement.
+	// It must return quickly. Default: nil.
+	OnCommit func(log.CommitStats)
 	// Now stamps records appended without a Time. Default: time.Now.
 	Now func() time.Time
 	// ReadBatch is the most records one Tail.Next returns. Default:

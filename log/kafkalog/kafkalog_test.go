@@ -865,3 +865,20 @@ func TestCombiner(t *testing.T) {
 		t.Fatalf("combiner left busy=%v with %d queued", c.busy, len(c.queue))
 	}
 }
+
+// OnCommit sees every acknowledged batch: its records, its bytes (the
+// encoded batch) and the wait for the acknowledgement.
+func TestOnCommit(t *testing.T) {
+	e := newEnv(t)
+	var got []log.CommitStats
+	l := e.open(t, func(o *Options) { o.OnCommit = func(s log.CommitStats) { got = append(got, s) } })
+	rs := recs("c", 3, t0)
+	appendRecs(t, l, 1, rs)
+	appendRecs(t, l, 1, recs("d", 1, t0.Add(time.Second)))
+	if len(got) != 2 || got[0].Records != 3 || got[1].Records != 1 {
+		t.Fatalf("OnCommit saw %+v, want batches of 3 and 1 records", got)
+	}
+	if want := len(encodeBatch(rs).b); got[0].Bytes != want || got[0].Sync <= 0 {
+		t.Fatalf("first batch: %+v, want %d bytes and a positive wait", got[0], want)
+	}
+}

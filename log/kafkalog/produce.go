@@ -223,9 +223,13 @@ func (l *Log) produce(s *stream, bt *batch) (int64, error) {
 	defer cancel()
 	var last error
 	backoff := 10 * time.Millisecond
+	start := time.Now()
 	for {
 		base, retry, err := l.produceOnce(ctx, s, bt)
 		if !retry {
+			if err == nil && l.opts.OnCommit != nil {
+				l.opts.OnCommit(log.CommitStats{Records: int(bt.hdr.NumRecords), Bytes: len(bt.b), Sync: time.Since(start)})
+			}
 			return base, err
 		}
 		last = err
