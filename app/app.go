@@ -237,7 +237,7 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	a.ctx, a.stop = context.WithCancel(context.Background())
 	a.bg.Go(a.sweepLoop)
 	if a.pg != nil {
-		a.bg.Go(a.watchState)
+		a.watchState()
 		a.bg.Go(a.checkReachable)
 	}
 	a.startJobs()

@@ -105,22 +105,31 @@ func (a *App) watchState() {
 		default: // a reload is queued already
 		}
 	}
-	// Watch returns once it listens, and reconnects by itself after a
-	// loss (telling nil: anything may have changed); only a first
-	// connection that fails is tried again here.
-	a.bg.Go(func() {
-		for wait := time.Second; a.ctx.Err() == nil; wait = min(2*wait, time.Minute) {
-			err := a.pg.Watch(a.ctx, notify)
-			if err == nil {
-				return
+	// Watch returns once it listens (so that Open returns listening), and
+	// reconnects by itself after a loss (telling nil: anything may have
+	// changed); only a first connection that fails is tried again here.
+	if err := a.pg.Watch(a.ctx, notify); err != nil {
+		a.opts.Logger.Warn("scale-out: cannot listen for the other gateways' changes; polling meanwhile", "error", err)
+		a.bg.Go(func() {
+			for wait := time.Second; a.ctx.Err() == nil; wait = min(2*wait, time.Minute) {
+				select {
+				case <-a.ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				if a.pg.Watch(a.ctx, notify) == nil {
+					return
+				}
 			}
-			a.opts.Logger.Warn("scale-out: cannot listen for the other gateways' changes; polling meanwhile", "error", err)
-			select {
-			case <-a.ctx.Done():
-			case <-time.After(wait):
-			}
-		}
-	})
+		})
+	}
+	a.bg.Go(func() { a.followState(changed) })
+}
+
+// followState applies what watchState hears, and every keys.ShredsPoll
+// what may have been missed: the shreds log and the shared clock each
+// tick, all of the catalogue every catalogPoll ticks.
+func (a *App) followState(changed <-chan []byte) {
 	tick := time.NewTicker(keys.ShredsPoll)
 	defer tick.Stop()
 	for ticks := 1; ; {
@@ -130,12 +139,11 @@ func (a *App) watchState() {
 			return
 		case prefix = <-changed:
 		case <-tick.C:
-			// Every tick the shreds log; every catalogPoll ticks all of it,
-			// in case a notification was lost.
 			if prefix = []byte{store.SpaceKeys}; ticks%catalogPoll == 0 {
 				prefix = nil
 			}
 			ticks++
+			a.followClock()
 		}
 		if prefix == nil || prefix[0] == store.SpaceCatalog {
 			a.reloadCatalog()
