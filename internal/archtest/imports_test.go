@@ -123,6 +123,16 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		}
+		// The storage backends below the parts know nothing of what they
+		// store: the PostgreSQL state holds the parts' keys and values,
+		// the Kafka log the log's records (docs/scale-out.md).
+		if in(name, "internal/store", "log") {
+			for _, d := range deps {
+				if in(d, "engine", "keys", "catalog", "exporter") {
+					t.Errorf("%s depends on %s: a log or state backend stores bytes and knows nothing of events, keys or the catalogue", name, d)
+				}
+			}
+		}
 		// Sinks know nothing of streams, keys or the store: they write
 		// the bytes they are given (docs/jobs.md).
 		if in(name, "exporter") {
