@@ -61,10 +61,21 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	// the estimate falls short, append moves on to a larger array and the
 	// records already cut out of the old one stay valid.
 	buf := make([]byte, 0, arenaSize(bodies))
+	// Every event is judged first; then the accepted ones are sealed, in
+	// order. In the scale-out mode the batch's new key links are created
+	// in between, in one transaction (keys.Prefetch).
+	evs := make([]validEvent, len(bodies))
 	for i, body := range bodies {
-		ev, cc, err := engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
-		if err != nil {
+		if evs[i].ev, evs[i].cc, err = engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract); err != nil {
 			results[i].Err = err
+		}
+	}
+	if a.pg != nil && len(bodies) > 1 {
+		a.prefetchKeys(st.ID, evs)
+	}
+	for i := range evs {
+		ev, cc := evs[i].ev, evs[i].cc
+		if ev == nil {
 			continue
 		}
 		start := len(buf)
@@ -93,6 +104,27 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		results[i].Offset = recs[j].Offset // set by the log
 	}
 	return results, nil
+}
+
+// validEvent is an event that passed Validate, and its contract.
+type validEvent struct {
+	ev *engine.Event
+	cc *engine.CompiledContract
+}
+
+// prefetchKeys has the new key links of a batch's events created in one
+// transaction (the scale-out mode: each would be a commit of its own).
+func (a *App) prefetchKeys(stream log.StreamID, evs []validEvent) {
+	var values, subjects []string
+	for _, e := range evs {
+		if e.ev == nil {
+			continue
+		}
+		kv, _ := e.cc.KeyValue(e.ev)
+		subject, _ := e.cc.DataSubjectValue(e.ev)
+		values, subjects = append(values, kv), append(subjects, subject)
+	}
+	a.keys.Prefetch(stream, values, subjects)
 }
 
 // arenaSize is the buffer Ingest starts with for bodies' records: twice

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/strmlocal/strmlocal/internal/store"
+	"github.com/strmlocal/strmlocal/log"
 )
 
 // In the scale-out mode (Options.Shared) several gateways create links in
@@ -159,4 +160,66 @@ func (ks *Keys) SeeShreds() error {
 		ks.shredsTrimmed = time.Now()
 	}
 	return nil
+}
+
+// Prefetch creates, in one transaction, the links of the key values of an
+// ingest batch (keyValues[i], with its subject subjects[i]) that this
+// gateway has no current link for, expecting the state to have none
+// either: for a batch of new sessions, one commit instead of one per
+// session (docs/scale-out.md). When another gateway holds a link of one of
+// them, nothing is written, and the ForAppend of each event finds or
+// creates its link one by one, as without Prefetch. It does nothing
+// without Options.Shared, where a new link costs no commit of its own.
+func (ks *Keys) Prefetch(stream log.StreamID, keyValues, subjects []string) {
+	if !ks.opts.Shared {
+		return
+	}
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return
+	}
+	now := ks.opts.Now()
+	var fresh []*Key
+	seen := make(map[digest]bool, len(keyValues))
+	b := ks.db.NewBatch()
+	defer b.Close()
+	for i, value := range keyValues {
+		ck := cacheKey{stream, ks.valueHash(stream, value)}
+		if seen[ck.vh] {
+			continue // one subject per value is recorded here; ForAppend adds others
+		}
+		seen[ck.vh] = true
+		ks.mu.RLock()
+		k := ks.current[ck]
+		ks.mu.RUnlock()
+		if k != nil && now.Before(k.RotatesAt) || ks.evicted.mayHold(ck) {
+			continue // cached, or maybe stored: ForAppend's business
+		}
+		k, err := ks.newLink(ck, now)
+		if err != nil {
+			return
+		}
+		b.Expect(currentKey(stream, ck.vh), nil)
+		k.pend.add(b)
+		if subjects[i] != "" {
+			sh := ks.subjectHash(subjects[i])
+			(&entry{k: k, sh: sh}).add(b)
+			k.subjects[sh] = nil
+		}
+		fresh = append(fresh, k)
+	}
+	if len(fresh) == 0 || b.Commit(true) != nil {
+		return // a conflict, or the state away: one by one, with its errors
+	}
+	ks.mu.Lock()
+	for _, k := range fresh {
+		k.pend = nil
+		k = ks.cacheLocked(k)
+		ks.current[cacheKey{k.Stream, k.vh}] = k
+	}
+	ks.evictLocked()
+	ks.mu.Unlock()
+	ks.counts.live.Add(uint64(len(fresh)))
+	ks.opts.Logger.Debug("key links created", "links", len(fresh), "stream", uint64(stream))
 }

@@ -81,3 +81,71 @@ func TestSharedGateways(t *testing.T) {
 		t.Fatalf("gateway 1 after the forget: For gave the shredded link %s, want a new one", k2.ID)
 	}
 }
+
+// Prefetch creates a batch's new links in one commit; a batch where
+// another gateway holds one of the links writes nothing, and For finds
+// each link as before; subjects are recorded with their links.
+func TestSharedPrefetch(t *testing.T) {
+	db := openDB(t, location{fs: vfs.NewMem(), dir: "data"})
+	defer db.Close()
+	kv := store.PebbleKV(db)
+	clk, master := newClock(), newMaster(t)
+	open := func() *keys.Keys {
+		ks, err := keys.Open(kv, keys.Options{Now: clk.Now, Master: master, Shared: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ks.Close() })
+		return ks
+	}
+	g0, g1 := open(), open()
+	values := []string{"a", "b", "c", "a"}
+	subjects := []string{"alice", "bob", "", "alice"}
+	g0.Prefetch(1, values, subjects)
+	if got := g0.Counts().Live; got != 3 {
+		t.Fatalf("links after Prefetch = %d, want 3 (a, b, c)", got)
+	}
+	ids := map[string]string{}
+	for i, v := range values {
+		k, err := g1.For(1, v, subjects[i]) // the other gateway reads them
+		if err != nil {
+			t.Fatal(err)
+		}
+		k0, err := g0.For(1, v, subjects[i]) // cached where they were made
+		if err != nil || k0.ID != k.ID {
+			t.Fatalf("value %s: gateway 0 has link %s (%v), gateway 1 %s", v, k0.ID, err, k.ID)
+		}
+		ids[v] = k.ID
+	}
+	if g1.Counts().Live != 0 {
+		t.Fatalf("gateway 1 created %d links, want 0", g1.Counts().Live)
+	}
+
+	// "e" is held by gateway 0 (not cached by gateway 1) and "d" is new:
+	// gateway 1's Prefetch writes nothing, and For then reads "e" and
+	// creates "d" alone. A value gateway 1 has cached is skipped.
+	e0, err := g0.For(1, "e", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1.Prefetch(1, []string{"c", "e", "d"}, []string{"", "", ""})
+	if g1.Counts().Live != 0 {
+		t.Fatalf("a Prefetch that met a held link created %d", g1.Counts().Live)
+	}
+	if k, err := g1.For(1, "e", ""); err != nil || k.ID != e0.ID {
+		t.Fatalf("For(e) on gateway 1 = %v, %v; want %s", k, err, e0.ID)
+	}
+	if _, err := g1.For(1, "d", ""); err != nil || g1.Counts().Live != 1 {
+		t.Fatalf("For(d) on gateway 1: %v, %d links created", err, g1.Counts().Live)
+	}
+	// A batch of values cached or new: the new one is created in it.
+	g1.Prefetch(1, []string{"c", "f"}, []string{"", ""})
+	if g1.Counts().Live != 2 {
+		t.Fatalf("Prefetch of c (cached) and f (new): %d links created by gateway 1, want 2", g1.Counts().Live)
+	}
+
+	links, err := g1.Forget("alice")
+	if err != nil || len(links) != 1 || links[0].ID != ids["a"] {
+		t.Fatalf("Forget(alice) = %+v, %v; want the link of a, %s", links, err, ids["a"])
+	}
+}
