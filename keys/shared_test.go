@@ -12,24 +12,32 @@ import (
 	"github.com/strmlocal/strmlocal/keys"
 )
 
-// Two gateways (two Keys with Options.Shared on one state) that see a new
-// session at once use one key link: the state decides, and the loser
-// reads the winner's link. A link one of them shreds is dropped from the
-// other's cache by SeeShreds.
-func TestSharedGateways(t *testing.T) {
+// sharedGateways opens n Keys with Options.Shared on one state: the keys
+// of n gateways of the scale-out mode.
+func sharedGateways(t *testing.T, clk *clock, n int) []*keys.Keys {
+	t.Helper()
 	db := openDB(t, location{fs: vfs.NewMem(), dir: "data"})
-	defer db.Close()
-	kv := store.PebbleKV(db)
-	clk, master := newClock(), newMaster(t)
-	open := func() *keys.Keys {
+	t.Cleanup(func() { db.Close() })
+	kv, master := store.PebbleKV(db), newMaster(t)
+	gw := make([]*keys.Keys, n)
+	for i := range gw {
 		ks, err := keys.Open(kv, keys.Options{Now: clk.Now, Master: master, Shared: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ks.Close() })
-		return ks
+		gw[i] = ks
 	}
-	gw := []*keys.Keys{open(), open()}
+	return gw
+}
+
+// Two gateways (two Keys with Options.Shared on one state) that see a new
+// session at once use one key link: the state decides, and the loser
+// reads the winner's link. A link one of them shreds is dropped from the
+// other's cache by SeeShreds.
+func TestSharedGateways(t *testing.T) {
+	clk := newClock()
+	gw := sharedGateways(t, clk, 2)
 
 	const sessions, rounds = 20, 4
 	ids := make([][]string, len(gw)*rounds)
@@ -86,19 +94,8 @@ func TestSharedGateways(t *testing.T) {
 // another gateway holds one of the links writes nothing, and For finds
 // each link as before; subjects are recorded with their links.
 func TestSharedPrefetch(t *testing.T) {
-	db := openDB(t, location{fs: vfs.NewMem(), dir: "data"})
-	defer db.Close()
-	kv := store.PebbleKV(db)
-	clk, master := newClock(), newMaster(t)
-	open := func() *keys.Keys {
-		ks, err := keys.Open(kv, keys.Options{Now: clk.Now, Master: master, Shared: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ks.Close() })
-		return ks
-	}
-	g0, g1 := open(), open()
+	gws := sharedGateways(t, newClock(), 2)
+	g0, g1 := gws[0], gws[1]
 	values := []string{"a", "b", "c", "a"}
 	subjects := []string{"alice", "bob", "", "alice"}
 	g0.Prefetch(1, values, subjects)

@@ -264,14 +264,11 @@ func (l *Log) requestCtx() (context.Context, context.CancelFunc) {
 // from the first retained record; one at or past the end returns no
 // records. The records are copies the caller owns.
 func (l *Log) Read(id log.StreamID, from uint64, limit int) ([]log.Record, error) {
-	if err := l.begin(); err != nil {
-		return nil, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return nil, err
 	}
+	defer l.ops.Done()
 	if limit <= 0 || from > math.MaxInt64 {
 		return nil, nil
 	}
@@ -311,14 +308,11 @@ func (l *Log) read(ctx context.Context, s *stream, at int64, limit int) ([]log.R
 // Bounds returns the offsets held by the stream: [first, next). A stream
 // never appended to has first == next == 0.
 func (l *Log) Bounds(id log.StreamID) (first, next uint64, err error) {
-	if err := l.begin(); err != nil {
-		return 0, 0, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer l.ops.Done()
 	ctx, cancel := l.requestCtx()
 	defer cancel()
 	return l.bounds(ctx, s)
@@ -389,14 +383,11 @@ func (l *Log) listOffset(ctx context.Context, s *stream, ts int64) (int64, error
 // first record of t's millisecond (by the Kafka timestamp); the records of
 // that millisecond are then read for the exact nanosecond.
 func (l *Log) SeekTime(id log.StreamID, t time.Time) (uint64, error) {
-	if err := l.begin(); err != nil {
-		return 0, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return 0, err
 	}
+	defer l.ops.Done()
 	ctx, cancel := l.requestCtx()
 	defer cancel()
 	return l.seekTime(ctx, s, t)
@@ -454,14 +445,11 @@ func (l *Log) seekTime(ctx context.Context, s *stream, t time.Time) (uint64, err
 // returns the offset after the last record it could visit: to, or the
 // stream's end (as of the scan's first fetch) if that is before it.
 func (l *Log) ScanMeta(id log.StreamID, from, to uint64, fn func(offset uint64, meta []byte) error) (uint64, error) {
-	if err := l.begin(); err != nil {
-		return from, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return from, err
 	}
+	defer l.ops.Done()
 	to = min(to, math.MaxInt64)
 	at := int64(min(from, math.MaxInt64))
 	end := int64(-1) // min(to, the stream's end), once known
@@ -521,14 +509,11 @@ func (l *Log) ScanMeta(id log.StreamID, from, to uint64, fn func(offset uint64, 
 // when it deletes their segment, so Size may stay above what Trim left
 // until then.
 func (l *Log) Size(id log.StreamID) (uint64, error) {
-	if err := l.begin(); err != nil {
-		return 0, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return 0, err
 	}
+	defer l.ops.Done()
 	ctx, cancel := l.requestCtx()
 	defer cancel()
 	return l.size(ctx, s)

@@ -315,6 +315,20 @@ func (l *Log) begin() error {
 	return nil
 }
 
+// enter begins an operation on stream id (begin, then get): on success the
+// caller ends it with l.ops.Done; on an error it is ended already.
+func (l *Log) enter(id log.StreamID) (*stream, error) {
+	if err := l.begin(); err != nil {
+		return nil, err
+	}
+	s, err := l.get(id)
+	if err != nil {
+		l.ops.Done()
+		return nil, err
+	}
+	return s, nil
+}
+
 // stream is what the Log knows of one stream.
 type stream struct {
 	id    log.StreamID

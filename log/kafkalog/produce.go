@@ -43,14 +43,11 @@ func (l *Log) AppendAlso(ctx context.Context, id log.StreamID, recs []log.Record
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := l.begin(); err != nil {
-		return 0, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return 0, err
 	}
+	defer l.ops.Done()
 	j := &appendJob{recs: recs, also: also}
 	if also != nil {
 		if err := l.state.run(ctx, j, takeAll, l.commitAlso); err != nil {

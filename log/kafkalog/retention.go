@@ -29,14 +29,11 @@ func (l *Log) Trim(id log.StreamID, r log.Retention, now time.Time) (uint64, err
 	if r == (log.Retention{}) {
 		return 0, nil
 	}
-	if err := l.begin(); err != nil {
-		return 0, err
-	}
-	defer l.ops.Done()
-	s, err := l.get(id)
+	s, err := l.enter(id)
 	if err != nil {
 		return 0, err
 	}
+	defer l.ops.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*l.opts.ProduceTimeout)
 	defer cancel()
 	first, next, err := l.bounds(ctx, s)
