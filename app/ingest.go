@@ -159,7 +159,7 @@ func (a *App) seal(dst []byte, stream log.StreamID, ev *engine.Event, cc *engine
 	if err := cc.Encrypt(ev, key); err != nil {
 		return nil, err
 	}
-	*meta = engine.RecordMeta{SchemaRef: ev.Schema().Ref().String(), ContractRef: cc.Ref().String(), KeyLink: key.ID, Consent: ev.ConsentLevels()}
+	*meta = engine.RecordMeta{SchemaRef: ev.Schema().RefString(), ContractRef: cc.RefString(), KeyLink: key.ID, Consent: ev.ConsentLevels()}
 	pending.Event(key)
 	return ev.Encode(dst), nil
 }

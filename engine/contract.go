@@ -54,6 +54,7 @@ type CompiledContract struct {
 	hasSubject  bool
 	checks      []compiledValidation
 	schemaRef   string // schema ref as the rejection messages print it
+	ref         string // the contract's own ref, as RefString returns it
 }
 
 type compiledValidation struct {
@@ -74,7 +75,7 @@ func CompileContract(c Contract, s *Schema) (*CompiledContract, error) {
 		return nil, contractError("schemaRef", "schemaRef: no schema given for contract '%s'", c.Ref)
 	}
 	sref := s.Ref()
-	cc := &CompiledContract{contract: cloneContract(c), schema: s, schemaRef: sref.String()}
+	cc := &CompiledContract{contract: cloneContract(c), schema: s, schemaRef: sref.String(), ref: c.Ref.String()}
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, contractError(field, format, args...))
@@ -177,6 +178,9 @@ func (cc *CompiledContract) Contract() Contract { return cloneContract(cc.contra
 
 // Ref returns the contract's ref.
 func (cc *CompiledContract) Ref() Ref { return cc.contract.Ref }
+
+// RefString is Ref().String(), made once.
+func (cc *CompiledContract) RefString() string { return cc.ref }
 
 // Schema returns the schema the contract was compiled against.
 func (cc *CompiledContract) Schema() *Schema { return cc.schema }

@@ -166,6 +166,7 @@ func (f Field) IsString() bool { return f.Kind == KindString }
 // decode plan used on every event. It is immutable and safe for concurrent use.
 type Schema struct {
 	ref         Ref
+	refText     string // ref.String(), made once
 	typ         SchemaType
 	definition  string
 	fingerprint string
@@ -187,7 +188,7 @@ func CompileSchema(ref Ref, typ SchemaType, definition []byte) (*Schema, error) 
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Schema{ref: ref, typ: typ, definition: string(definition)}
+	s := &Schema{ref: ref, refText: ref.String(), typ: typ, definition: string(definition)}
 	// The one place the schema type is looked at: each compile function
 	// sets the codec, fingerprint and field index.
 	var err error
@@ -221,6 +222,9 @@ func CompileSchema(ref Ref, typ SchemaType, definition []byte) (*Schema, error) 
 
 // Ref returns the schema's ref.
 func (s *Schema) Ref() Ref { return s.ref }
+
+// RefString is Ref().String(), made once.
+func (s *Schema) RefString() string { return s.refText }
 
 // Type returns the schema type.
 func (s *Schema) Type() SchemaType { return s.typ }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"slices"
+	"strings"
 )
 
 // checker tests field values against one compiled validation.
@@ -37,8 +38,8 @@ func ValidationTypes() []string {
 // the platform's patterns (^.+$ anchors both ends; the catalogue's URL pattern
 // anchors only the start).
 type regexChecker struct {
-	re    *regexp.Regexp // as written; printed in rejections
-	match *regexp.Regexp // the same language, tuned for a yes/no answer
+	re    *regexp.Regexp    // as written; printed in rejections
+	match func(string) bool // the same language, tuned for a yes/no answer
 }
 
 func compileRegex(f Field, value string) (checker, error) {
@@ -49,7 +50,46 @@ func compileRegex(f Field, value string) (checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex '%s' for field '%s' does not compile: %v", value, f.Path, err)
 	}
-	return regexChecker{re: re, match: matchOnly(re)}, nil
+	return regexChecker{re: re, match: matcher(re)}, nil
+}
+
+// matcher returns a test of whether re matches a string. A pattern that
+// only asks for one line of text, ^.+$ (the platform's "must not be
+// empty", in most contracts) or ^.*$, is answered without the regexp
+// engine: the backtracker walks the whole value to find the end, about
+// 200 ns for a 15-byte value against 5 ns for a length check and a search
+// for a newline. Any other pattern runs as matchOnly(re).
+func matcher(re *regexp.Regexp) func(string) bool {
+	if minLen, ok := oneLine(re); ok {
+		return func(v string) bool { return len(v) >= minLen && strings.IndexByte(v, '\n') < 0 }
+	}
+	return matchOnly(re).MatchString
+}
+
+// oneLine reports whether re is ^.+$ (minLen 1) or ^.*$ (minLen 0): "."
+// is any character but a newline (an invalid UTF-8 byte counts as one),
+// "^" and "$" without (?m) the start and end of the text.
+func oneLine(re *regexp.Regexp) (minLen int, ok bool) {
+	tree, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return 0, false
+	}
+	tree = tree.Simplify()
+	if tree.Op != syntax.OpConcat || len(tree.Sub) != 3 ||
+		tree.Sub[0].Op != syntax.OpBeginText || tree.Sub[2].Op != syntax.OpEndText {
+		return 0, false
+	}
+	rep := tree.Sub[1]
+	for rep.Op == syntax.OpCapture {
+		rep = rep.Sub[0]
+	}
+	switch {
+	case rep.Op == syntax.OpPlus && rep.Sub[0].Op == syntax.OpAnyCharNotNL:
+		return 1, true
+	case rep.Op == syntax.OpStar && rep.Sub[0].Op == syntax.OpAnyCharNotNL:
+		return 0, true
+	}
+	return 0, false
 }
 
 // matchOnly returns a regexp that matches exactly the same strings as re but
@@ -87,7 +127,7 @@ func lazy(re *syntax.Regexp) {
 	}
 }
 
-func (c regexChecker) ok(v string) bool { return c.match.MatchString(v) }
+func (c regexChecker) ok(v string) bool { return c.match(v) }
 
 func (c regexChecker) failure() string {
 	return "doesn't match regex: '" + c.re.String() + "'"

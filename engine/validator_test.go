@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestMatchOnlyEquivalent checks that the rewritten regexp accepts exactly the
-// strings the pattern as written accepts.
+// TestMatchOnlyEquivalent checks that the rewritten regexp, and the test
+// matcher builds (the rewritten regexp, or a line check for ^.+$ and
+// ^.*$), accept exactly the strings the pattern as written accepts.
 func TestMatchOnlyEquivalent(t *testing.T) {
 	patterns := []string{
 		`^.+$`,
@@ -15,6 +16,7 @@ func TestMatchOnlyEquivalent(t *testing.T) {
 		`^MCH-[0-9]{5}$`,
 		`a+b`, `a+?b`, `(?U)a+b`, `(a|ab)(c|bcd)(d*)`, `^(a*)*$`, `x{2,3}?y`, `(?i)AB+`,
 		`(?s)a.b`, `(?m)^b$`, `\Aab*\z`, `\bab?\b`, `[^a]*a`, `^$`, `(?P<name>a+)b+`, `a{0}`, `(a?){3}c`,
+		`^.*$`, `^.+?$`, `(?s)^.+$`, `(?m)^.+$`, `^.+`, `.+$`, `^(.+)$`, `^..+$`, `\A.+\z`,
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("ab cdxyMCH-0123456789:/.?h\ntpsfBA")
@@ -26,14 +28,36 @@ func TestMatchOnlyEquivalent(t *testing.T) {
 		}
 		inputs = append(inputs, string(b))
 	}
-	inputs = append(inputs, "", "https://x", "https://", "ftp://a b", "MCH-00042", "aab", "ab\nb")
+	inputs = append(inputs, "", "https://x", "https://", "ftp://a b", "MCH-00042", "aab", "ab\nb", "\n", "a\n", "\na", "\xff", "\xff\n", "é")
 	for _, p := range patterns {
 		re := regexp.MustCompile(p)
-		fast := matchOnly(re)
+		fast, match := matchOnly(re), matcher(re)
 		for _, in := range inputs {
-			if re.MatchString(in) != fast.MatchString(in) {
+			want := re.MatchString(in)
+			if fast.MatchString(in) != want {
 				t.Errorf("pattern %q (rewritten %q) disagrees on %q", p, fast, in)
 			}
+			if match(in) != want {
+				t.Errorf("pattern %q: matcher says %v on %q, want %v", p, !want, in, want)
+			}
+		}
+	}
+}
+
+// TestOneLine checks which patterns matcher answers without the regexp
+// engine.
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		minLen  int
+		ok      bool
+	}{
+		{`^.+$`, 1, true}, {`^.*$`, 0, true}, {`^.+?$`, 1, true}, {`^(.+)$`, 1, true}, {`\A.+\z`, 1, true},
+		{`(?s)^.+$`, 0, false}, {`(?m)^.+$`, 0, false}, {`^.+`, 0, false}, {`^..+$`, 0, false}, {`^a+$`, 0, false},
+	} {
+		minLen, ok := oneLine(regexp.MustCompile(tc.pattern))
+		if minLen != tc.minLen || ok != tc.ok {
+			t.Errorf("oneLine(%q) = %d, %v; want %d, %v", tc.pattern, minLen, ok, tc.minLen, tc.ok)
 		}
 	}
 }

@@ -79,6 +79,11 @@ type Key struct {
 	// comparison. Every reader of a derived stream shares it, and what
 	// ingest encrypted is there for the first reader. Only short values are
 	// kept, in memory only, for as long as the Key (shredding drops it).
+	//
+	// An entry that served a call is kept over one that never did
+	// (second chance, remember): a session's stable values (its key field,
+	// its data subject) stay while values that change with every event
+	// pass through, where a plain ring would evict them every other event.
 	recentMu sync.Mutex
 	recent   [recentEncryptions]encryption
 	next     int // REQUIRES: recentMu held
@@ -91,7 +96,21 @@ const (
 	maxRememberedLen  = 128
 )
 
-type encryption struct{ path, plaintext, ciphertext string }
+type encryption struct {
+	path, plaintext, ciphertext string
+	used                        bool // served a call since it was stored or passed over
+}
+
+// remember stores e in recent, in the first entry from next on that has
+// not served a call since it was last passed over. REQUIRES: recentMu held.
+func (k *Key) remember(e encryption) {
+	for k.recent[k.next].used {
+		k.recent[k.next].used = false
+		k.next = (k.next + 1) % recentEncryptions
+	}
+	k.recent[k.next] = e
+	k.next = (k.next + 1) % recentEncryptions
+}
 
 // Encrypt encrypts plaintext for the field at path (the associated data)
 // and returns standard base64 of Tink's output (0x01 ‖ key ID ‖ SIV ‖
@@ -107,8 +126,9 @@ func (k *Key) Encrypt(path, plaintext string) string {
 	remember := len(plaintext) <= maxRememberedLen
 	if remember {
 		k.recentMu.Lock()
-		for _, e := range k.recent {
-			if e.ciphertext != "" && e.plaintext == plaintext && e.path == path {
+		for i := range k.recent {
+			if e := &k.recent[i]; e.ciphertext != "" && e.plaintext == plaintext && e.path == path {
+				e.used = true
 				k.recentMu.Unlock()
 				return e.ciphertext
 			}
@@ -124,8 +144,7 @@ func (k *Key) Encrypt(path, plaintext string) string {
 		// A copy: plaintext is often a piece of the whole event body,
 		// which the Key would otherwise keep alive for as long as it lives.
 		k.recentMu.Lock()
-		k.recent[k.next] = encryption{path, strings.Clone(plaintext), out}
-		k.next = (k.next + 1) % recentEncryptions
+		k.remember(encryption{path: path, plaintext: strings.Clone(plaintext), ciphertext: out})
 		k.recentMu.Unlock()
 	}
 	return out
@@ -140,8 +159,9 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 	}
 	// Only a ciphertext this key made matches: it authenticated once.
 	k.recentMu.Lock()
-	for _, e := range k.recent {
-		if e.ciphertext == ciphertext && e.path == path && e.ciphertext != "" {
+	for i := range k.recent {
+		if e := &k.recent[i]; e.ciphertext == ciphertext && e.path == path && e.ciphertext != "" {
+			e.used = true
 			k.recentMu.Unlock()
 			return e.plaintext, nil
 		}
@@ -162,8 +182,7 @@ func (k *Key) Decrypt(path, ciphertext string) (string, error) {
 	if len(plaintext) <= maxRememberedLen {
 		// A copy of the ciphertext: it is a piece of a stored record.
 		k.recentMu.Lock()
-		k.recent[k.next] = encryption{path, plaintext, strings.Clone(ciphertext)}
-		k.next = (k.next + 1) % recentEncryptions
+		k.remember(encryption{path: path, plaintext: plaintext, ciphertext: strings.Clone(ciphertext)})
 		k.recentMu.Unlock()
 	}
 	return plaintext, nil

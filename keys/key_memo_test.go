@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -64,15 +65,38 @@ func TestKeyRemembersDecryptions(t *testing.T) {
 				i, tc.path, pt, err, counted.decrypts, tc.want, tc.ok, tc.decrypts)
 		}
 	}
-	// Push the encryption out of memory: the next decryption runs AES-SIV
-	// and is remembered in turn.
-	for i := range recentEncryptions {
+	// Push the encryption out of memory (it served calls, so it outlives
+	// one round of new values): the next decryption runs AES-SIV and is
+	// remembered in turn.
+	for i := range 2 * recentEncryptions {
 		k.Encrypt("f", string(rune('a'+i)))
 	}
 	for round := range 2 {
 		if pt, err := counted.Decrypt("f", ct); err != nil || pt != "plain" || counted.decrypts != 3 {
 			t.Fatalf("round %d: Decrypt = %q, %v after %d AES-SIV decryptions; want plain after 3", round, pt, err, counted.decrypts)
 		}
+	}
+}
+
+// A value that repeats in every event of a session (its key field, its
+// data subject) stays remembered while the session's other PII values
+// change with every event: each event here encrypts two new values and
+// the repeated one, whose ciphertext comes from memory every time (the
+// same string, not an equal one made again).
+func TestKeyKeepsRepeatedEncryptions(t *testing.T) {
+	h, _ := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+	master, _ := aead.New(h)
+	k, _, err := newKey(uuid.New(), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := k.Encrypt("consistentValue", "session-7")
+	for i := range 20 {
+		k.Encrypt("uniqueIdentifier", fmt.Sprintf("unique-%d", i))
+		if got := k.Encrypt("consistentValue", "session-7"); unsafe.StringData(got) != unsafe.StringData(first) {
+			t.Fatalf("event %d: the repeated value was encrypted again", i)
+		}
+		k.Encrypt("someSensitiveValue", fmt.Sprintf("sensitive-%d", i))
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 )
 
 // MinBodyRate is the slowest a request body may arrive, in bytes per
-// second, once Options.BodyTimeout is spent: a body of n bytes may take
-// BodyTimeout + n/MinBodyRate.
+// second, once Options.BodyTimeout is spent: a body may take BodyTimeout
+// plus a second per whole MinBodyRate bytes received.
 const MinBodyRate = 64 << 10
 
 // envelopeBytes is the prefix of a gRPC (and Connect streaming) message.
@@ -52,7 +52,7 @@ func (s *Server) bodyLimits(next http.Handler) http.Handler {
 			tooLarge(w, r, fmt.Sprintf("the request declares %d bytes, more than the server's limit of %d: send less per call", r.ContentLength, s.opts.MaxRequestBytes))
 			return
 		}
-		b := &deadlineBody{rc: http.NewResponseController(w), body: r.Body, start: time.Now(), timeout: s.opts.BodyTimeout}
+		b := &deadlineBody{rc: *http.NewResponseController(w), body: r.Body, start: time.Now(), timeout: s.opts.BodyTimeout}
 		if r.ProtoMajor == 1 {
 			b.header = w.Header()
 		}
@@ -83,14 +83,18 @@ func tooLarge(w http.ResponseWriter, r *http.Request, msg string) {
 var errSlowBody = fmt.Errorf("the request body did not arrive in time (at least %d bytes per second after the first seconds): send it faster or smaller", MinBodyRate)
 
 // deadlineBody moves a request's read deadline as its body arrives: start
-// + timeout + received/MinBodyRate. At the end of the body the deadline is
-// lifted, so that a handler that works longer is not cut off.
+// + timeout + a second per whole MinBodyRate bytes received, moved each
+// time another MinBodyRate bytes are in (a body smaller than that, such as
+// an event of POST /event, never moves it: each move costs the runtime's
+// timer work). At the end of the body the deadline is lifted, so that a
+// handler that works longer is not cut off.
 type deadlineBody struct {
-	rc      *http.ResponseController
+	rc      http.ResponseController
 	body    io.ReadCloser
 	start   time.Time
 	timeout time.Duration
-	n       int64
+	n       int64 // bytes received
+	granted int64 // bytes the deadline allows for, a multiple of MinBodyRate
 	// header is the response's header over HTTP/1.1, where a connection
 	// whose body was cut off is closed after the answer: the rest of the
 	// body would be read as the next request.
@@ -108,8 +112,9 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 			b.header.Set("Connection", "close")
 		}
 		return n, connect.NewError(connect.CodeDeadlineExceeded, errSlowBody)
-	case n > 0:
-		_ = b.rc.SetReadDeadline(b.start.Add(b.timeout + time.Duration(b.n)*time.Second/MinBodyRate))
+	case b.n-b.granted >= MinBodyRate:
+		b.granted = b.n - b.n%MinBodyRate
+		_ = b.rc.SetReadDeadline(b.start.Add(b.timeout + time.Duration(b.granted/MinBodyRate)*time.Second))
 	}
 	return n, err
 }

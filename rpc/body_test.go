@@ -2,9 +2,12 @@ package rpc_test
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +75,45 @@ func TestRequestBodiesHaveADeadlineAndACap(t *testing.T) {
 				t.Errorf("got %d %q (closed: %v)\nwant %d %q, closed", status, text, closed, tc.status, tc.text)
 			}
 		})
+	}
+}
+
+// A body that keeps arriving at more than rpc.MinBodyRate is read to its
+// end, however long past Options.BodyTimeout that takes: here 256 KiB in
+// four pieces a quarter of a second apart, with a 300 ms timeout. (The
+// bytes are no message, so the answer is Connect's refusal of them, which
+// comes only once the whole body is in.)
+func TestRequestBodiesArrivingSteadilyAreRead(t *testing.T) {
+	sb := strmtest.New(t, func(o *rpc.Options) { o.BodyTimeout = 300 * time.Millisecond })
+	st := sb.CreateStream("demo")
+	conn, err := net.Dial("tcp", sb.Server.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const piece, pieces = rpc.MinBodyRate, 4
+	head := "POST " + strmlocalv1connect.EventServiceSendEventsProcedure + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + st.Token() +
+		"\r\nContent-Type: application/proto\r\nContent-Length: " + strconv.Itoa(piece*pieces) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range pieces {
+		if i > 0 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		if _, err := conn.Write(bytes.Repeat([]byte{0xff}, piece)); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if took := time.Since(start); res.StatusCode != http.StatusBadRequest || !strings.HasPrefix(string(b), `{"code":"invalid_argument"`) {
+		t.Errorf("after %v: %d %s; want 400 invalid_argument", took, res.StatusCode, b)
 	}
 }
