@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/strmlocal/strmlocal/catalog"
@@ -57,16 +58,21 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	// per batch, sized for what encryption adds (ciphertexts are longer
 	// than plaintexts; the key link and metadata are extra), instead of
 	// each growing from nothing: the log copies them into its write batch
-	// (log/keys.go), so nothing keeps them once the append returns. When
-	// the estimate falls short, append moves on to a larger array and the
-	// records already cut out of the old one stay valid.
-	buf := make([]byte, 0, arenaSize(bodies))
+	// (log/keys.go; the Kafka log into its record batch), so nothing keeps
+	// them once the append returns, and the buffer goes back to a pool for
+	// the next batch. When the estimate falls short, append moves on to a
+	// larger array and the records already cut out of the old one stay
+	// valid.
+	arena := getArena(arenaSize(bodies))
+	defer putArena(arena)
+	buf := *arena
 	// Every event is judged first; then the accepted ones are sealed, in
 	// order. In the scale-out mode the batch's new key links are created
 	// in between, in one transaction (keys.Prefetch).
 	evs := make([]validEvent, len(bodies))
+	slab := batchSlab(len(bodies))
 	for i, body := range bodies {
-		if evs[i].ev, evs[i].cc, err = engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract); err != nil {
+		if evs[i].ev, evs[i].cc, err = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract); err != nil {
 			results[i].Err = err
 		}
 	}
@@ -85,6 +91,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		}
 		mid := len(buf)
 		buf = meta.Append(buf)
+		*arena = buf // the largest array: the one to pool
 		recs = append(recs, log.Record{Time: now, Meta: buf[mid:len(buf):len(buf)], Value: buf[start:mid:mid]})
 		idx = append(idx, i)
 	}
@@ -106,6 +113,15 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	return results, nil
 }
 
+// batchSlab returns the memory a batch of n events is decoded into
+// (engine.Slab): nil for one event, which gains nothing from it.
+func batchSlab(n int) *engine.Slab {
+	if n < 2 {
+		return nil
+	}
+	return engine.NewSlab(n)
+}
+
 // validEvent is an event that passed Validate, and its contract.
 type validEvent struct {
 	ev *engine.Event
@@ -125,6 +141,28 @@ func (a *App) prefetchKeys(stream log.StreamID, evs []validEvent) {
 		values, subjects = append(values, kv), append(subjects, subject)
 	}
 	a.keys.Prefetch(stream, values, subjects)
+}
+
+// arenas pools the buffers Ingest encodes a batch's records into, up to
+// maxPooledArena bytes each: a buffer too small for a batch is dropped for
+// a new one.
+var arenas sync.Pool // of *[]byte
+
+const maxPooledArena = 4 << 20
+
+func getArena(n int) *[]byte {
+	if p, _ := arenas.Get().(*[]byte); p != nil && cap(*p) >= n {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+func putArena(p *[]byte) {
+	if cap(*p) <= maxPooledArena {
+		arenas.Put(p)
+	}
 }
 
 // arenaSize is the buffer Ingest starts with for bodies' records: twice
@@ -176,8 +214,9 @@ func (a *App) Validate(schemaRef string, ser engine.Serialization, bodies [][]by
 		ser = schema.DefaultSerialization()
 	}
 	out := make([]error, len(bodies))
+	slab := batchSlab(len(bodies))
 	for i, body := range bodies {
-		_, _, out[i] = engine.Validate(schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
+		_, _, out[i] = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
 	}
 	return out, nil
 }

@@ -121,12 +121,28 @@ func (s *Schema) DecodeStored(body []byte) (*Event, error) {
 }
 
 func (s *Schema) decode(ser Serialization, body []byte, validate bool) (*Event, error) {
+	return s.decodeInto(nil, ser, body, validate)
+}
+
+// decodeInto is decode with the event's values in slab (nil: memory of
+// their own).
+func (s *Schema) decodeInto(slab *Slab, ser Serialization, body []byte, validate bool) (*Event, error) {
 	d, _ := s.decoders.Get().(*decoder)
 	if d == nil {
 		d = &decoder{schema: s}
 	}
-	vals, err := d.run(ser, string(body), validate, nil)
-	ev := &Event{schema: s, vals: vals}
+	var room []value
+	if slab != nil {
+		room = slab.room()
+	}
+	vals, err := d.run(ser, string(body), validate, room)
+	var ev *Event
+	if slab != nil && err == nil {
+		ev = slab.event()
+		*ev = Event{schema: s, vals: slab.took(room, vals)}
+	} else {
+		ev = &Event{schema: s, vals: vals}
+	}
 	// Drop every reference into this body before pooling, so a pooled decoder
 	// does not keep event data alive.
 	if cap(d.stack) > maxPooledStack {

@@ -24,11 +24,17 @@ type Contracts func(ref string) (*CompiledContract, error)
 // failures are *RejectError; the event and its contract are returned on
 // success, ready for encryption.
 func Validate(s *Schema, ser Serialization, body []byte, maxBytes int, contracts Contracts) (*Event, *CompiledContract, error) {
+	return ValidateInto(nil, s, ser, body, maxBytes, contracts)
+}
+
+// ValidateInto is Validate with the event decoded into slab (nil: memory
+// of its own), for the events of a batch.
+func ValidateInto(slab *Slab, s *Schema, ser Serialization, body []byte, maxBytes int, contracts Contracts) (*Event, *CompiledContract, error) {
 	if maxBytes > 0 && len(body) > maxBytes {
 		return nil, nil, &RejectError{Rule: RuleSize, kind: ErrInvalidEvent,
 			Msg: fmt.Sprintf("event body is %d bytes, over the limit of %d bytes", len(body), maxBytes)}
 	}
-	ev, err := s.Decode(ser, body)
+	ev, err := s.decodeInto(slab, ser, body, true)
 	if err != nil {
 		return nil, nil, err
 	}
