@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,14 +47,16 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		ser = schema.DefaultSerialization()
 	}
 	results := make([]Result, len(bodies))
-	recs := make([]log.Record, 0, len(bodies))
-	idx := make([]int, 0, len(bodies))
+	sc := getScratch(len(bodies))
+	defer putScratch(sc)
+	recs, idx, evs := sc.recs, sc.idx, sc.evs
 	now := a.opts.Clock.Now().UTC()
 	var meta engine.RecordMeta
 	// The key links and subject records new to this batch, and the event
 	// index entries of its records, go into its own group commit
 	// (keys/pending.go, keys/events.go): one write, one fsync.
 	pending := a.keys.Pending()
+	defer pending.Release() // after the append: the log is done with it
 	// The encoded records and their metadata are appended to one buffer
 	// per batch, sized for what encryption adds (ciphertexts are longer
 	// than plaintexts; the key link and metadata are extra), instead of
@@ -69,8 +72,8 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	// Every event is judged first; then the accepted ones are sealed, in
 	// order. In the scale-out mode the batch's new key links are created
 	// in between, in one transaction (keys.Prefetch).
-	evs := make([]validEvent, len(bodies))
 	slab := batchSlab(len(bodies))
+	defer slab.Release() // after the events are sealed and out of use
 	for i, body := range bodies {
 		if evs[i].ev, evs[i].cc, err = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract); err != nil {
 			results[i].Err = err
@@ -120,6 +123,42 @@ func batchSlab(n int) *engine.Slab {
 		return nil
 	}
 	return engine.NewSlab(n)
+}
+
+// ingestScratch is the working memory of an Ingest call, pooled (with the
+// arena and keys.Pending, a batch's allocations beyond its events and
+// results): the records, the batch positions of the accepted events, and
+// the events as judged.
+type ingestScratch struct {
+	recs []log.Record
+	idx  []int
+	evs  []validEvent
+}
+
+var scratches = sync.Pool{New: func() any { return new(ingestScratch) }}
+
+// maxPooledScratch bounds the events an ingestScratch keeps room for.
+const maxPooledScratch = 4096
+
+// getScratch returns scratch for n events: recs and idx empty, evs n zero
+// events.
+func getScratch(n int) *ingestScratch {
+	sc := scratches.Get().(*ingestScratch)
+	sc.recs = slices.Grow(sc.recs[:0], n)
+	sc.idx = slices.Grow(sc.idx[:0], n)
+	sc.evs = slices.Grow(sc.evs[:0], n)[:n]
+	return sc
+}
+
+// putScratch drops what sc refers to (records cut from the arena, events
+// in their slab) and pools it.
+func putScratch(sc *ingestScratch) {
+	if cap(sc.evs) > maxPooledScratch {
+		return
+	}
+	clear(sc.recs[:cap(sc.recs)])
+	clear(sc.evs[:cap(sc.evs)])
+	scratches.Put(sc)
 }
 
 // validEvent is an event that passed Validate, and its contract.
@@ -215,6 +254,7 @@ func (a *App) Validate(schemaRef string, ser engine.Serialization, bodies [][]by
 	}
 	out := make([]error, len(bodies))
 	slab := batchSlab(len(bodies))
+	defer slab.Release()
 	for i, body := range bodies {
 		_, _, out[i] = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
 	}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -77,6 +78,7 @@ type Pending struct {
 	stream, other log.StreamID
 	spans         []appendSpan
 	byLink        map[uuid.UUID]int // index in spans, once there are many
+	spare         map[uuid.UUID]int // an empty map for byLink, from an earlier use
 	last          int               // the span Event touched last
 }
 
@@ -90,8 +92,39 @@ type appendSpan struct {
 // them up in byLink.
 const spansScanned = 8
 
-// Pending returns an empty Pending for the appends of ks's events.
-func (ks *Keys) Pending() *Pending { return &Pending{ks: ks} }
+// Pending returns an empty Pending for the appends of ks's events. Release
+// gives it back once its append has returned.
+func (ks *Keys) Pending() *Pending {
+	p := pendings.Get().(*Pending)
+	p.ks = ks
+	return p
+}
+
+// pendings holds released Pendings with their memory: an append of 256
+// events names up to 256 links, and their spans and map were a fifth of
+// what a batch's keys allocated.
+var pendings = sync.Pool{New: func() any { return new(Pending) }}
+
+// maxPooledSpans bounds the spans a released Pending keeps room for.
+const maxPooledSpans = 4096
+
+// Release gives p back to be used for another append. Call it once the
+// append p went with has returned (the log is done with p by then: its
+// Done was called, or its Add never will be), or when p goes with none;
+// p is not to be used after.
+func (p *Pending) Release() {
+	clear(p.entries)
+	spans, m := p.spans[:0], p.byLink
+	if m == nil {
+		m = p.spare
+	}
+	clear(m)
+	if cap(spans) > maxPooledSpans {
+		spans, m = nil, nil
+	}
+	*p = Pending{entries: p.entries[:0], spans: spans, spare: m}
+	pendings.Put(p)
+}
 
 // Empty says p has nothing to write: no key writes and no events told, so
 // its append needs no Also.
@@ -135,7 +168,10 @@ func (p *Pending) Event(k *Key) {
 		case p.byLink != nil:
 			p.byLink[k.id] = i
 		case len(p.spans) > spansScanned:
-			p.byLink = make(map[uuid.UUID]int, 2*len(p.spans))
+			p.byLink, p.spare = p.spare, nil
+			if p.byLink == nil {
+				p.byLink = make(map[uuid.UUID]int, 2*len(p.spans))
+			}
 			for j := range p.spans {
 				p.byLink[p.spans[j].id] = j
 			}

@@ -129,13 +129,15 @@ func (h *eventService) SendEvents(ctx context.Context, req *connect.Request[v1.S
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*v1.EventResult, len(res))
+	// One array for the results, not one allocation each.
+	out, each := make([]*v1.EventResult, len(res)), make([]v1.EventResult, len(res))
 	var vs batchVerdicts
 	for i, r := range res {
+		out[i] = &each[i]
 		if r.Err != nil {
-			out[i] = &v1.EventResult{Rejection: vs.of(uint64(i), r.Err)}
+			out[i].Rejection = vs.of(uint64(i), r.Err)
 		} else {
-			out[i] = &v1.EventResult{Accepted: true, Offset: r.Offset}
+			out[i].Accepted, out[i].Offset = true, r.Offset
 		}
 	}
 	return connect.NewResponse(&v1.SendEventsResponse{Results: out}), nil
