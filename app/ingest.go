@@ -72,8 +72,7 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	// Every event is judged first; then the accepted ones are sealed, in
 	// order. In the scale-out mode the batch's new key links are created
 	// in between, in one transaction (keys.Prefetch).
-	slab := batchSlab(len(bodies))
-	defer slab.Release() // after the events are sealed and out of use
+	slab := &sc.slab
 	for i, body := range bodies {
 		if evs[i].ev, evs[i].cc, err = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract); err != nil {
 			results[i].Err = err
@@ -116,15 +115,6 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 	return results, nil
 }
 
-// batchSlab returns the memory a batch of n events is decoded into
-// (engine.Slab): nil for one event, which gains nothing from it.
-func batchSlab(n int) *engine.Slab {
-	if n < 2 {
-		return nil
-	}
-	return engine.NewSlab(n)
-}
-
 // ingestScratch is the working memory of an Ingest call, pooled (with the
 // arena and keys.Pending, a batch's allocations beyond its events and
 // results): the records, the batch positions of the accepted events, and
@@ -133,6 +123,7 @@ type ingestScratch struct {
 	recs []log.Record
 	idx  []int
 	evs  []validEvent
+	slab engine.Slab // the events' memory
 }
 
 var scratches = sync.Pool{New: func() any { return new(ingestScratch) }}
@@ -153,6 +144,7 @@ func getScratch(n int) *ingestScratch {
 // putScratch drops what sc refers to (records cut from the arena, events
 // in their slab) and pools it.
 func putScratch(sc *ingestScratch) {
+	sc.slab.Release()
 	if cap(sc.evs) > maxPooledScratch {
 		return
 	}
@@ -253,10 +245,10 @@ func (a *App) Validate(schemaRef string, ser engine.Serialization, bodies [][]by
 		ser = schema.DefaultSerialization()
 	}
 	out := make([]error, len(bodies))
-	slab := batchSlab(len(bodies))
+	var slab engine.Slab
 	defer slab.Release()
 	for i, body := range bodies {
-		_, _, out[i] = engine.ValidateInto(slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
+		_, _, out[i] = engine.ValidateInto(&slab, schema, ser, body, a.opts.MaxEventBytes, a.reg.ActiveContract)
 	}
 	return out, nil
 }

@@ -133,13 +133,13 @@ func (s *Schema) decodeInto(slab *Slab, ser Serialization, body []byte, validate
 	}
 	var room []value
 	if slab != nil {
-		room = slab.room()
+		room = slab.room(s)
 	}
 	vals, err := d.run(ser, string(body), validate, room)
 	var ev *Event
 	if slab != nil && err == nil {
 		ev = slab.event()
-		*ev = Event{schema: s, vals: slab.took(room, vals)}
+		*ev = Event{schema: s, vals: slab.took(s, room, vals)}
 	} else {
 		ev = &Event{schema: s, vals: vals}
 	}

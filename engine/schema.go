@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // SchemaType is the kind of a schema definition.
@@ -178,6 +179,9 @@ type Schema struct {
 
 	// decoders recycles scratch state between decodes; see decoder.
 	decoders sync.Pool
+	// mostValues is the most values an event decoded into a Slab took, so
+	// that a slab's first event of this schema finds room in it too.
+	mostValues atomic.Int32
 }
 
 // CompileSchema checks and compiles a schema definition. The top level must be

@@ -7,17 +7,20 @@ import "sync"
 // at 256 clickstream events a batch they were 40 % of the bytes ingest
 // allocated, and their garbage collection with them. The slab takes
 // chunks of memory from a pool and gives them back on Release, so a
-// server that ingests batch after batch reuses the same few. Each event
+// server that ingests batch after batch reuses the same few; a slab kept
+// from batch to batch (app's pooled ingest scratch) allocates nothing. Each event
 // keeps its own stretch of a chunk (it never grows into the next event's:
 // its values are cut to their length). A Slab is not safe for concurrent
 // use.
+//
+// The zero Slab is ready for a batch; Release readies it for the next one,
+// keeping the memory of its Events.
 type Slab struct {
-	seen   int        // events decoded into the slab
-	most   int        // the most values one of them took
+	most   int        // the most values an event decoded into it took
 	free   []value    // room after the last event decoded
 	chunks []*[]value // the chunks taken, each cut to what its events use
 	evs    []Event    // Events not handed out yet
-	events int        // events still to decode, as NewSlab was told
+	used   []Event    // the Events handed out, from the same array
 }
 
 // slabChunk is the size of a chunk, in values (256 KiB).
@@ -25,19 +28,16 @@ const slabChunk = 8192
 
 var chunks sync.Pool // of *[]value, slabChunk each, zeroed
 
-// NewSlab returns a slab for a batch of events (how many, to size its
-// Events).
-func NewSlab(events int) *Slab { return &Slab{events: events} }
-
-// room returns free memory for the next event: nil for the first (its
-// size tells the slab what to expect), and a chunk when what is free may
-// not hold an event.
-func (s *Slab) room() []value {
-	if s.seen == 0 {
+// room returns free memory for the next event of schema sc: a chunk when
+// what is free may not hold one, nil when neither the slab nor the schema
+// has seen one yet (its size tells them what to expect).
+func (s *Slab) room(sc *Schema) []value {
+	most := max(s.most, int(sc.mostValues.Load()))
+	if most == 0 {
 		return nil
 	}
 	// As much as an event may claim before it knows its size.
-	if need := s.most + extraSlots; cap(s.free) < need {
+	if need := most + extraSlots; cap(s.free) < need {
 		if need > slabChunk {
 			return nil // an event larger than a chunk: memory of its own
 		}
@@ -55,19 +55,24 @@ func (s *Slab) room() []value {
 // event returns an Event of the slab's.
 func (s *Slab) event() *Event {
 	if len(s.evs) == 0 {
-		s.evs = make([]Event, min(256, max(1, s.events)))
+		s.evs = make([]Event, max(64, 2*cap(s.used)))
+		s.used = s.evs[:0]
 	}
 	ev := &s.evs[0]
 	s.evs = s.evs[1:]
+	s.used = s.used[:len(s.used)+1]
 	return ev
 }
 
 // took records that an event was decoded into vals, in room when it fit,
 // and returns vals, cut to their length when they lie in the slab.
-func (s *Slab) took(room, vals []value) []value {
-	s.events--
-	s.seen++
-	s.most = max(s.most, len(vals))
+func (s *Slab) took(sc *Schema, room, vals []value) []value {
+	if len(vals) > s.most {
+		s.most = len(vals)
+		if int32(len(vals)) > sc.mostValues.Load() {
+			sc.mostValues.Store(int32(len(vals))) // a race loses only a hint
+		}
+	}
 	if len(vals) == 0 || cap(room) == 0 || &room[:1][0] != &vals[0] {
 		return vals // decoded elsewhere: the slab had too little room
 	}
@@ -89,5 +94,9 @@ func (s *Slab) Release() {
 		*c = (*c)[:0]
 		chunks.Put(c)
 	}
-	*s = Slab{}
+	clear(s.chunks)
+	// The Events go back to the start of their array, cleared.
+	evs := s.used[:cap(s.used)]
+	clear(s.used)
+	*s = Slab{chunks: s.chunks[:0], evs: evs, used: evs[:0]}
 }

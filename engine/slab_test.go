@@ -50,7 +50,7 @@ func TestSlabEventsStayApart(t *testing.T) {
 	cat := loadCatalogue(t)
 	batch := slabBatch(t, cat)
 	for round := range 2 {
-		slab := engine.NewSlab(len(batch))
+		slab := new(engine.Slab)
 		checkSlab(t, cat, batch, slab)
 		slab.Release()
 		if t.Failed() {
@@ -111,7 +111,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 			for range b.N {
 				var slab *engine.Slab
 				if slabbed {
-					slab = engine.NewSlab(256)
+					slab = new(engine.Slab)
 				}
 				for range 256 {
 					if _, _, err := engine.ValidateInto(slab, s, engine.AvroBinary, body, 0, contracts); err != nil {
