@@ -30,10 +30,9 @@ func (c *decryptCounting) Decrypt(path, ct string) (string, error) {
 	return pt, err
 }
 
-// Decrypt remembers what it decrypted, and what Encrypt made, in the same
-// few slots: a repeat is answered without AES-SIV, and only the exact
-// ciphertext of this key and path matches.
-func TestKeyRemembersDecryptions(t *testing.T) {
+// memoKey returns a new Key under a new master key.
+func memoKey(t *testing.T) *Key {
+	t.Helper()
 	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +45,14 @@ func TestKeyRemembersDecryptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k
+}
+
+// Decrypt remembers what it decrypted, and what Encrypt made, in the same
+// few slots: a repeat is answered without AES-SIV, and only the exact
+// ciphertext of this key and path matches.
+func TestKeyRemembersDecryptions(t *testing.T) {
+	k := memoKey(t)
 	counted := &decryptCounting{k: k}
 	ct := k.Encrypt("f", "plain")
 
@@ -84,12 +91,7 @@ func TestKeyRemembersDecryptions(t *testing.T) {
 // the repeated one, whose ciphertext comes from memory every time (the
 // same string, not an equal one made again).
 func TestKeyKeepsRepeatedEncryptions(t *testing.T) {
-	h, _ := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	master, _ := aead.New(h)
-	k, _, err := newKey(uuid.New(), master)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := memoKey(t)
 	first := k.Encrypt("consistentValue", "session-7")
 	for i := range 20 {
 		k.Encrypt("uniqueIdentifier", fmt.Sprintf("unique-%d", i))
@@ -113,12 +115,7 @@ func inside(s string, buf []byte) bool {
 // a large event body must not keep that body alive as long as the Key (a
 // sandbox fed 1,000 events of 1 MiB held all of them, ~1 GB, in memory).
 func TestKeyRemembersCopies(t *testing.T) {
-	h, _ := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	master, _ := aead.New(h)
-	k, _, err := newKey(uuid.New(), master)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := memoKey(t)
 	body := make([]byte, 1<<20)
 	copy(body[1000:], "session-1")
 	plaintext := unsafe.String(&body[1000], len("session-1"))
