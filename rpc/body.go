@@ -52,7 +52,7 @@ func (s *Server) bodyLimits(next http.Handler) http.Handler {
 			tooLarge(w, r, fmt.Sprintf("the request declares %d bytes, more than the server's limit of %d: send less per call", r.ContentLength, s.opts.MaxRequestBytes))
 			return
 		}
-		b := &deadlineBody{rc: *http.NewResponseController(w), body: r.Body, start: time.Now(), timeout: s.opts.BodyTimeout}
+		b := &deadlineBody{rc: readDeadliner(w), body: r.Body, start: time.Now(), timeout: s.opts.BodyTimeout}
 		if r.ProtoMajor == 1 {
 			b.header = w.Header()
 		}
@@ -61,6 +61,20 @@ func (s *Server) bodyLimits(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// deadliner sets a request's read deadline.
+type deadliner interface{ SetReadDeadline(time.Time) error }
+
+// readDeadliner returns what sets w's read deadline: net/http's own
+// response writers do (one allocation a request less than a
+// ResponseController), and a ResponseController finds it behind a
+// wrapper.
+func readDeadliner(w http.ResponseWriter) deadliner {
+	if d, ok := w.(deadliner); ok {
+		return d
+	}
+	return http.NewResponseController(w)
 }
 
 // tooLarge refuses a Connect call by its declared size: 413 with the
@@ -89,7 +103,7 @@ var errSlowBody = fmt.Errorf("the request body did not arrive in time (at least 
 // timer work). At the end of the body the deadline is lifted, so that a
 // handler that works longer is not cut off.
 type deadlineBody struct {
-	rc      http.ResponseController
+	rc      deadliner
 	body    io.ReadCloser
 	start   time.Time
 	timeout time.Duration
