@@ -23,10 +23,17 @@ type Slab struct {
 	used   []Event    // the Events handed out, from the same array
 }
 
-// slabChunk is the size of a chunk, in values (256 KiB).
-const slabChunk = 8192
+// Chunk sizes, in values: a slab's first chunk is small (16 KiB: a single
+// event, as POST /event sends, holds one for as long as its request waits
+// for the disk, and 64 of them wait at once), the next ones large
+// (256 KiB).
+const (
+	firstChunk = 512
+	slabChunk  = 8192
+)
 
-var chunks sync.Pool // of *[]value, slabChunk each, zeroed
+// chunks pools the chunks of each size, zeroed.
+var chunks = [2]sync.Pool{} // [0]: firstChunk values each, [1]: slabChunk
 
 // room returns free memory for the next event of schema sc: a chunk when
 // what is free may not hold one, nil when neither the slab nor the schema
@@ -38,12 +45,16 @@ func (s *Slab) room(sc *Schema) []value {
 	}
 	// As much as an event may claim before it knows its size.
 	if need := most + extraSlots; cap(s.free) < need {
-		if need > slabChunk {
+		size, pool := firstChunk, &chunks[0]
+		if len(s.chunks) > 0 || need > firstChunk {
+			size, pool = slabChunk, &chunks[1]
+		}
+		if need > size {
 			return nil // an event larger than a chunk: memory of its own
 		}
-		c, _ := chunks.Get().(*[]value)
+		c, _ := pool.Get().(*[]value)
 		if c == nil {
-			b := make([]value, 0, slabChunk)
+			b := make([]value, 0, size)
 			c = &b
 		}
 		s.chunks = append(s.chunks, c)
@@ -78,7 +89,7 @@ func (s *Slab) took(sc *Schema, room, vals []value) []value {
 	}
 	s.free = room[len(vals):len(vals)]
 	c := s.chunks[len(s.chunks)-1]
-	*c = (*c)[:slabChunk-cap(s.free)] // what the chunk's events use
+	*c = (*c)[:cap(*c)-cap(s.free)] // what the chunk's events use
 	return vals[:len(vals):len(vals)]
 }
 
@@ -92,7 +103,11 @@ func (s *Slab) Release() {
 	for _, c := range s.chunks {
 		clear(*c)
 		*c = (*c)[:0]
-		chunks.Put(c)
+		if cap(*c) == firstChunk {
+			chunks[0].Put(c)
+		} else {
+			chunks[1].Put(c)
+		}
 	}
 	clear(s.chunks)
 	// The Events go back to the start of their array, cleared.
