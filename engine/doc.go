@@ -52,7 +52,10 @@
 // values without map[string]any or reflection. Records reachable from the top
 // level without crossing an array or map have fixed slots, so a Field is a
 // slot index and reading or replacing a PII value costs one slice access.
-// Strings are substrings of one copy of the body. Accepted serializations:
+// Strings are substrings of one copy of the body. The events of a batch are
+// decoded into a Slab (ValidateInto, slab.go): their values share pooled
+// chunks, each event's cut to its length, and go back to the pool when the
+// batch releases it. Accepted serializations:
 //   - Avro binary: one bare datum, no container or header;
 //   - lenient JSON for Avro schemas (the platform's curl examples): nullable
 //     fields may be omitted, union values may be bare or type-wrapped;
@@ -75,7 +78,8 @@
 // (at most 64, each 0 to 1023; consent.go) and leaves them sorted and
 // deduplicated; the decoder already refuses a 65th level while decoding. Validation types form a small registry;
 // "regex" (RE2, MatchString semantics: the pattern's own anchors decide) is
-// the only one.
+// the only one; ^.+$ and ^.*$ are answered without the regexp engine
+// (validator.go).
 //
 // # Derived streams
 //
