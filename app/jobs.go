@@ -398,6 +398,16 @@ func (a *App) runLoopHeld(ctx context.Context, name string, r *runner) {
 			}
 		}
 		if !r.now().Before(st.NextRun) {
+			// Read the state again: it may have changed while the runner
+			// waited. In the scale-out mode a job paused through another
+			// gateway shows PAUSED here once the state is reloaded, and its
+			// runner is stopped only after that.
+			if _, cur, err := a.jobs.Job(name); err != nil || cur.State != catalog.JobRunning {
+				if reply != nil {
+					reply <- runs
+				}
+				return
+			}
 			a.runOnce(ctx, name, r.now)
 			runs++
 		}
