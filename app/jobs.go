@@ -319,6 +319,11 @@ func (a *App) startJobs() {
 
 // startRunnerLocked starts the runner of a job. REQUIRES: jobsMu held.
 func (a *App) startRunnerLocked(name string) {
+	// A runner that saw its job stop (FAILED, or PAUSED through another
+	// gateway) exits by itself but stays listed; until it has read the
+	// state it may also still be running. Stop it first: two runners of
+	// one job would run it at once.
+	a.stopRunnersLocked([]string{name})
 	ctx, cancel := context.WithCancel(a.ctx)
 	r := &runner{cancel: cancel, done: make(chan struct{}), now: a.opts.Clock.Now, virtual: a.Virtual()}
 	if job, _, err := a.jobs.Job(name); err == nil && jobKinds[job.Kind].continuous {
