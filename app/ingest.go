@@ -93,10 +93,10 @@ func (a *App) Ingest(ctx context.Context, st *catalog.Stream, schemaRef string, 
 		}
 		mid := len(buf)
 		buf = meta.Append(buf)
-		*arena = buf // the largest array: the one to pool
 		recs = append(recs, log.Record{Time: now, Meta: buf[mid:len(buf):len(buf)], Value: buf[start:mid:mid]})
 		idx = append(idx, i)
 	}
+	*arena = buf // the array the records ended in (the largest): the one to pool
 	if len(recs) == 0 {
 		return results, nil
 	}
