@@ -1,9 +1,13 @@
 package keys_test
 
 import (
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // TestCacheBoundedByBytes: with a cache far smaller than the links made,
@@ -58,4 +62,35 @@ func TestCacheBoundedByBytes(t *testing.T) {
 			t.Errorf("session-0 kept its link past its rotation")
 		}
 	})
+}
+
+// TestCachedBytesMatchHeap: the cache's estimate of its keys' memory is
+// within 15 % of the heap they really hold, for keys as a clickstream makes
+// them (one subject, three PII fields encrypted), so that
+// Options.CacheBytes bounds bytes and not a count. The database is on disk,
+// so that its files are not on the heap.
+func TestCachedBytesMatchHeap(t *testing.T) {
+	e := &env{t: t, loc: location{fs: vfs.Default, dir: filepath.Join(t.TempDir(), "data")}, clock: newClock(), master: newMaster(t), cacheBytes: 1 << 30}
+	e.open()
+	t.Cleanup(e.close)
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	const n = 10000
+	for i := range n {
+		n := strconv.Itoa(i)
+		k := e.mustFor(1, "session-"+n, "customer-"+n)
+		k.Encrypt("customer_id", "customer-"+n)
+		k.Encrypt("session_id", "session-"+n)
+		k.Encrypt("ip", "10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
+	}
+	real := float64(heap()-before) / n
+	estimate := float64(e.ks.CachedBytes()) / n
+	if r := real / estimate; r < 0.85 || r > 1.15 {
+		t.Errorf("a cached key holds %.0f bytes of heap; the cache counts %.0f (%.2f×)", real, estimate, r)
+	}
 }

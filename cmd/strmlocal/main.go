@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	setMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal asks to stop; a second one ends the process.
 	context.AfterFunc(ctx, stop)

@@ -52,7 +52,8 @@ func newServeCmd(e *env) *cobra.Command {
   STRMLOCAL_MASTER_KEY="$(cat master.json)" strmlocal serve --log kafka --kafka-brokers 127.0.0.1:9092 --state postgres://strmlocal@127.0.0.1/strmlocal`,
 		Long: `Run the strmlocal server: the Connect/gRPC API, the STRM-compatible HTTP
 surface and the health endpoints, all on one address, over HTTP/1.1 and
-cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
+cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.
+The Go runtime's memory has a soft limit of 100 MiB; GOMEMLIMIT sets another.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("data-dir") && o.ephemeral {
@@ -80,7 +81,23 @@ cleartext HTTP/2. Data is kept in --data-dir, or in memory with --ephemeral.`,
 	return cmd
 }
 
+// serveMemoryLimit is the soft limit serve puts on the Go runtime's memory
+// (heap, stacks and the runtime's own), unless GOMEMLIMIT is set: the Go
+// heap otherwise grows to twice what is live before it is collected, which
+// under full-speed ingest is 130 MiB on top of Pebble's memtables and
+// binary (docs/performance.md, "Memory under load"). Collecting earlier
+// costs about 2 % of CPU there. It is a soft limit: a server that needs
+// more live memory still gets it.
+const serveMemoryLimit = 100 << 20
+
+// setMemoryLimit is debug.SetMemoryLimit in the binary (main); the tests,
+// which run serve inside the test process, keep theirs.
+var setMemoryLimit = func(int64) {}
+
 func serve(cmd *cobra.Command, e *env, o serveOptions) error {
+	if e.getenv("GOMEMLIMIT") == "" {
+		setMemoryLimit(serveMemoryLimit)
+	}
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug

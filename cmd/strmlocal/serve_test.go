@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,38 @@ func TestServeStopsWhileOpening(t *testing.T) {
 	r := runServe(t, ctx, "--ephemeral")
 	if r.code != 0 || r.out != "strmlocal stopping\n" || r.errOut != "" {
 		t.Fatalf("exit %d\nstdout: %q\nstderr: %q\nwant exit 0, stdout only \"strmlocal stopping\"", r.code, r.out, r.errOut)
+	}
+}
+
+// TestServeSetsMemoryLimit: serve puts the soft limit of 100 MiB on the Go
+// runtime's memory, unless GOMEMLIMIT gives one (which the runtime has
+// applied already).
+func TestServeSetsMemoryLimit(t *testing.T) {
+	defer func(f func(int64)) { setMemoryLimit = f }(setMemoryLimit)
+	for _, tc := range []struct {
+		env  string
+		want []int64
+	}{
+		{"", []int64{100 << 20}},
+		{"1GiB", nil},
+		{"off", nil},
+	} {
+		var got []int64
+		setMemoryLimit = func(n int64) { got = append(got, n) }
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // serve stops while opening: the limit is set before
+		getenv := func(k string) string {
+			if k == "GOMEMLIMIT" {
+				return tc.env
+			}
+			return ""
+		}
+		var out, errb bytes.Buffer
+		if code := run(ctx, []string{"serve", "--ephemeral", "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb, getenv); code != 0 {
+			t.Fatalf("GOMEMLIMIT=%q: exit %d, stderr %q", tc.env, code, errb.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("GOMEMLIMIT=%q: memory limits set %v, want %v", tc.env, got, tc.want)
+		}
 	}
 }
