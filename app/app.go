@@ -199,7 +199,10 @@ func open(ctx context.Context, opts Options) (*App, error) {
 	if opts.scaleOut() {
 		kv, err = a.openScaleOut(ctx)
 	} else {
-		a.log, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit})
+		var l *log.Log
+		if l, err = log.Open(st.DB, log.Options{Now: now, Logger: opts.Logger, OnCommit: opts.OnCommit}); err == nil {
+			a.log = l // not a nil *log.Log in the interface: closeStorage checks for nil
+		}
 	}
 	if err == nil {
 		a.streams, err = catalog.OpenStreams(kv, now)

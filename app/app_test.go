@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/strmlocal/strmlocal/app"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
 	"github.com/strmlocal/strmlocal/internal/clock"
+	"github.com/strmlocal/strmlocal/internal/store"
 	"github.com/strmlocal/strmlocal/log"
 )
 
@@ -333,5 +337,32 @@ func TestReadyReportsCorruptionFoundWhileRunning(t *testing.T) {
 	want := "store: data dir is corrupt: a data file failed its checksum while running (the server log names it); reads that meet it fail: stop the server, then restore the data dir from a copy or move it away"
 	if err := a.Ready(); !errors.Is(err, app.ErrCorrupt) || err.Error() != want {
 		t.Fatalf("Ready = %v\nwant %s", err, want)
+	}
+}
+
+// Defect: a data dir whose log the log refused at Open (here a stream
+// state that does not decode) made Open panic while it closed what it had
+// opened (a nil *log.Log in a non-nil interface). Open returns the log's
+// error.
+func TestOpenRefusesInconsistentLogWithoutPanic(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := binary.BigEndian.AppendUint64([]byte{store.SpaceLog, 's'}, 999)
+	if err := st.DB.Set(k, []byte{0xff}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(app.Options{DataDir: dir})
+	if err == nil {
+		_ = a.Close()
+	}
+	want := "log: stream state does not match its records: stream 999: log: corrupt data: stream state"
+	if !errors.Is(err, log.ErrInconsistent) || err.Error() != want {
+		t.Fatalf("Open = %v\nwant %s", err, want)
 	}
 }

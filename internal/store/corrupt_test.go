@@ -87,13 +87,17 @@ func fileSize(t testing.TB, loc location, name string) int64 {
 	return info.Size()
 }
 
-// readAll reads every key of db and returns the iterator's error.
+// readAll reads every key and value of db (a value in a blob file is read
+// only when asked for) and returns the first error.
 func readAll(db *pebble.DB) error {
 	it, err := db.NewIter(nil)
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
+		if _, err := it.ValueAndErr(); err != nil {
+			return errors.Join(err, it.Close())
+		}
 	}
 	return it.Close()
 }
