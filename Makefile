@@ -30,6 +30,7 @@ run: build ## Build and start the sandbox on 127.0.0.1:50051 (ARGS='--ephemeral'
 EMBEDDED_ONLY = TestPipelineCrashSafety|TestJobCrashSafety|TestMasterKeyRefusals|TestKeysetThatFailsToDecrypt|TestNoPlaintextOnDisk|TestRegistrySurvivesRestart|TestStreamsSurviveRestart|TestServerInfo|TestStorageFullRecovers
 test: test-deps ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^TestCachedBytesMatchHeap$$' ./keys
 	STRMLOCAL_CONFORMANCE=scale-out $(GO) test -race -count=1 -skip '^($(EMBEDDED_ONLY))$$' ./rpc
 
 # The compat tests drive the real curl (HTTP/1.1 and --http2-prior-knowledge).

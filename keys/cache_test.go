@@ -68,8 +68,13 @@ func TestCacheBoundedByBytes(t *testing.T) {
 // within 15 % of the heap they really hold, for keys as a clickstream makes
 // them (one subject, three PII fields encrypted), so that
 // Options.CacheBytes bounds bytes and not a count. The database is on disk,
-// so that its files are not on the heap.
+// so that its files are not on the heap. Under the race detector a key
+// holds about 30 % more, depending on what ran before in the process, so
+// the test runs without it (make test runs it so).
 func TestCachedBytesMatchHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes the heap; make test runs this without it")
+	}
 	e := &env{t: t, loc: location{fs: vfs.Default, dir: filepath.Join(t.TempDir(), "data")}, clock: newClock(), master: newMaster(t), cacheBytes: 1 << 30}
 	e.open()
 	t.Cleanup(e.close)

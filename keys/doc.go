@@ -40,7 +40,7 @@
 //	p | subject hash (32) | link        → ∅   links recorded for a subject (Forget)
 //	r | link | subject hash (32)        → ∅   the same, reversed (to drop p entries on shred)
 //	n | link | first offset (8)         → count, last - first: a span of the link's events
-//	a | stream (8) | first offset (8)   → per link: link, first, last - first, count: the spans of one append not folded yet
+//	a | stream (8) | first offset (8)   → per link: link, first, last - first, count: the spans of one group's appends not folded yet
 //	i | stream (8)                      → cursor: offset up to which the stream's events are indexed [, gap from, gap to]
 //
 // each after the store.SpaceKeys byte; integers are big-endian, times are
@@ -49,13 +49,14 @@
 // entries and its c entry if still current, in one batch. The n, a and i
 // entries are the event index (events.go), so that counting a link's events
 // reads its spans, not its stream. Ingest keeps it in the batch of each
-// append: one a entry, folded into n entries once per 65,536 offsets, and
-// the cursor. (Writing each link's n entry in every append cost ingest
-// about a quarter of its speed: one memtable insert per link, each at a
-// random place.) Records stored without it (before this version) leave the
-// cursor behind, or a gap in it, which a forget's catch-up (IndexEvents)
-// reads once. A shredded link keeps its spans, as it keeps its tombstone,
-// until its stream is dropped.
+// group commit: per stream, one a entry for the group's appends (older
+// versions wrote one per append, read the same), folded into n entries
+// once per 65,536 offsets, and the cursor. (Writing each link's n entry in
+// every append cost ingest about a quarter of its speed: one memtable
+// insert per link, each at a random place.) Records stored without it
+// (before this version) leave the cursor behind, or a gap in it, which a
+// forget's catch-up (IndexEvents) reads once. A shredded link keeps its
+// spans, as it keeps its tombstone, until its stream is dropped.
 //
 // # Durability
 //

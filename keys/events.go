@@ -21,16 +21,27 @@ type EventSpan struct {
 // The event index tells, per key link, where its events are in its
 // stream's log, so that counting them (Forget's answer) reads the link's
 // spans instead of the stream. Ingest keeps it: the append's Pending (its
-// log.Also) is told the link of every record (Pending.Event) and writes,
-// in the batch of the append's group commit, one entry holding the span of
-// each link it names (a kindAppends key, after the stream's last: a cheap
-// insert, where one key per link would be one at a random place each),
-// and the stream's cursor moved to the append's end. So a crash keeps the
-// records and their index together or loses both. The spans of the
-// appends since the last fold are merged by link in memory (read again
-// from their entries after a restart); the first append that begins in a
-// later chunk of offsets folds them into one span entry per link and
-// deletes their entries, in its batch.
+// log.Also) is told the link of every record (Pending.Event), and the
+// batch of the append's group commit holds, per stream the group appended
+// to, one entry with the span of each link its appends name (a kindAppends
+// key, keyed by the offset of the group's first append to the stream,
+// after the stream's last: a cheap insert, where one key per link would be
+// one at a random place each), and the stream's cursor moved to the end of
+// its last append. Each Add (indexAppend) merges its append's spans into
+// the stream's group spans in memory; the group's EndGroup (endGroupEvents) writes
+// them and the cursors, two Sets per stream and group rather than per
+// append (single-event appends come ~20 to a group). So a crash keeps the
+// records and their index together or loses both. The entry has the
+// encoding an entry of one append had: an entry of an older version (one
+// per append) and one of a group read the same.
+//
+// The spans of the entries since the last fold are merged by link in
+// memory (read again from their entries after a restart); the first
+// append that begins in a later chunk of offsets folds them into one span
+// entry per link and deletes their entries, in its batch. A fold inside a
+// group folds that group's appends so far too (they are in the merged
+// spans): its entry then holds only the appends after the fold, and is
+// keyed by the first of them.
 //
 // Records appended without it (by a version before this index was kept at
 // ingest, or by an append without events told) leave the cursor behind the
@@ -44,7 +55,10 @@ type EventSpan struct {
 // eventChunk bounds a span: an append merges a link's events into its span
 // only when that span begins in the chunk of offsets (eventChunk of them)
 // where the append begins, so a span covers at most eventChunk offsets
-// plus one append.
+// plus one append. That holds for the spans of a group's entry too: each
+// append of the group is checked against the chunk, and one that begins
+// in a later chunk folds (indexAppend), so an entry never covers more than
+// the chunk where its first append begins, plus its last append.
 const eventChunk = 1 << 16
 
 // EventCursor is how far a stream's event index goes: it holds the events
@@ -126,21 +140,28 @@ func decodeEventSpan(k, v []byte) (EventSpan, error) {
 
 func appendsPrefix(s log.StreamID) []byte { return appendStream(prefix(kindAppends, 16), s) }
 
-// appendSpans encodes the spans of one append: per link its ID, then its
-// first position in the append, last - first and count, as uvarints.
-func appendSpans(b []byte, spans []appendSpan) []byte {
+func appendsKey(b []byte, s log.StreamID, first uint64) []byte {
+	return binary.BigEndian.AppendUint64(appendStream(append(b, store.SpaceKeys, kindAppends), s), first)
+}
+
+// appendSpans encodes the spans of the appends whose records begin at
+// first (one append, or a group's appends of one stream): per link its ID,
+// then its first position among those records, last - first and count, as
+// uvarints.
+func appendSpans(b []byte, first uint64, spans []linkSpan) []byte {
 	for i := range spans {
 		s := &spans[i]
 		b = append(b, s.id[:]...)
-		b = binary.AppendUvarint(b, uint64(s.first))
-		b = binary.AppendUvarint(b, uint64(s.last-s.first))
-		b = binary.AppendUvarint(b, uint64(s.count))
+		b = binary.AppendUvarint(b, s.First-first)
+		b = binary.AppendUvarint(b, s.Last-s.First)
+		b = binary.AppendUvarint(b, s.Count)
 	}
 	return b
 }
 
-// eachAppendSpan decodes an append entry (appendSpans) whose records begin
-// at first.
+// eachAppendSpan decodes an appends entry (appendSpans) whose records begin
+// at first. A span of n events covers at least n offsets, however many
+// appends it merges (their offsets are distinct): count <= last-first+1.
 func eachAppendSpan(stream log.StreamID, first uint64, v []byte, fn func(id uuid.UUID, sp EventSpan)) error {
 	for len(v) > 0 {
 		var vals [3]uint64
@@ -172,19 +193,91 @@ type eventState struct {
 	streams map[log.StreamID]*streamEvents
 	// touched lists the streams whose state the group being written
 	// changed: dropped, to be read again, if the group is abandoned.
-	touched  []log.StreamID
+	touched []log.StreamID
+	// sealing lists the streams whose cursor the group being written
+	// moved, whose entry and cursor its EndGroup writes (endGroupEvents).
+	sealing  []log.StreamID
 	key, val []byte // scratch
 }
 
 // streamEvents is a stream's event index in memory: its cursor, and the
-// appends since the last fold, each stored as one entry (kindAppends)
-// holding its spans, whose spans are merged by link in pending.
+// appends since the last fold, stored as entries (kindAppends) of one
+// group each and, for the group being written, in group; their spans are
+// merged by link in pending.
 type streamEvents struct {
 	cur     EventCursor
-	chunk   uint64                  // the chunk where the first of appends begins
-	appends []uint64                // the first offsets of the appends not folded
-	pending map[uuid.UUID]EventSpan // their spans, merged by link
+	chunk   uint64                  // the chunk where the first of the appends begins
+	appends []uint64                // the offsets of the entries not folded
+	pending map[uuid.UUID]EventSpan // their spans and group's, merged by link
+	// group holds the spans of the group's appends since its first or
+	// since a fold inside it, to be written as one entry by EndGroup.
+	group   groupSpans
+	sealing bool // listed in eventState.sealing
 }
+
+// linkSpan is a link's span among some appends of its stream.
+type linkSpan struct {
+	id uuid.UUID
+	EventSpan
+}
+
+// groupSpans is what a group of appends keeps of the event index of one
+// stream until its EndGroup: the offset of the first of these appends and
+// their spans, merged by link in the order of their first event.
+// REQUIRES: Keys.writeMu held.
+type groupSpans struct {
+	first  uint64
+	spans  []linkSpan
+	byLink map[uuid.UUID]int // index in spans, once there are many
+}
+
+func (g *groupSpans) empty() bool { return len(g.spans) == 0 }
+
+// merge adds the span of a later append of the group.
+func (g *groupSpans) merge(id uuid.UUID, sp EventSpan) {
+	i := -1
+	if g.byLink != nil {
+		if j, ok := g.byLink[id]; ok {
+			i = j
+		}
+	} else {
+		for j := range g.spans {
+			if g.spans[j].id == id {
+				i = j
+				break
+			}
+		}
+	}
+	if i >= 0 {
+		have := &g.spans[i].EventSpan
+		have.Last, have.Count = sp.Last, have.Count+sp.Count
+		return
+	}
+	g.spans = append(g.spans, linkSpan{id, sp})
+	switch {
+	case g.byLink != nil:
+		g.byLink[id] = len(g.spans) - 1
+	case len(g.spans) > spansScanned:
+		g.byLink = make(map[uuid.UUID]int, 2*len(g.spans))
+		for j := range g.spans {
+			g.byLink[g.spans[j].id] = j
+		}
+	}
+}
+
+// reset empties g, keeping its memory unless it grew large.
+func (g *groupSpans) reset() {
+	if cap(g.spans) > maxPooledSpans {
+		*g = groupSpans{}
+		return
+	}
+	clear(g.spans)
+	g.spans = g.spans[:0]
+	clear(g.byLink)
+}
+
+// unfolded says whether se has appends not folded, stored or in the group.
+func (se *streamEvents) unfolded() bool { return len(se.appends) > 0 || !se.group.empty() }
 
 // streamEvents returns the state of stream, reading its cursor and the
 // entries of the appends not folded on first use. REQUIRES: opMu held
@@ -227,8 +320,8 @@ func (se *streamEvents) merge(id uuid.UUID, sp EventSpan) {
 }
 
 // fold puts into b the pending spans as span entries of their links and
-// the deletion of the append entries that held them. REQUIRES: writeMu
-// held.
+// the deletion of the appends entries that held them; the group's spans,
+// merged in the pending ones, are dropped too. REQUIRES: writeMu held.
 func (ks *Keys) fold(b store.Batch, stream log.StreamID, se *streamEvents) {
 	ev := &ks.events
 	for id, sp := range se.pending {
@@ -237,11 +330,28 @@ func (ks *Keys) fold(b store.Batch, stream log.StreamID, se *streamEvents) {
 		b.Set(ev.key, ev.val)
 	}
 	for _, first := range se.appends {
-		ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), stream), first)
+		ev.key = appendsKey(ev.key[:0], stream, first)
 		b.Delete(ev.key)
 	}
 	clear(se.pending)
 	se.appends = se.appends[:0]
+	se.group.reset()
+}
+
+// foldInGroup is fold by an append of a group: the cursor as it stands
+// (Next at the end of the appends folded) goes into b with the fold, so
+// that the fold's spans never lie past the stored cursor, even in a batch
+// committed without its EndGroup (see settleEvents). REQUIRES: writeMu held.
+func (ks *Keys) foldInGroup(b store.Batch, stream log.StreamID, se *streamEvents) {
+	ks.setCursor(b, stream, se.cur)
+	ks.fold(b, stream, se)
+}
+
+func (ks *Keys) setCursor(b store.Batch, stream log.StreamID, c EventCursor) {
+	ev := &ks.events
+	ev.key = appendStream(append(ev.key[:0], store.SpaceKeys, kindIndexed), stream)
+	ev.val = c.appendTo(ev.val[:0])
+	b.Set(ev.key, ev.val)
 }
 
 // storedCursor reads stream's cursor from Pebble. REQUIRES: opMu held.
@@ -270,7 +380,11 @@ func (ks *Keys) dropEvents(b store.Batch, stream log.StreamID) error {
 }
 
 // settleEvents ends a group: its states stand when ok, else they are read
-// again from Pebble. REQUIRES: writeMu held.
+// again from Pebble, group spans and all. A stream still listed in sealing
+// had its cursor moved by an Add but no EndGroup wrote its entry: its state is
+// read again too, so that memory holds what Pebble does (the stored cursor
+// stays behind those appends, and the next indexed append records them as
+// a gap for the catch-up). REQUIRES: writeMu held.
 func (ks *Keys) settleEvents(ok bool) {
 	ev := &ks.events
 	if !ok {
@@ -278,14 +392,43 @@ func (ks *Keys) settleEvents(ok bool) {
 			delete(ev.streams, s)
 		}
 	}
+	for _, s := range ev.sealing {
+		delete(ev.streams, s)
+	}
 	ev.touched = ev.touched[:0]
+	ev.sealing = ev.sealing[:0]
 }
 
-// indexAppend puts into b the event index entry of the records
-// [first, first+n) of p's stream, whose links Event told p, and the
-// stream's cursor moved past them; and, when the append begins in a chunk
-// after the one of the pending appends, their fold. REQUIRES: opMu held
-// shared, writeMu held, by the log's committer in a group.
+// endGroupEvents puts into b, for every stream whose cursor the group moved,
+// the appends entry of its group spans (keyed by the offset of the first
+// of them) and its cursor, once per group: the streams it wrote are no
+// longer listed, so the EndGroup of every other Pending of the group finds
+// nothing to do. REQUIRES: opMu held shared, writeMu held, by the log's
+// committer in a group, after its last Add.
+func (ks *Keys) endGroupEvents(b store.Batch) {
+	ev := &ks.events
+	for _, s := range ev.sealing {
+		se := ev.streams[s]
+		if !se.group.empty() {
+			ev.key = appendsKey(ev.key[:0], s, se.group.first)
+			ev.val = appendSpans(ev.val[:0], se.group.first, se.group.spans)
+			b.Set(ev.key, ev.val)
+			se.appends = append(se.appends, se.group.first)
+			se.group.reset()
+		}
+		ks.setCursor(b, s, se.cur)
+		se.sealing = false
+	}
+	ev.sealing = ev.sealing[:0]
+}
+
+// indexAppend merges the spans of the records [first, first+n) of p's
+// stream, whose links Event told p, into the stream's pending and group
+// spans, and moves the stream's cursor past them in memory (EndGroup writes
+// both, endGroupEvents); and puts into b, when the append begins in a chunk
+// after the one of the pending appends or after a stretch not indexed,
+// their fold. REQUIRES: opMu held shared, writeMu held, by the log's
+// committer in a group.
 func (ks *Keys) indexAppend(b store.Batch, p *Pending, first uint64, n int) error {
 	if p.events == 0 {
 		return nil
@@ -310,32 +453,43 @@ func (ks *Keys) indexAppend(b store.Batch, p *Pending, first uint64, n int) erro
 	case c.gap():
 		// A second stretch without its index while the first is still
 		// missing: this append is not indexed either, and the catch-up
-		// reads it after the gap (the cursor stays behind).
+		// reads it after the gap (the cursor stays behind). The group's
+		// entry, if any, holds its appends before this one, which end at
+		// the cursor: EndGroup writes both as they stand.
 		return nil
 	default:
 		// The records [Next, first) were appended without their index:
-		// the catch-up reads them. No span may reach over them.
+		// the catch-up reads them. No span may reach over them: the
+		// spans so far (this group's too) are folded, with the cursor
+		// before the gap, and the group's entry starts again here.
+		ks.foldInGroup(b, p.stream, se)
 		c.GapFrom, c.GapTo = c.Next, first
-		ks.fold(b, p.stream, se)
 	}
-	if len(se.appends) > 0 && first/eventChunk != se.chunk {
-		ks.fold(b, p.stream, se)
+	if se.unfolded() && first/eventChunk != se.chunk {
+		ks.foldInGroup(b, p.stream, se)
 	}
-	if len(se.appends) == 0 {
+	if !se.unfolded() {
 		se.chunk = first / eventChunk
 	}
-	se.appends = append(se.appends, first)
+	g := &se.group
+	if g.empty() {
+		// The first append of the group, or the first after a fold in
+		// it: the log gives the group's appends of a stream consecutive
+		// offsets, and each begins at the cursor, so the entry's records
+		// are [g.first, c.Next).
+		g.first = first
+	}
 	for i := range p.spans {
 		s := &p.spans[i]
-		se.merge(s.id, EventSpan{First: first + uint64(s.first), Last: first + uint64(s.last), Count: uint64(s.count)})
+		sp := EventSpan{First: first + uint64(s.first), Last: first + uint64(s.last), Count: uint64(s.count)}
+		se.merge(s.id, sp)
+		g.merge(s.id, sp)
 	}
-	ev.key = binary.BigEndian.AppendUint64(appendStream(append(ev.key[:0], store.SpaceKeys, kindAppends), p.stream), first)
-	ev.val = appendSpans(ev.val[:0], p.spans)
-	b.Set(ev.key, ev.val)
 	c.Next = first + uint64(n)
-	ev.key = appendStream(append(ev.key[:0], store.SpaceKeys, kindIndexed), p.stream)
-	ev.val = c.appendTo(ev.val[:0])
-	b.Set(ev.key, ev.val)
+	if !se.sealing {
+		se.sealing = true
+		ev.sealing = append(ev.sealing, p.stream)
+	}
 	return nil
 }
 

@@ -196,9 +196,10 @@ func (p *Pending) attach(e *entry) {
 }
 
 // Add puts into b the writes of p not written yet, for links still live,
-// and the event index entries of the append's records, offsets
-// [first, first+n) (events.go). It is log.Also's Add: called by the log's
-// committer goroutine only, with a Done for every Add.
+// and merges the event index spans of the append's records, offsets
+// [first, first+n), into its group's (events.go; EndGroup writes them). It is
+// log.Also's Add: called by the log's committer goroutine only, with a
+// Done for every Add.
 func (p *Pending) Add(b store.Batch, first uint64, n int) error {
 	ks := p.ks
 	if ks.groupDepth == 0 {
@@ -213,6 +214,21 @@ func (p *Pending) Add(b store.Batch, first uint64, n int) error {
 		return err
 	}
 	ks.claim(p.entries, b)
+	return nil
+}
+
+// EndGroup puts into b the event index entries of the group's appends, one per
+// stream it appended to, and the cursors (events.go). It is log.Also's
+// EndGroup: called by the log's committer goroutine after the last Add of the
+// group, for every Pending whose Add succeeded; the first call of the
+// group does the work (the Pendings of a group share their Keys), the
+// others find nothing left to write.
+func (p *Pending) EndGroup(b store.Batch) error {
+	ks := p.ks
+	if ks.groupDepth == 0 {
+		return fmt.Errorf("keys: EndGroup without an Add")
+	}
+	ks.endGroupEvents(b)
 	return nil
 }
 

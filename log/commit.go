@@ -31,7 +31,7 @@ const pipelineDepth = 2
 type flight struct {
 	b     *pebble.Batch
 	group []*appendReq
-	also  []Also // the Also of each request whose Add was called, in order
+	also  []Also // the Also of each request whose Add was called, in order (each gets a Done)
 	work  []pending
 	n     int // records in the group's live requests
 	live  int // requests without an error
@@ -95,6 +95,15 @@ func (w *groupWriter) write(group []*appendReq) *flight {
 	}
 	if f.live == 0 {
 		return w.abandon(f, nil)
+	}
+	// Every Add of the group is done: the Alsos whose Add succeeded (their
+	// requests have no error) write what they keep per group (log.go).
+	for _, req := range group {
+		if req.also != nil && req.err == nil {
+			if err := req.also.EndGroup(sb); err != nil {
+				return w.abandon(f, err)
+			}
+		}
 	}
 	for i := range f.work {
 		p := &f.work[i]

@@ -210,21 +210,33 @@ func (l *Log) Append(ctx context.Context, id StreamID, recs []Record) (uint64, e
 // Also is a caller's own writes that an append carries into the batch of
 // its group commit, so that they become durable with its records, by the
 // same fsync (the keys package's new key links and event index,
-// docs/log.md). The committer goroutine calls Add for every append of a
-// group that it writes, after the appends before it in the group and
-// before the batch is written to the WAL, with the offsets its n records
-// will take: [first, first+n) (the appends of one stream in a group get
-// consecutive offsets, in order); then, once the batch is written (ok) or
-// abandoned, Done for each of them, in the same order. An abandoned
-// group's offsets are given again to later appends. Neither may wait for
-// the log. An error from Add fails that append alone; what Add put into b
-// before the error is written with the group.
+// docs/log.md). The committer goroutine calls, for the appends of a group
+// that carry one, in this order:
+//
+//   - Add for each of them, after the appends before it in the group and
+//     before the batch is written to the WAL, with the offsets its n
+//     records will take: [first, first+n) (the appends of one stream in a
+//     group get consecutive offsets, in order). An error from Add fails
+//     that append alone; what Add put into b before the error is written
+//     with the group.
+//   - EndGroup, once for each Also whose Add succeeded, after the last Add of
+//     the group and before the batch is written: there an Also writes what
+//     it keeps for the whole group (the keys package's event index writes
+//     one entry per stream and group there, not one per append). Alsos
+//     that share state see a EndGroup per append and must do the group's work
+//     once. An error from EndGroup abandons the whole group.
+//   - Done for each Also whose Add was called (failed or not), in the
+//     order of the Adds, once the batch is written (ok) or abandoned.
+//
+// An abandoned group's offsets are given again to later appends. None of
+// them may wait for the log.
 //
 // A log that cannot tell offsets before it writes (the scale-out mode's
-// Kafka log) passes first = 0, commits b before it writes the records, and
-// its callers keep no index by offset at append.
+// Kafka log) passes first = 0, commits b (after the EndGroups) before it
+// writes the records, and its callers keep no index by offset at append.
 type Also interface {
 	Add(b store.Batch, first uint64, n int) error
+	EndGroup(b store.Batch) error
 	Done(ok bool)
 }
 

@@ -27,9 +27,9 @@
 //
 // AppendAlso first commits the append's Also writes to the State, durably
 // (the Also of concurrent appends are grouped into one commit, in the
-// order log.Also defines: every Add, the commit, every Done), so that key
-// links are durable before any event using them is. A Kafka log cannot
-// tell offsets before it writes: Add gets first = 0.
+// order log.Also defines: every Add, every EndGroup, the commit, every Done),
+// so that key links are durable before any event using them is. A Kafka
+// log cannot tell offsets before it writes: Add gets first = 0.
 //
 // Then the records are produced as one Kafka record batch, built here
 // (with franz-go's wire types, kmsg.RecordBatch and kmsg.Record) and sent

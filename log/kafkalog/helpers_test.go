@@ -125,11 +125,12 @@ func bounds(t testing.TB, l *Log, id log.StreamID) [2]uint64 {
 // fakeAlso is a log.Also that writes one key, and checks what holds when
 // Done is called: the key is committed, and no record produced yet.
 type fakeAlso struct {
-	l       *Log
-	state   store.KV
-	id      log.StreamID
-	key     []byte
-	failAdd error
+	l            *Log
+	state        store.KV
+	id           log.StreamID
+	key          []byte
+	failAdd      error
+	failEndGroup error
 
 	calls      []string
 	keyAtDone  bool
@@ -140,6 +141,11 @@ func (f *fakeAlso) Add(b store.Batch, first uint64, n int) error {
 	f.calls = append(f.calls, fmt.Sprintf("add first=%d n=%d", first, n))
 	b.Set(f.key, []byte("link"))
 	return f.failAdd
+}
+
+func (f *fakeAlso) EndGroup(b store.Batch) error {
+	f.calls = append(f.calls, "end")
+	return f.failEndGroup
 }
 
 func (f *fakeAlso) Done(ok bool) {

@@ -404,7 +404,7 @@ func TestAlso(t *testing.T) {
 	if err != nil || first != 1 {
 		t.Fatalf("append with also: %d, %v", first, err)
 	}
-	if want := []string{"add first=0 n=2", "done true"}; !slices.Equal(a.calls, want) {
+	if want := []string{"add first=0 n=2", "end", "done true"}; !slices.Equal(a.calls, want) {
 		t.Fatalf("also calls %q, want %q", a.calls, want)
 	}
 	if !a.keyAtDone || a.nextAtDone != 1 {
@@ -427,13 +427,25 @@ func TestAlso(t *testing.T) {
 		t.Fatalf("the failed Also's key: %v, want not found", err)
 	}
 
+	// A failing EndGroup: nothing committed, nothing produced.
+	a = &fakeAlso{l: l, state: e.state, id: id, key: []byte("\x04link-4"), failEndGroup: boom}
+	if _, err := l.AppendAlso(context.Background(), id, recs("t", 2, t0), a); !errors.Is(err, boom) || err.Error() != "kafka log: end the group in the state: boom" {
+		t.Fatalf("append with a failing EndGroup: %v, want kafka log: end the group in the state: boom", err)
+	}
+	if want := []string{"add first=0 n=2", "end", "done false"}; !slices.Equal(a.calls, want) {
+		t.Fatalf("also calls %q, want %q", a.calls, want)
+	}
+	if _, err := e.state.Get(a.key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the key of the Also whose EndGroup failed: %v, want not found", err)
+	}
+
 	// A failing commit: nothing produced.
 	lf := e.open(t, func(o *Options) { o.State = failKV{e.state} })
 	a = &fakeAlso{l: l, state: e.state, id: id, key: []byte("\x04link-3")}
 	if _, err := lf.AppendAlso(context.Background(), id, recs("s", 2, t0), a); err == nil || err.Error() != "kafka log: commit to the state: the state's disk is on fire" {
 		t.Fatalf("append with a failing commit: %v", err)
 	}
-	if want := []string{"add first=0 n=2", "done false"}; !slices.Equal(a.calls, want) {
+	if want := []string{"add first=0 n=2", "end", "done false"}; !slices.Equal(a.calls, want) {
 		t.Fatalf("also calls %q, want %q", a.calls, want)
 	}
 	if got := bounds(t, l, id); got != [2]uint64{0, 3} {

@@ -22,8 +22,9 @@ import (
 // nil) has its writes committed to Options.State, durably, before any
 // record is produced: a Kafka log cannot tell offsets before it writes, so
 // also.Add is called with first = 0 (callers in the scale-out mode keep no
-// index by offset at append), then also.Done(ok) once the commit is done;
-// if Add or the commit fails, nothing is produced and the error returned.
+// index by offset at append), then also.EndGroup, then also.Done(ok) once the
+// commit is done; if Add, EndGroup or the commit fails, nothing is produced and
+// the error returned.
 //
 // An append whose records encode to at most Options.MaxBatchBytes is one
 // Kafka record batch: all or none of it is written, at contiguous offsets,
@@ -66,10 +67,12 @@ func (l *Log) AppendAlso(ctx context.Context, id log.StreamID, recs []log.Record
 func takeAll(q []*appendJob) int { return min(len(q), 1024) }
 
 // commitAlso writes the Also of every job of g in one batch of the State,
-// committed durably, in the order log.Log calls them: every Add, the
-// commit, then every Done, with whether the batch was committed. A job
-// whose Add fails fails alone (what its Add wrote is committed with the
-// others', as log.Log does); when every Add fails, nothing is committed.
+// committed durably, in the order log.Log calls them (log.Also): every
+// Add, the EndGroup of every job whose Add succeeded, the commit, then every
+// Done, with whether the batch was committed. A job whose Add fails fails
+// alone (what its Add wrote is committed with the others', as log.Log
+// does); when every Add fails, nothing is committed. A EndGroup that fails
+// fails the whole group, uncommitted.
 func (l *Log) commitAlso(g []*appendJob) {
 	b := l.opts.State.NewBatch()
 	defer b.Close()
@@ -83,6 +86,17 @@ func (l *Log) commitAlso(g []*appendJob) {
 	}
 	var err error
 	if live > 0 {
+		for _, j := range g {
+			if j.err != nil {
+				continue
+			}
+			if err = j.also.EndGroup(b); err != nil {
+				err = fmt.Errorf("kafka log: end the group in the state: %w", err)
+				break
+			}
+		}
+	}
+	if live > 0 && err == nil {
 		if err = b.Commit(true); err != nil {
 			err = fmt.Errorf("kafka log: commit to the state: %w", err)
 		}
