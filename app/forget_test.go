@@ -83,7 +83,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			var meta engine.RecordMeta
-			value, err := a.seal(nil, st.ID, ev, cc, now, &meta, a.keys.Pending())
+			value, err := a.seal(nil, st.ID, ev, cc, now, &meta, a.keys.Pending(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,4 +176,51 @@ func trimTo(l *log.Log, id log.StreamID, keep uint64) (uint64, error) {
 	// The stored size of a record is a little more than its meta and
 	// value; allow for it without keeping one more record.
 	return l.Trim(id, log.Retention{MaxBytes: kept + uint64(len(recs))*16}, recs[0].Time)
+}
+
+// TestBatchReusesKeyOnlyForSameSessionAndSubject: Ingest takes the key of
+// the batch's previous event for an event of the same session and data
+// subject (keyMemo). A session's events in one batch share one key link,
+// whose every subject is recorded, also one that follows another of the
+// same session.
+func TestBatchReusesKeyOnlyForSameSessionAndSubject(t *testing.T) {
+	a, err := Open(Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	st, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for i, ev := range []string{"s1 c1", "s1 c1", "s2 c2", "s1 c1", "s1 c3", "s1 c1", "s2 c2"} {
+		var session, customer string
+		_, _ = fmt.Sscanf(ev, "%s %s", &session, &customer)
+		bodies = append(bodies, forgetClick(session, customer, i))
+	}
+	res, err := a.Ingest(context.Background(), st, "streammachine/clickstream/1.0.0", engine.JSON, bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("event %d: %v", i, r.Err)
+		}
+	}
+	if links, err := a.keys.Links(st.ID); len(links) != 2 || err != nil {
+		t.Fatalf("Links = %v, %v; want the links of s1 and s2", links, err)
+	}
+	for _, tc := range []struct {
+		subject string
+		want    Forgotten
+	}{
+		{"c3", Forgotten{KeyLinks: 1, Events: 5}}, // s1's link, recorded for c3 after c1
+		{"c1", Forgotten{}},                       // the same link, shredded already
+		{"c2", Forgotten{KeyLinks: 1, Events: 2}},
+	} {
+		if got, err := a.Forget(tc.subject); got != tc.want || err != nil {
+			t.Fatalf("Forget(%s) = %+v, %v; want %+v", tc.subject, got, err, tc.want)
+		}
+	}
 }
