@@ -235,6 +235,7 @@ func open(ctx context.Context, opts Options) (*App, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
+		err = st.OpenFailed(err)
 		return nil, errors.Join(err, a.closeStorage())
 	}
 	a.ctx, a.stop = context.WithCancel(context.Background())

@@ -47,13 +47,13 @@ func (h *health) listener() *pebble.EventListener {
 			h.l.Error("storage background error", "component", "pebble", "error", oneLine(err))
 		},
 		DataCorruption: func(info pebble.DataCorruptionInfo) {
-			err := fmt.Errorf("%w: %s: %s", ErrCorrupt, info.Path, oneLine(info.Details))
+			err := fmt.Errorf("%w: %s: %s", ErrCorrupt, info.Path, trimPebble(info.Details))
 			h.mu.Lock()
 			if h.corrupt == nil {
 				h.corrupt = err
 			}
 			h.mu.Unlock()
-			h.l.Error("data file is corrupt", "component", "pebble", "file", info.Path, "error", oneLine(info.Details))
+			h.l.Error("data file is corrupt", "component", "pebble", "file", info.Path, "error", trimPebble(info.Details))
 		},
 	}
 }
@@ -202,16 +202,31 @@ func verifyTable(fs vfs.FS, path string, size uint64, virtual bool, popts *pebbl
 	return nil
 }
 
-// trimPebble drops the "pebble: file 000009: " prefix of a table error,
-// which repeats the file name.
+// trimPebble drops the prefixes "pebble: backing file 000009 error: " and
+// "pebble: file 000009: " of a table error, which repeat the file's name.
 func trimPebble(err error) string {
 	msg := oneLine(err)
-	if rest, ok := strings.CutPrefix(msg, "pebble: file "); ok {
-		if _, after, ok := strings.Cut(rest, ": "); ok {
-			return after
+	for {
+		rest, ok := strings.CutPrefix(msg, "pebble: ")
+		if !ok {
+			return msg
 		}
+		var after string
+		if b, ok := strings.CutPrefix(rest, "backing file "); ok {
+			_, after, ok = strings.Cut(b, " error: ")
+			if !ok {
+				return msg
+			}
+		} else if f, ok := strings.CutPrefix(rest, "file "); ok {
+			_, after, ok = strings.Cut(f, ": ")
+			if !ok {
+				return msg
+			}
+		} else {
+			return msg
+		}
+		msg = after
 	}
-	return msg
 }
 
 // Corruption returns the first data corruption Pebble met since Open (it

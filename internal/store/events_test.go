@@ -32,3 +32,19 @@ func TestFatalfLogsOneLineAndExitsWithoutPanic(t *testing.T) {
 		t.Fatal("more than one line")
 	}
 }
+
+// trimPebble keeps what a table error says after the prefixes that repeat
+// the file's name, however many there are.
+func TestTrimPebble(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"pebble: file 000006: block 1/2: crc32c checksum mismatch 1 != 2", "block 1/2: crc32c checksum mismatch 1 != 2"},
+		{"pebble: backing file 000006 error: pebble: file 000006: block 1/2: bad\ndetail", "block 1/2: bad"},
+		{"pebble: invalid table 000006 (file size is too small)", "pebble: invalid table 000006 (file size is too small)"},
+		{"pebble: backing file 000006 went away", "pebble: backing file 000006 went away"},
+		{"read: no such file", "read: no such file"},
+	} {
+		if got := trimPebble(errors.New(tc.in)); got != tc.want {
+			t.Errorf("trimPebble(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -97,11 +97,11 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{DB: db, KV: PebbleKV(db), dir: opts.Dir, lock: lock, h: h}
 	if err := verifyTables(db, opts.FS, opts.Dir, popts); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("%w; `strmlocal repair` cannot mend a table: restore the data dir from a copy, or move it away to start afresh", err)
+		return nil, fmt.Errorf("%w%s", err, corruptAdvice)
 	}
 	if err := s.checkFormat(); err != nil {
 		_ = s.Close()
-		return nil, err
+		return nil, s.OpenFailed(err)
 	}
 	// Upgrade the Pebble format only now: Pebble's Open would ratchet it
 	// before checkFormat could refuse the database, and a refused database
@@ -115,6 +115,23 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// corruptAdvice ends the message of an Open refused for a corrupt file.
+const corruptAdvice = "; `strmlocal repair` cannot mend a table: restore the data dir from a copy, or move it away to start afresh"
+
+// OpenFailed is what an open that failed with err says: the corruption
+// Pebble reported meanwhile, if it met one (one line that names the file,
+// with what to do), else err. A table damaged after the Open that checked
+// it (verifyTables checks each once) is met by a read, and the reads made
+// while a server opens (the format, the log's ends, the catalogue) would
+// otherwise fail with Pebble's own error. The owner of the store calls it
+// for the errors of what it opens on top.
+func (s *Store) OpenFailed(err error) error {
+	if c := s.Corruption(); c != nil {
+		return fmt.Errorf("%w%s", c, corruptAdvice)
+	}
+	return err
 }
 
 // checkFormat stamps a new database with FormatVersion, and refuses one that
