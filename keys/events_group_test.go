@@ -164,7 +164,6 @@ func TestEventIndexGroups(t *testing.T) {
 	type cursors = map[uint64]keys.EventCursor
 	type links = map[byte][]keys.EventSpan
 	type entries = map[uint64][]uint64
-	type sp = keys.EventSpan
 	for _, tc := range []struct {
 		name  string
 		steps []groupStep
