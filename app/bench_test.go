@@ -7,6 +7,7 @@ import (
 
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/benchcpu"
 )
 
 // benchClicks opens an in-memory App holding what rpc's BenchmarkReadDerived
@@ -74,6 +75,7 @@ func BenchmarkReadRaw(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	cpu := benchcpu.Start(b)
 	for range b.N {
 		n := 0
 		for _, p := range pages {
@@ -91,6 +93,7 @@ func BenchmarkReadRaw(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "events/s")
+	cpu(b.N * 10000)
 }
 
 // BenchmarkReaderDerived is the Reader's own part of BenchmarkReadDerived:

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/strmlocal/strmlocal/internal/benchcpu"
 )
 
 // Benchmarks run on a real directory: durability is the point.
@@ -75,6 +77,7 @@ func BenchmarkRawPebbleBatch256(b *testing.B) {
 	seq := uint64(0)
 	b.SetBytes(benchRecordSize * 256)
 	b.ResetTimer()
+	cpu := benchcpu.Start(b)
 	for range b.N {
 		batch := db.NewBatch()
 		for i := range 256 {
@@ -88,4 +91,5 @@ func BenchmarkRawPebbleBatch256(b *testing.B) {
 		batch.Close()
 	}
 	b.ReportMetric(float64(b.N*256)/b.Elapsed().Seconds(), "records/s")
+	cpu(b.N * 256)
 }

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/catalog"
 	"github.com/strmlocal/strmlocal/engine"
+	"github.com/strmlocal/strmlocal/internal/benchcpu"
 	"github.com/strmlocal/strmlocal/strmtest"
 )
 
@@ -57,6 +58,7 @@ func BenchmarkIngestConnect(b *testing.B) {
 	events := avroClicks(b, batch*16, 1000)
 	var next atomic.Int64
 	b.ResetTimer()
+	cpu := benchcpu.Start(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range producers {
@@ -79,6 +81,7 @@ func BenchmarkIngestConnect(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "events/s")
+	cpu(b.N * batch)
 }
 
 // BenchmarkReadDerived measures reading a derived stream (GRANULAR {0,1}:
@@ -88,11 +91,13 @@ func BenchmarkReadDerived(b *testing.B) {
 	sendClicks(b, sb, 10000, 1000)
 	derived := sb.CreateDerived("clicks", 0, 1)
 	b.ResetTimer()
+	cpu := benchcpu.Start(b)
 	for range b.N {
 		// Pages stop at 4 MiB as well as at the limit: read on to the end.
 		readStream(b, derived, 10000, 10000, nil)
 	}
 	reportEvents(b, 10000)
+	cpu(b.N * 10000)
 }
 
 // BenchmarkPostEvent measures POST /event as the STRM drivers use it: 64
@@ -143,6 +148,7 @@ func postEvents(b *testing.B, addr, token string) {
 	lat := make([][]time.Duration, producers)
 	var next atomic.Int64
 	b.ResetTimer()
+	cpu := benchcpu.Start(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for p := range producers {
@@ -185,4 +191,5 @@ func postEvents(b *testing.B, addr, token string) {
 	slices.Sort(all)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	cpu(b.N)
 }

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/strmlocal/strmlocal/api/strmlocal/v1"
 	"github.com/strmlocal/strmlocal/api/strmlocal/v1/strmlocalv1connect"
+	"github.com/strmlocal/strmlocal/internal/benchcpu"
 	"github.com/strmlocal/strmlocal/sim"
 	"github.com/strmlocal/strmlocal/strmtest"
 )
@@ -59,6 +60,7 @@ func BenchmarkSimulateConnect(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			cpu := benchcpu.Start(b)
 			sum, err := sim.Run(context.Background(), gen, &sim.ConnectSender{Events: events}, &sim.ConnectForgetter{Keys: sb.Keys},
 				sim.Options{Count: b.N * 256})
 			if err != nil {
@@ -68,6 +70,7 @@ func BenchmarkSimulateConnect(b *testing.B) {
 				b.Fatalf("accepted %d of %d", sum.Accepted, b.N*256)
 			}
 			b.ReportMetric(sum.Rate(), "events/s")
+			cpu(b.N * 256)
 		})
 	}
 }
