@@ -104,6 +104,9 @@ type Reader struct {
 	// never comes back, and keys.Get caches only live keys, so without it
 	// every record of a forgotten subject would cost a store read.
 	gone map[string]struct{}
+	// live remembers, for the page being read, the links of a source
+	// stream found live (shredded).
+	live map[string]struct{}
 
 	buf  []byte   // scratch space for rendering one record
 	recs []Record // the records returned last
@@ -271,6 +274,7 @@ func (f *Follower) Next(ctx context.Context) ([]Record, error) {
 func (r *Reader) reset() {
 	clear(r.recs) // drop references to old records
 	r.recs = r.recs[:0]
+	clear(r.live)
 }
 
 // add renders rec and appends it to r.recs if the stream shows it and it
@@ -338,11 +342,11 @@ func (r *Reader) render(rec log.Record) (out Record, keep bool, err error) {
 			return out, false, r.fail(rec, p.err)
 		}
 		if p.contract.HoldsPII(ev) {
-			key, err := r.key(meta.KeyLink)
+			gone, err := r.shredded(meta.KeyLink)
 			if err != nil {
 				return out, false, r.fail(rec, err)
 			}
-			out.Applied.Shredded = key == nil
+			out.Applied.Shredded = gone
 		}
 	}
 	r.buf = ev.AppendJSON(r.buf[:0])
@@ -406,13 +410,44 @@ func (r *Reader) key(link string) (*keys.Key, error) {
 	case err == nil:
 		return key, nil
 	case errors.Is(err, keys.ErrShredded), errors.Is(err, keys.ErrNotFound):
-		if r.gone == nil || len(r.gone) >= maxGone {
-			r.gone = make(map[string]struct{})
-		}
-		r.gone[link] = struct{}{}
+		r.markGone(link)
 		return nil, nil
 	}
 	return nil, err
+}
+
+func (r *Reader) markGone(link string) {
+	if r.gone == nil || len(r.gone) >= maxGone {
+		r.gone = make(map[string]struct{})
+	}
+	r.gone[link] = struct{}{}
+}
+
+// shredded tells whether a link's key is gone, as key does, without
+// loading the key (keys.Shredded): a source stream shows ciphertext, and
+// only says when no one can decrypt it any more. The links found live are
+// remembered for one page: a forget that lands during the page counts
+// from the next one, as if the page had been read just before it.
+func (r *Reader) shredded(link string) (bool, error) {
+	if _, ok := r.gone[link]; ok {
+		return true, nil
+	}
+	if _, ok := r.live[link]; ok {
+		return false, nil
+	}
+	gone, err := r.a.keys.Shredded(link)
+	switch {
+	case err != nil:
+		return false, err
+	case gone:
+		r.markGone(link)
+	default:
+		if r.live == nil {
+			r.live = make(map[string]struct{})
+		}
+		r.live[link] = struct{}{}
+	}
+	return gone, nil
 }
 
 // fail reports a stored record that cannot be read: a defect or a damaged

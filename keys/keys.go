@@ -556,6 +556,35 @@ func (ks *Keys) Get(linkID string) (*Key, error) {
 	return k, nil
 }
 
+// Shredded reports whether the key of a link is gone: shredded (by
+// retention or a forget), or not known. Unlike Get it neither unwraps nor
+// caches a key it reads from storage: a source stream's reader asks it of
+// every link it meets only to say so, and loading those keys cost an
+// unwrap each and pushed ingest's keys out of the cache
+// (docs/performance.md). A key still cached is live.
+func (ks *Keys) Shredded(linkID string) (bool, error) {
+	id, err := uuid.Parse(linkID)
+	if err != nil {
+		return true, nil
+	}
+	ks.mu.RLock()
+	k := ks.live[id]
+	ks.mu.RUnlock()
+	if k != nil {
+		return false, nil
+	}
+	ks.opMu.RLock()
+	defer ks.opMu.RUnlock()
+	if ks.closed {
+		return false, ErrClosed
+	}
+	r, err := ks.record(id)
+	if err != nil {
+		return false, err
+	}
+	return r == nil || r.Shredded, nil
+}
+
 func shreddedError(l Link) error {
 	why := "retention"
 	if l.Forgotten {

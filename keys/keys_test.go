@@ -681,3 +681,46 @@ func TestCounts(t *testing.T) {
 	e.reopen()
 	counts(keys.LinkCounts{Live: 1, Shredded: 3})
 }
+
+// TestShreddedReadsNoKey: Shredded says whether a link's key is gone (a
+// forgotten subject's, an unknown link's, not a UUID), and reads a key
+// that is not cached without loading it into the cache.
+func TestShreddedReadsNoKey(t *testing.T) {
+	eachLocation(t, func(t *testing.T, loc location) {
+		e := newEnv(t, loc)
+		alice := e.mustFor(1, "s1", "alice")
+		bob := e.mustFor(1, "s2", "bob")
+		if _, err := e.ks.Forget("alice"); err != nil {
+			t.Fatal(err)
+		}
+		e.reopen()
+		cached := e.ks.CachedBytes()
+		for _, tc := range []struct {
+			link string
+			want bool
+		}{
+			{bob.ID, false},
+			{alice.ID, true},
+			{"00000000-0000-4000-8000-000000000000", true},
+			{"not-a-link", true},
+		} {
+			if got, err := e.ks.Shredded(tc.link); got != tc.want || err != nil {
+				t.Errorf("Shredded(%s) = %v, %v; want %v", tc.link, got, err, tc.want)
+			}
+		}
+		if got := e.ks.CachedBytes(); got != cached {
+			t.Errorf("the cache holds %d bytes after Shredded, %d before: it loaded a key", got, cached)
+		}
+		if _, err := e.ks.Get(bob.ID); err != nil { // cached now
+			t.Fatal(err)
+		}
+		if got, err := e.ks.Shredded(bob.ID); got || err != nil {
+			t.Errorf("Shredded(cached %s) = %v, %v; want false", bob.ID, got, err)
+		}
+		ks := e.ks
+		e.close()
+		if _, err := ks.Shredded(alice.ID); !errors.Is(err, keys.ErrClosed) {
+			t.Errorf("Shredded after Close: %v, want ErrClosed", err)
+		}
+	})
+}
