@@ -10,6 +10,22 @@ import (
 	"github.com/strmlocal/strmlocal/internal/benchcpu"
 )
 
+// openClicks opens an App with opts, closed when the test ends, and
+// creates its source stream "clicks".
+func openClicks(tb testing.TB, opts Options) (*App, *catalog.Stream) {
+	tb.Helper()
+	a, err := Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = a.Close() })
+	src, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a, src
+}
+
 // benchClicks opens an in-memory App holding what rpc's BenchmarkReadDerived
 // reads: 10,000 clickstream events over 1000 key links (consent 0 and 1),
 // sent in batches of 1,000, in a source stream "clicks", and a derived
@@ -18,15 +34,7 @@ import (
 // ranges.
 func benchClicks(b *testing.B) (*App, *catalog.Stream, [][2]uint64) {
 	b.Helper()
-	a, err := Open(Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
-	src, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, src := openClicks(b, Options{})
 	derived, _, err := a.CreateStream(catalog.NewStream{DerivedFrom: "clicks", View: engine.View{Type: engine.Granular, Levels: []int32{0, 1}}})
 	if err != nil {
 		b.Fatal(err)
@@ -128,15 +136,7 @@ func BenchmarkReaderDerived(b *testing.B) {
 // whether its key is shredded, which the Reader asks keys for each link a
 // page meets (docs/performance.md, "Derived reads").
 func BenchmarkReaderSourceManyLinks(b *testing.B) {
-	a, err := Open(Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
-	src, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, src := openClicks(b, Options{DataDir: b.TempDir()})
 	const n = 160_000
 	for i := 0; i < n; i += 1000 {
 		bodies := make([][]byte, 1000)

@@ -184,15 +184,7 @@ func trimTo(l *log.Log, id log.StreamID, keep uint64) (uint64, error) {
 // whose every subject is recorded, also one that follows another of the
 // same session.
 func TestBatchReusesKeyOnlyForSameSessionAndSubject(t *testing.T) {
-	a, err := Open(Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = a.Close() }()
-	st, _, err := a.CreateStream(catalog.NewStream{Name: "clicks"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, st := openClicks(t, Options{DataDir: t.TempDir()})
 	var bodies [][]byte
 	for i, ev := range []string{"s1 c1", "s1 c1", "s2 c2", "s1 c1", "s1 c3", "s1 c1", "s2 c2"} {
 		var session, customer string
