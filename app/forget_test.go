@@ -83,7 +83,7 @@ func TestForgetCountsThroughTheIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			var meta engine.RecordMeta
-			value, err := a.seal(nil, st.ID, ev, cc, now, &meta, a.keys.Pending(), nil)
+			value, err := a.seal(nil, st.ID, ev, cc, now, &meta, a.keys.Pending(), &keyMemo{})
 			if err != nil {
 				t.Fatal(err)
 			}

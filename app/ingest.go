@@ -223,22 +223,20 @@ type keyMemo struct {
 // seal fills in strmMeta (nonce, timestamp, key link), encrypts the PII
 // fields with the event's key and appends the encoded event to dst; meta
 // describes it. The key's writes not yet stored, and the event, are added
-// to pending. memo (nil for none) is the batch's keyMemo, for pending.
+// to pending. memo is the batch's keyMemo, for pending.
 func (a *App) seal(dst []byte, stream log.StreamID, ev *engine.Event, cc *engine.CompiledContract, now time.Time, meta *engine.RecordMeta, pending *keys.Pending, memo *keyMemo) ([]byte, error) {
 	// Read key and subject before encryption: they are often PII themselves.
 	keyValue, _ := cc.KeyValue(ev)
 	subject, _ := cc.DataSubjectValue(ev)
 	var key *keys.Key
-	if memo != nil && memo.key != nil && memo.value == keyValue && memo.subject == subject {
+	if memo.key != nil && memo.value == keyValue && memo.subject == subject {
 		key = memo.key
 	} else {
 		var err error
 		if key, err = a.keys.ForAppend(stream, keyValue, subject, pending); err != nil {
 			return nil, err
 		}
-		if memo != nil {
-			*memo = keyMemo{keyValue, subject, key}
-		}
+		*memo = keyMemo{keyValue, subject, key}
 	}
 	ev.SetNonce(rand.Int32())
 	ev.SetTimestamp(now.UnixMilli())

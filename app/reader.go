@@ -105,7 +105,7 @@ type Reader struct {
 	// every record of a forgotten subject would cost a store read.
 	gone map[string]struct{}
 	// live remembers, for the page being read, the links of a source
-	// stream found live (shredded).
+	// stream found live (not shredded).
 	live map[string]struct{}
 
 	buf  []byte   // scratch space for rendering one record

@@ -207,22 +207,15 @@ func verifyTable(fs vfs.FS, path string, size uint64, virtual bool, popts *pebbl
 func trimPebble(err error) string {
 	msg := oneLine(err)
 	for {
-		rest, ok := strings.CutPrefix(msg, "pebble: ")
-		if !ok {
-			return msg
-		}
+		rest, _ := strings.CutPrefix(msg, "pebble: ")
 		var after string
-		if b, ok := strings.CutPrefix(rest, "backing file "); ok {
+		ok := false
+		if b, isBacking := strings.CutPrefix(rest, "backing file "); isBacking {
 			_, after, ok = strings.Cut(b, " error: ")
-			if !ok {
-				return msg
-			}
-		} else if f, ok := strings.CutPrefix(rest, "file "); ok {
+		} else if f, isFile := strings.CutPrefix(rest, "file "); isFile {
 			_, after, ok = strings.Cut(f, ": ")
-			if !ok {
-				return msg
-			}
-		} else {
+		}
+		if !ok || rest == msg {
 			return msg
 		}
 		msg = after
