@@ -49,13 +49,15 @@ func logDir(t *testing.T) (dir, wal string) {
 	return dir, wals[len(wals)-1]
 }
 
+// flipAt inverts the byte at frac of a WAL's records (a WAL on disk is
+// written ahead with zeros past them).
 func flipAt(t *testing.T, path string, frac float64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[int(float64(len(b))*frac)] ^= 0xff
+	b[int(float64(len(bytes.TrimRight(b, "\x00")))*frac)] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

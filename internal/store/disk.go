@@ -179,6 +179,9 @@ func (d *Disk) avail() (uint64, bool) {
 	}
 }
 
+// walBytes is what the data dir's WAL files hold, without the zeros they
+// are written ahead with (zeroAhead): what replaying them can put in the
+// memtable, and so what flushing it can take.
 func (d *Disk) walBytes() uint64 {
 	names, err := d.FS.List(d.dir)
 	if err != nil {
@@ -186,14 +189,40 @@ func (d *Disk) walBytes() uint64 {
 	}
 	var n uint64
 	for _, name := range names {
-		if !strings.HasSuffix(name, ".log") {
-			continue
-		}
-		if fi, err := d.FS.Stat(d.FS.PathJoin(d.dir, name)); err == nil && fi.Size() > 0 {
-			n += uint64(fi.Size())
+		if strings.HasSuffix(name, ".log") {
+			n += uint64(walData(d.FS, d.FS.PathJoin(d.dir, name)))
 		}
 	}
 	return n
+}
+
+// walData is the length of the WAL at path without its zeroed tail, read
+// backwards from its end; 0 if it cannot be read.
+func walData(fs vfs.FS, path string) int64 {
+	f, err := fs.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	buf := make([]byte, len(zeros))
+	end := info.Size()
+	for end > 0 {
+		b := buf[:min(end, int64(len(buf)))]
+		if _, err := f.ReadAt(b, end-int64(len(b))); err != nil {
+			return info.Size()
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] != 0 {
+				return end - int64(len(b)) + int64(i) + 1
+			}
+		}
+		end -= int64(len(b))
+	}
+	return 0
 }
 
 func isENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }

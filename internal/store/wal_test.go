@@ -26,6 +26,17 @@ func walDir(t *testing.T, loc location) string {
 
 const total, perBatch = 1000, 20
 
+// walEnd is where the records of a WAL end: on disk a WAL is written ahead
+// with zeros (options.go, zeroAhead).
+func walEnd(t *testing.T, loc location, wal string) int64 {
+	t.Helper()
+	n := store.WALData(loc.rawFS(), loc.rawFS().PathJoin(loc.dir, wal))
+	if n == 0 {
+		t.Fatalf("WAL %s holds nothing", wal)
+	}
+	return n
+}
+
 // Defect: a flipped byte in the newest WAL silently dropped every write
 // after it (Pebble treats a bad record as the end of the log). Open must
 // refuse, naming the file and the offsets; repair says what it drops, drops
@@ -34,7 +45,7 @@ func TestWALByteFlipRefusesToStartAndRepairDropsExactlyTheRest(t *testing.T) {
 	eachLocation(t, func(t *testing.T, loc location) {
 		wal := walDir(t, loc)
 		size := fileSize(t, loc, wal)
-		flipByte(t, loc, wal, size/2)
+		flipByte(t, loc, wal, walEnd(t, loc, wal)/2)
 		path := loc.rawFS().PathJoin(loc.dir, wal)
 
 		s, err := store.Open(loc.opts())
@@ -116,7 +127,7 @@ func TestWALNormalEndsAreNotDamage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.WriteAt(make([]byte, 100_000), fileSize(t, loc, wal)); err != nil {
+			if _, err := f.WriteAt(make([]byte, 100_000), walEnd(t, loc, wal)); err != nil {
 				t.Fatal(err)
 			}
 			_ = f.Close()
@@ -125,8 +136,7 @@ func TestWALNormalEndsAreNotDamage(t *testing.T) {
 			path := loc.rawFS().PathJoin(loc.dir, wal)
 			// Cut inside the last record's chunks (a record of 100 keys spans
 			// blocks), as a crash during an unacknowledged write leaves it.
-			size := fileSize(t, loc, wal)
-			data := make([]byte, size-1000)
+			data := make([]byte, walEnd(t, loc, wal)-1000)
 			f, err := loc.rawFS().Open(path)
 			if err != nil {
 				t.Fatal(err)

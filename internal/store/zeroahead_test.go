@@ -1,0 +1,72 @@
+package store
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// A WAL on disk holds zeros up to the next step past what was written, so a
+// group commit's fsync does not grow the file; a WAL in memory just grows.
+func TestWALWrittenAheadWithZeros(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := newWALFS(vfs.Default).Create(path, walCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i, tc := range []struct {
+		write    int
+		wantSize int64
+	}{
+		{100, zeroStep},                // the first write zeroes the first step
+		{700 << 10, zeroStep},          // still inside it
+		{400 << 10, 2 * zeroStep},      // crosses into the second
+		{2*zeroStep + 5, 4 * zeroStep}, // a write larger than a step
+	} {
+		p := bytes.Repeat([]byte{byte(i + 1)}, tc.write)
+		want = append(want, p...)
+		if n, err := f.Write(p); n != len(p) || err != nil {
+			t.Fatalf("write %d: %d, %v", i, n, err)
+		}
+		if err := f.SyncData(); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() != tc.wantSize {
+			t.Fatalf("after write %d: %d bytes on disk, want %d", i, info.Size(), tc.wantSize)
+		}
+		if got := walData(vfs.Default, path); got != int64(len(want)) {
+			t.Fatalf("after write %d: walData = %d, want %d", i, got, len(want))
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:len(want)], want) || !bytes.Equal(got[len(want):], make([]byte, len(got)-len(want))) {
+		t.Fatal("the file is not the writes followed by zeros")
+	}
+
+	mem := vfs.NewMem()
+	g, err := newWALFS(mem).Create("000001.log", walCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := g.Stat(); err != nil || info.Size() != 3 {
+		t.Fatalf("a WAL in memory: %v, %v; want 3 bytes", info, err)
+	}
+	_ = g.Close()
+}
