@@ -70,3 +70,39 @@ func TestWALWrittenAheadWithZeros(t *testing.T) {
 	}
 	_ = g.Close()
 }
+
+// Writes of every size, synced now and then: the zeros never land on a
+// written byte.
+func TestWALZerosNeverOverwriteWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "000001.log")
+	f, err := newWALFS(vfs.Default).Create(path, walCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := range 1500 {
+		p := bytes.Repeat([]byte{byte(i%255 + 1)}, 1+(i*7919)%(16<<10))
+		want = append(want, p...)
+		if _, err := f.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			if err := f.SyncData(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < len(want) || !bytes.Equal(got[:len(want)], want) {
+		t.Fatalf("the file's first %d bytes are not the writes", len(want))
+	}
+	if !bytes.Equal(got[len(want):], make([]byte, len(got)-len(want))) {
+		t.Fatal("bytes other than zeros follow the writes")
+	}
+}
