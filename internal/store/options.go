@@ -4,6 +4,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/sys/unix"
 )
 
 // pebbleOptions are the Pebble settings of every store; docs/storage.md
@@ -93,18 +94,24 @@ type unpreallocated struct{ vfs.File }
 
 func (unpreallocated) Preallocate(offset, length int64) error { return nil }
 
-// zeroStep is how far a WAL on disk holds zeros ahead of its writes: one
-// step costs a write of zeros and an fsync (about 1.5 ms on a VM's disk)
-// per step of log, and at most a step of disk per WAL.
-const zeroStep = 1 << 20
+// The zeros reach past a write that runs out of them by as much as the WAL
+// holds, at least minZeroStep and at most zeroStep: a fill is a write of
+// zeros and an fsync (about 1.5 ms for 1 MiB on a VM's disk), so a busy
+// WAL pays one per MiB of log, and a WAL of a few small writes (a start)
+// zeroes only 64 KiB. At most zeroStep of disk per WAL, and none once it
+// is closed.
+const (
+	minZeroStep = 64 << 10
+	zeroStep    = 1 << 20
+)
 
 var zeros [64 << 10]byte
 
-// zeroAhead is a WAL file that holds written and synced zeros up to the
-// next zeroStep boundary past what Pebble wrote. A group commit's fsync
-// then only flushes data into blocks the file already has: after a write
-// that grows the file, the fsync must also commit the new size (a journal
-// commit on ext4), which takes about twice the time and CPU. Pebble reads a
+// zeroAhead is a WAL file that holds written and synced zeros ahead of
+// what Pebble wrote. A group commit's fsync then only flushes data into
+// blocks the file already has: after a write that grows the file, the
+// fsync must also commit the new size (a journal commit on ext4), which
+// takes about twice the time and CPU. Pebble reads a
 // WAL's zeroed tail as its end, as after its own preallocation, and so does
 // the damage check (records.go, endZeroed).
 //
@@ -127,10 +134,10 @@ func (f *zeroAhead) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// zeroTo writes zeros from f.zeroed to the first step boundary at or after
-// end, and syncs them.
+// zeroTo writes zeros from f.zeroed on past end (see zeroStep) and syncs
+// them.
 func (f *zeroAhead) zeroTo(end int64) error {
-	to := (end + zeroStep - 1) / zeroStep * zeroStep
+	to := end + min(max(end, minZeroStep), zeroStep)
 	for at := f.zeroed; at < to; {
 		n, err := f.File.WriteAt(zeros[:min(int64(len(zeros)), to-at)], at)
 		if err != nil {
@@ -147,3 +154,15 @@ func (f *zeroAhead) zeroTo(end int64) error {
 
 // Preallocate does nothing: the zeros are written as the WAL grows.
 func (*zeroAhead) Preallocate(offset, length int64) error { return nil }
+
+// Close cuts the zeros off a WAL that Pebble has closed (it wrote and
+// synced its end-of-log trailer first): the next start then reads no
+// zeros, and a WAL that stays until its memtable is flushed takes no disk
+// for them. A cut that fails, or that a crash undoes, leaves zeros that
+// read as the WAL's end, as they did while it was open.
+func (f *zeroAhead) Close() error {
+	if fd := f.Fd(); fd != vfs.InvalidFd && f.zeroed > f.off {
+		_ = unix.Ftruncate(int(fd), f.off)
+	}
+	return f.File.Close()
+}

@@ -22,10 +22,10 @@ func TestWALWrittenAheadWithZeros(t *testing.T) {
 		write    int
 		wantSize int64
 	}{
-		{100, zeroStep},                // the first write zeroes the first step
-		{700 << 10, zeroStep},          // still inside it
-		{400 << 10, 2 * zeroStep},      // crosses into the second
-		{2*zeroStep + 5, 4 * zeroStep}, // a write larger than a step
+		{100, 100 + minZeroStep},             // the first write: the least step
+		{700 << 10, 2 * 716900},              // past the zeros: as much again as the file holds
+		{400 << 10, 2 * 716900},              // inside them
+		{2*zeroStep + 5, 3223657 + zeroStep}, // past them: at most zeroStep
 	} {
 		p := bytes.Repeat([]byte{byte(i + 1)}, tc.write)
 		want = append(want, p...)
@@ -53,8 +53,8 @@ func TestWALWrittenAheadWithZeros(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got[:len(want)], want) || !bytes.Equal(got[len(want):], make([]byte, len(got)-len(want))) {
-		t.Fatal("the file is not the writes followed by zeros")
+	if !bytes.Equal(got, want) {
+		t.Fatalf("closed, the file holds %d bytes, want the %d written (Close cuts the zeros off)", len(got), len(want))
 	}
 
 	mem := vfs.NewMem()
