@@ -4,7 +4,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"golang.org/x/sys/unix"
 )
 
 // pebbleOptions are the Pebble settings of every store; docs/storage.md
@@ -161,8 +160,18 @@ func (*zeroAhead) Preallocate(offset, length int64) error { return nil }
 // for them. A cut that fails, or that a crash undoes, leaves zeros that
 // read as the WAL's end, as they did while it was open.
 func (f *zeroAhead) Close() error {
-	if fd := f.Fd(); fd != vfs.InvalidFd && f.zeroed > f.off {
-		_ = unix.Ftruncate(int(fd), f.off)
+	if t, ok := truncater(f.File); ok && f.zeroed > f.off {
+		_ = t.Truncate(f.off)
 	}
 	return f.File.Close()
+}
+
+// truncater is the file of the disk under f (an *os.File, in Pebble's
+// file), past a Disk's wrapping.
+func truncater(f vfs.File) (interface{ Truncate(size int64) error }, bool) {
+	if d, ok := f.(*diskFile); ok {
+		f = d.File
+	}
+	t, ok := f.(interface{ Truncate(size int64) error })
+	return t, ok
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// A WAL on disk holds zeros up to the next step past what was written, so a
-// group commit's fsync does not grow the file; a WAL in memory just grows.
+// A WAL on disk holds zeros ahead of what was written (see zeroStep), so a
+// group commit's fsync does not grow the file, and is cut to its writes at
+// Close; a WAL in memory just grows.
 func TestWALWrittenAheadWithZeros(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "000001.log")
 	f, err := newWALFS(vfs.Default).Create(path, walCategory)
@@ -104,5 +105,28 @@ func TestWALZerosNeverOverwriteWrites(t *testing.T) {
 	}
 	if !bytes.Equal(got[len(want):], make([]byte, len(got)-len(want))) {
 		t.Fatal("bytes other than zeros follow the writes")
+	}
+}
+
+// Through the Disk a server's store writes on, the zeros are written ahead
+// and cut off at Close as well.
+func TestWALZerosThroughDisk(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "000001.log")
+	f, err := newWALFS(NewDisk(nil, dir, DiskOptions{})).Create(path, walCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Size() != 3+minZeroStep {
+		t.Fatalf("open: %v, %v; want %d bytes", info, err, 3+minZeroStep)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Size() != 3 {
+		t.Fatalf("closed: %v, %v; want 3 bytes", info, err)
 	}
 }
