@@ -110,9 +110,9 @@ var zeros [64 << 10]byte
 // what Pebble wrote. A group commit's fsync then only flushes data into
 // blocks the file already has: after a write that grows the file, the
 // fsync must also commit the new size (a journal commit on ext4), which
-// takes about twice the time and CPU. Pebble reads a
-// WAL's zeroed tail as its end, as after its own preallocation, and so does
-// the damage check (records.go, endZeroed).
+// takes about twice the time and CPU. Pebble reads a WAL's zeroed tail as
+// its end, as after its own preallocation, and so does the damage check
+// (records.go, endZeroed).
 //
 // Pebble writes a WAL from one goroutine, by appending only (Write, never
 // WriteAt), so off is where the next write lands.
